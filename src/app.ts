@@ -1,0 +1,42 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import type { Deps } from "./deps";
+import { AppError } from "./errors";
+import { deadline, observe } from "./http/middleware";
+import { errorHandler, problemResponse } from "./http/problem";
+import { adminRoutes } from "./http/routes/admin";
+import { opsRoutes } from "./http/routes/ops";
+import { paymentRoutes } from "./http/routes/payments";
+import { shopRoutes } from "./http/routes/shop";
+import { requestSchemas } from "./http/schemas";
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+/** Builds the HTTP app from its dependencies; no runtime API, so tests build the same app. */
+export function createApp(deps: Deps) {
+  const schemas = requestSchemas(deps.config);
+  const app = new Hono();
+  app.use(requestId({ limitLength: 200 }));
+  app.use(observe(deps.logger, deps.metrics));
+  app.use(deadline(deps.config.REQUEST_TIMEOUT_MS));
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError("payload_too_large", "The request body is larger than 16 KiB.");
+      },
+    }),
+  );
+  app.route("/", opsRoutes(deps, schemas));
+  app.route("/api", shopRoutes(deps, schemas));
+  app.route("/api/payments", paymentRoutes(deps, schemas));
+  app.route("/api/admin", adminRoutes(deps, schemas));
+  app.notFound((c) =>
+    problemResponse(c, new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`)),
+  );
+  app.onError(errorHandler(deps.logger));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

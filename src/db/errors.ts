@@ -1,0 +1,64 @@
+import { AppError, serviceUnavailable } from "../errors";
+
+type DriverError = { errno?: number; code?: string; fatal?: boolean; message?: string };
+
+const DEADLOCK = 1213;
+const LOCK_WAIT_TIMEOUT = 1205;
+export const DUPLICATE_ENTRY = 1062;
+
+const unreachableCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "ER_CON_COUNT_ERROR",
+  "ER_SERVER_SHUTDOWN",
+  "POOL_CLOSED",
+  "REQUEST_DEADLINE",
+]);
+
+/** Drizzle wraps driver errors; the errno that matters sits somewhere down the cause chain. */
+export function driverError(err: unknown): DriverError | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current && typeof current === "object"; depth++) {
+    const candidate = current as DriverError & { cause?: unknown };
+    if (typeof candidate.errno === "number" || typeof candidate.code === "string") return candidate;
+    current = candidate.cause;
+  }
+  return undefined;
+}
+
+export function isRetryable(err: unknown): boolean {
+  const errno = driverError(err)?.errno;
+  return errno === DEADLOCK || errno === LOCK_WAIT_TIMEOUT;
+}
+
+export function isLockWaitTimeout(err: unknown): boolean {
+  return driverError(err)?.errno === LOCK_WAIT_TIMEOUT;
+}
+
+export function isDuplicateEntry(err: unknown): boolean {
+  return driverError(err)?.errno === DUPLICATE_ENTRY;
+}
+
+export function isUnreachable(err: unknown): boolean {
+  const driver = driverError(err);
+  if (!driver) return false;
+  if (driver.code && unreachableCodes.has(driver.code)) return true;
+  if (driver.fatal === true) return true;
+  return /pool is closed|connection is in closed state|can't add new command when connection is in closed state/i.test(
+    driver.message ?? "",
+  );
+}
+
+/** Turns database failures into the contract's 503; anything unknown stays as it is. */
+export function toAppError(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  if (isUnreachable(err)) return serviceUnavailable("The database is unreachable; retry shortly.");
+  if (isRetryable(err)) return serviceUnavailable("The database is too busy; retry shortly.");
+  return err;
+}

@@ -1,0 +1,134 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  char,
+  check,
+  datetime,
+  index,
+  int,
+  mediumtext,
+  mysqlEnum,
+  mysqlTable,
+  smallint,
+  uniqueIndex,
+  varchar,
+} from "drizzle-orm/mysql-core";
+
+const id = () => bigint("id", { mode: "number", unsigned: true }).autoincrement().primaryKey();
+const ref = (name: string) => bigint(name, { mode: "number", unsigned: true });
+const timestamp = (name: string) => datetime(name, { mode: "date", fsp: 3 });
+const createdAt = () => timestamp("created_at").notNull().default(sql`CURRENT_TIMESTAMP(3)`);
+
+export const holdStatuses = ["active", "converted", "released", "expired"] as const;
+export const orderStatuses = ["pending", "paid", "cancelled"] as const;
+export const paymentStatuses = ["succeeded", "failed"] as const;
+export const paymentOutcomes = ["applied", "duplicate-state", "conflict", "deferred"] as const;
+
+export const products = mysqlTable(
+  "products",
+  {
+    id: id(),
+    name: varchar("name", { length: 200 }).notNull(),
+    priceCents: int("price_cents").notNull(),
+    stockAvailable: int("stock_available").notNull(),
+    stockReserved: int("stock_reserved").notNull().default(0),
+    // Units ever received (created + restocks): the right-hand side of invariant 3.
+    stockTotal: int("stock_total").notNull(),
+    // Bumped on every stock change so a process never replaces a cached row with an older one.
+    version: bigint("version", { mode: "number", unsigned: true }).notNull().default(1),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check("products_price_cents_nonneg", sql`${t.priceCents} >= 0`),
+    check("products_stock_reserved_nonneg", sql`${t.stockReserved} >= 0`),
+    check("products_stock_reserved_le_available", sql`${t.stockReserved} <= ${t.stockAvailable}`),
+  ],
+);
+
+export const holds = mysqlTable(
+  "holds",
+  {
+    id: id(),
+    productId: ref("product_id")
+      .notNull()
+      .references(() => products.id),
+    qty: int("qty").notNull(),
+    status: mysqlEnum("status", holdStatuses).notNull().default("active"),
+    expiresAt: timestamp("expires_at").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("holds_status_expires_at_idx").on(t.status, t.expiresAt),
+    index("holds_product_status_expires_at_idx").on(t.productId, t.status, t.expiresAt),
+    check("holds_qty_positive", sql`${t.qty} > 0`),
+  ],
+);
+
+export const orders = mysqlTable(
+  "orders",
+  {
+    id: id(),
+    holdId: ref("hold_id")
+      .notNull()
+      .references(() => holds.id),
+    productId: ref("product_id")
+      .notNull()
+      .references(() => products.id),
+    qty: int("qty").notNull(),
+    unitPriceCents: int("unit_price_cents").notNull(),
+    totalCents: bigint("total_cents", { mode: "number" }).notNull(),
+    status: mysqlEnum("status", orderStatuses).notNull().default("pending"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("orders_hold_id_unique").on(t.holdId),
+    index("orders_status_created_at_idx").on(t.status, t.createdAt),
+    index("orders_product_status_idx").on(t.productId, t.status),
+    check("orders_qty_positive", sql`${t.qty} > 0`),
+  ],
+);
+
+export const paymentEvents = mysqlTable(
+  "payment_events",
+  {
+    id: id(),
+    idempotencyKey: varchar("idempotency_key", { length: 255 }).notNull(),
+    // No foreign key: an event may arrive before its order exists (it is then deferred).
+    orderId: ref("order_id").notNull(),
+    status: mysqlEnum("status", paymentStatuses).notNull(),
+    fingerprint: char("fingerprint", { length: 64 }).notNull(),
+    outcome: mysqlEnum("outcome", paymentOutcomes).notNull(),
+    receivedAt: timestamp("received_at").notNull().default(sql`CURRENT_TIMESTAMP(3)`),
+    processedAt: timestamp("processed_at"),
+  },
+  (t) => [
+    uniqueIndex("payment_events_idempotency_key_unique").on(t.idempotencyKey),
+    index("payment_events_order_outcome_idx").on(t.orderId, t.outcome),
+  ],
+);
+
+export const idempotencyKeys = mysqlTable(
+  "idempotency_keys",
+  {
+    id: id(),
+    scope: varchar("scope", { length: 64 }).notNull(),
+    idempotencyKey: varchar("idempotency_key", { length: 255 }).notNull(),
+    fingerprint: char("fingerprint", { length: 64 }).notNull(),
+    responseStatus: smallint("response_status"),
+    responseBody: mediumtext("response_body"),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("idempotency_keys_scope_key_unique").on(t.scope, t.idempotencyKey),
+    index("idempotency_keys_expires_at_idx").on(t.expiresAt),
+  ],
+);
+
+export type Product = typeof products.$inferSelect;
+export type Hold = typeof holds.$inferSelect;
+export type Order = typeof orders.$inferSelect;
+export type HoldStatus = (typeof holdStatuses)[number];
+export type OrderStatus = (typeof orderStatuses)[number];
+export type PaymentStatus = (typeof paymentStatuses)[number];
+export type PaymentOutcome = (typeof paymentOutcomes)[number];

@@ -1,0 +1,34 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { AppError, serviceUnavailable } from "../errors";
+import type { Db, Tx } from "./client";
+import { driverError, isRetryable, toAppError } from "./errors";
+
+const MAX_ATTEMPTS = 4;
+
+export type RetryReason = "deadlock" | "lock_wait_timeout";
+export type RetryObserver = (reason: RetryReason) => void;
+
+/**
+ * Runs `work` in one transaction, retrying deadlocks and lock wait timeouts a bounded number
+ * of times: InnoDB resolves a deadlock by rolling one transaction back, and running it again is
+ * the documented remedy. The last failed attempt, and a lost database, become a 503.
+ */
+export async function withTransaction<T>(
+  db: Db,
+  work: (tx: Tx) => Promise<T>,
+  onRetry?: RetryObserver,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction(work);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      if (!isRetryable(err)) throw toAppError(err);
+      onRetry?.(driverError(err)?.errno === 1213 ? "deadlock" : "lock_wait_timeout");
+      if (attempt >= MAX_ATTEMPTS) {
+        throw serviceUnavailable("Too much contention on the same rows; retry shortly.");
+      }
+      await sleep(Math.random() * 10 * attempt);
+    }
+  }
+}

@@ -1,0 +1,200 @@
+import { z } from "zod";
+import * as s from "./schemas";
+
+type Json = Record<string, unknown>;
+
+const schema = (zodSchema: z.ZodType): Json =>
+  z.toJSONSchema(zodSchema, {
+    target: "draft-2020-12",
+    io: "input",
+    unrepresentable: "any",
+  }) as Json;
+
+const json = (ref: string) => ({
+  "application/json": { schema: { $ref: `#/components/schemas/${ref}` } },
+});
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+});
+const ok = (description: string, ref: string) => ({ description, content: json(ref) });
+
+const idParam = (what: string) => ({
+  name: "id",
+  in: "path",
+  required: true,
+  description: `The ${what} id`,
+  schema: schema(s.IdParams.shape.id),
+});
+const idempotencyHeader = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description: "Makes a retry safe: the same key and body get the first response again.",
+  schema: schema(s.IdempotencyHeaders.shape["idempotency-key"]),
+};
+const body = (ref: string) => ({ required: true, content: json(ref) });
+const common = {
+  "413": problem("Body over 16 KiB (payload_too_large)"),
+  "415": problem("Body is not application/json (unsupported_media_type)"),
+  "422": problem("Invalid field (validation_failed)"),
+  "503": problem("Database unreachable or too busy (service_unavailable)"),
+};
+const admin = [{ bearer: [] }];
+
+/** The OpenAPI 3.1 document, built from the same zod schemas that validate requests. */
+export function openApiDocument(schemas: s.RequestSchemas) {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "flash-sale",
+      version: "0.1.0",
+      description: "Sells limited stock in a flash sale without overselling.",
+    },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: {
+        CreateHoldInput: schema(schemas.CreateHoldInput),
+        CreateOrderInput: schema(schemas.CreateOrderInput),
+        PaymentEventInput: schema(schemas.PaymentEventInput),
+        CreateProductInput: schema(schemas.CreateProductInput),
+        RestockInput: schema(schemas.RestockInput),
+        Product: schema(s.Product),
+        Hold: schema(s.Hold),
+        Order: schema(s.Order),
+        WebhookResult: schema(s.WebhookResult),
+        Problem: schema(s.Problem),
+      },
+    },
+    paths: {
+      "/api/products/{id}": {
+        get: {
+          summary: "Read a product and its available stock (cached)",
+          parameters: [idParam("product")],
+          responses: {
+            "200": ok("The product", "Product"),
+            "404": problem("product_not_found"),
+            ...common,
+          },
+        },
+      },
+      "/api/holds": {
+        post: {
+          summary: "Reserve units for HOLD_TTL_SECONDS",
+          parameters: [idempotencyHeader],
+          requestBody: body("CreateHoldInput"),
+          responses: {
+            "201": ok("The hold", "Hold"),
+            "404": problem("product_not_found"),
+            "409": problem("insufficient_stock or idempotency_key_in_progress"),
+            ...common,
+          },
+        },
+      },
+      "/api/holds/{id}": {
+        get: {
+          summary: "Read a hold",
+          parameters: [idParam("hold")],
+          responses: { "200": ok("The hold", "Hold"), "404": problem("hold_not_found"), ...common },
+        },
+        delete: {
+          summary: "Release an active hold",
+          parameters: [idParam("hold")],
+          responses: {
+            "200": ok("The hold, released (or unchanged if already released or expired)", "Hold"),
+            "404": problem("hold_not_found"),
+            "409": problem("hold_already_used"),
+            ...common,
+          },
+        },
+      },
+      "/api/orders": {
+        post: {
+          summary: "Turn a hold into a pending order",
+          parameters: [idempotencyHeader],
+          requestBody: body("CreateOrderInput"),
+          responses: {
+            "201": ok("The order", "Order"),
+            "404": problem("hold_not_found"),
+            "409": problem("hold_already_used or idempotency_key_in_progress"),
+            "410": problem("hold_expired or hold_released"),
+            ...common,
+          },
+        },
+      },
+      "/api/orders/{id}": {
+        get: {
+          summary: "Read an order",
+          parameters: [idParam("order")],
+          responses: {
+            "200": ok("The order", "Order"),
+            "404": problem("order_not_found"),
+            ...common,
+          },
+        },
+      },
+      "/api/payments/webhook": {
+        post: {
+          summary:
+            "Payment provider event (Standard Webhooks signature when WEBHOOK_SECRET is set)",
+          requestBody: body("PaymentEventInput"),
+          responses: {
+            "200": ok("Applied, duplicate or recorded against a final order", "WebhookResult"),
+            "202": ok("Deferred: the order does not exist yet", "WebhookResult"),
+            "401": problem("invalid_signature"),
+            ...common,
+          },
+        },
+      },
+      "/api/admin/products": {
+        post: {
+          summary: "Create a product",
+          security: admin,
+          requestBody: body("CreateProductInput"),
+          responses: {
+            "201": ok("The product", "Product"),
+            "401": problem("unauthorized"),
+            ...common,
+          },
+        },
+      },
+      "/api/admin/products/{id}/restock": {
+        post: {
+          summary: "Add units to a product",
+          security: admin,
+          parameters: [idParam("product")],
+          requestBody: body("RestockInput"),
+          responses: {
+            "200": ok("The product", "Product"),
+            "401": problem("unauthorized"),
+            "404": problem("product_not_found"),
+            ...common,
+          },
+        },
+      },
+      "/healthz": {
+        get: { summary: "Liveness", responses: { "200": { description: "The process runs" } } },
+      },
+      "/readyz": {
+        get: {
+          summary: "Readiness: the database answers",
+          responses: { "200": { description: "Ready" }, "503": problem("service_unavailable") },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics",
+          responses: {
+            "200": { description: "Prometheus text format", content: { "text/plain": {} } },
+          },
+        },
+      },
+      "/openapi.json": {
+        get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } },
+      },
+      "/docs": {
+        get: { summary: "API reference page", responses: { "200": { description: "HTML" } } },
+      },
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { toAppError } from "../db/errors";
+import { AppError } from "../errors";
+import type { Logger } from "../lib/logger";
+
+export const PROBLEM_JSON = "application/problem+json";
+
+export function problemResponse(c: Context, error: AppError): Response {
+  const headers: Record<string, string> = { "content-type": PROBLEM_JSON };
+  if (error.retryAfterSeconds !== undefined)
+    headers["retry-after"] = String(error.retryAfterSeconds);
+  return c.body(JSON.stringify(error.toProblem()), error.status, headers);
+}
+
+/** Hono's own exceptions (from its built-in middleware) mapped onto the contract's codes. */
+function fromHttpException(err: HTTPException): AppError {
+  switch (err.status) {
+    case 400:
+      return new AppError("malformed_json", "The request body is not valid JSON.");
+    case 413:
+      return new AppError("payload_too_large", "The request body is larger than 16 KiB.");
+    case 415:
+      return new AppError("unsupported_media_type", "Send the request body as application/json.");
+    case 401:
+      return new AppError("unauthorized", "Missing or wrong credentials.");
+    default:
+      return new AppError("internal_error", "An unexpected error occurred.");
+  }
+}
+
+/** The one place that turns anything thrown into a response; a 500 says nothing internal. */
+export function errorHandler(logger: Logger) {
+  return (err: Error, c: Context): Response => {
+    const mapped = toAppError(err);
+    if (mapped instanceof AppError) {
+      if (mapped.status >= 500) {
+        logger.warn(
+          { requestId: c.get("requestId"), code: mapped.code, cause: err.message },
+          mapped.detail,
+        );
+      }
+      return problemResponse(c, mapped);
+    }
+    if (err instanceof HTTPException) return problemResponse(c, fromHttpException(err));
+    logger.error({ requestId: c.get("requestId"), err }, "unhandled error");
+    return problemResponse(
+      c,
+      new AppError(
+        "internal_error",
+        `An unexpected error occurred; quote request id ${c.get("requestId")}.`,
+      ),
+    );
+  };
+}

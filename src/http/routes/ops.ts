@@ -1,0 +1,28 @@
+import { Scalar } from "@scalar/hono-api-reference";
+import { sql } from "drizzle-orm";
+import { Hono } from "hono";
+import type { Deps } from "../../deps";
+import { serviceUnavailable } from "../../errors";
+import { openApiDocument } from "../openapi";
+import type { RequestSchemas } from "../schemas";
+
+export function opsRoutes(deps: Deps, schemas: RequestSchemas) {
+  const document = JSON.stringify(openApiDocument(schemas));
+  return new Hono()
+    .get("/healthz", (c) => c.json({ status: "ok" }))
+    .get("/readyz", async (c) => {
+      try {
+        await deps.db.execute(sql`SELECT 1`);
+      } catch {
+        throw serviceUnavailable("The database does not answer.");
+      }
+      return c.json({ status: "ready" });
+    })
+    .get("/metrics", async (c) => {
+      return c.body(await deps.metrics.registry.metrics(), 200, {
+        "content-type": deps.metrics.registry.contentType,
+      });
+    })
+    .get("/openapi.json", (c) => c.body(document, 200, { "content-type": "application/json" }))
+    .get("/docs", Scalar({ url: "/openapi.json", pageTitle: "flash-sale API" }));
+}

@@ -1,0 +1,19 @@
+import { Hono } from "hono";
+import type { Deps } from "../../deps";
+import { applyPaymentEvent } from "../../services/payments";
+import { jsonBody, webhookSignature } from "../middleware";
+import type { RequestSchemas } from "../schemas";
+import { validate } from "../validate";
+
+export function paymentRoutes(deps: Deps, schemas: RequestSchemas) {
+  return new Hono().post(
+    "/webhook",
+    webhookSignature(deps.config.WEBHOOK_SECRET),
+    jsonBody,
+    validate("json", schemas.PaymentEventInput),
+    async (c) => {
+      const result = await applyPaymentEvent(deps, c.req.valid("json"));
+      return c.json(result.body, result.httpStatus);
+    },
+  );
+}

@@ -1,0 +1,98 @@
+import { z } from "zod";
+import type { Config } from "../config";
+import { holdStatuses, orderStatuses, paymentStatuses } from "../db/schema";
+
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+
+/** Ids are positive integers; a path parameter is its decimal text, nothing else. */
+export const IdParams = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/, "must be a positive integer")
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_ID, "is too large")),
+});
+
+const id = () => z.number().int().min(1).max(MAX_ID);
+
+/** 1 to 255 printable ASCII characters, as the contract says. */
+export const IdempotencyHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .regex(/^[\x20-\x7e]{1,255}$/, "must be 1 to 255 printable ASCII characters")
+    .optional(),
+});
+
+export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
+  return {
+    CreateHoldInput: z.strictObject({
+      product_id: id(),
+      qty: z.number().int().min(1).max(config.MAX_HOLD_QTY),
+    }),
+    CreateOrderInput: z.strictObject({ hold_id: id() }),
+    PaymentEventInput: z.strictObject({
+      idempotency_key: z.string().min(1).max(255),
+      order_id: id(),
+      status: z.enum(paymentStatuses),
+    }),
+    CreateProductInput: z.strictObject({
+      name: z.string().trim().min(1).max(200),
+      price_cents: z.number().int().min(0).max(2_147_483_647),
+      stock: z.number().int().min(0).max(1_000_000_000),
+    }),
+    RestockInput: z.strictObject({ qty: z.number().int().min(1).max(1_000_000_000) }),
+  };
+}
+
+export type RequestSchemas = ReturnType<typeof requestSchemas>;
+
+const timestamp = z.iso.datetime({ precision: 3 });
+
+export const Product = z.object({
+  id: id(),
+  name: z.string(),
+  price_cents: z.number().int(),
+  stock_available: z.number().int(),
+  stock_reserved: z.number().int(),
+  available: z.number().int(),
+});
+
+export const Hold = z.object({
+  hold_id: id(),
+  product_id: id(),
+  qty: z.number().int(),
+  status: z.enum(holdStatuses),
+  expires_at: timestamp,
+  order_id: id().optional(),
+});
+
+export const Order = z.object({
+  order_id: id(),
+  hold_id: id(),
+  product_id: id(),
+  qty: z.number().int(),
+  unit_price_cents: z.number().int(),
+  total_cents: z.number().int(),
+  status: z.enum(orderStatuses),
+  created_at: timestamp,
+});
+
+export const WebhookResult = z.object({
+  order_id: id(),
+  order_status: z.enum(orderStatuses).nullable(),
+  applied: z.boolean(),
+  duplicate: z.boolean(),
+  conflict: z.literal(true).optional(),
+  deferred: z.literal(true).optional(),
+});
+
+export const Problem = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  code: z.string(),
+  detail: z.string(),
+  available: z.number().int().optional(),
+  order_id: id().optional(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});

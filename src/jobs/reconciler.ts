@@ -1,0 +1,20 @@
+import { Cron } from "croner";
+import type { Deps } from "../deps";
+import { findStockDrift } from "../services/reconcile";
+
+export function startReconciler(deps: Deps): Cron {
+  return new Cron(
+    deps.config.RECONCILE_CRON,
+    {
+      name: "reconciler",
+      protect: true,
+      catch: (err) => deps.logger.error({ err }, "reconciliation run failed"),
+    },
+    async () => {
+      const drift = await findStockDrift(deps);
+      deps.metrics.stockDrift.set(drift.length);
+      for (const product of drift)
+        deps.logger.error({ drift: product }, "stock counters drifted from holds and orders");
+    },
+  );
+}

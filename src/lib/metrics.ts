@@ -1,0 +1,82 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * One registry per app instance, so tests can build several apps in one process. With
+ * WORKERS=N every process exposes its own series labelled `worker`; Prometheus sums them.
+ */
+export function createMetrics(labels: Record<string, string> = {}) {
+  const registry = new Registry();
+  registry.setDefaultLabels(labels);
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "http_requests_total",
+      help: "HTTP requests answered, by route and status",
+      labelNames: ["method", "route", "status"] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "Time to answer an HTTP request",
+      labelNames: ["method", "route", "status"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    holdsGranted: new Counter({
+      name: "holds_granted_total",
+      help: "Holds granted",
+      registers,
+    }),
+    holdsRefused: new Counter({
+      name: "holds_refused_total",
+      help: "Hold requests refused, by reason",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    holdBatchSize: new Histogram({
+      name: "hold_batch_size",
+      help: "Hold requests served by one transaction",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    }),
+    txRetries: new Counter({
+      name: "db_transaction_retries_total",
+      help: "Transactions retried after a deadlock or lock wait timeout",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    webhookEvents: new Counter({
+      name: "payment_webhook_events_total",
+      help: "Payment webhook events, by outcome",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    holdsExpired: new Counter({
+      name: "holds_expired_total",
+      help: "Expired holds whose units went back to stock, by who noticed",
+      labelNames: ["by"] as const,
+      registers,
+    }),
+    ordersCancelled: new Counter({
+      name: "orders_cancelled_total",
+      help: "Orders cancelled, by reason",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    productCache: new Counter({
+      name: "product_cache_requests_total",
+      help: "Product reads, by cache result",
+      labelNames: ["result"] as const,
+      registers,
+    }),
+    stockDrift: new Gauge({
+      name: "stock_drift_products",
+      help: "Products whose stock counters disagree with their holds and orders at the last check",
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,342 @@
+import { and, asc, eq, gte, inArray, lte } from "drizzle-orm";
+import { type Db, dbNow, type Tx } from "../db/client";
+import { holds, orders } from "../db/schema";
+import type { Deps } from "../deps";
+import { AppError, insufficientStock, notFound } from "../errors";
+import type { HoldAnswer, HoldRequest } from "./hold-batcher";
+import {
+  type ClaimResult,
+  claimKey,
+  type Outcome,
+  precheckKey,
+  replayTaken,
+  responseOf,
+  storeResponse,
+} from "./idempotency";
+import {
+  changeStock,
+  type LockedProduct,
+  lockProduct,
+  lockProducts,
+  publishProducts,
+} from "./products";
+import { transact } from "./transact";
+import { type HoldView, parseDbTime, toHoldView } from "./views";
+
+export type CreateHoldInput = { product_id: number; qty: number };
+export type IdempotencyHeader = { key: string; fingerprint: string };
+
+export const HOLDS_SCOPE = "POST /api/holds";
+
+export async function createHold(
+  deps: Deps,
+  input: CreateHoldInput,
+  idempotency?: IdempotencyHeader,
+): Promise<Outcome<HoldView>> {
+  const request: HoldRequest = { productId: input.product_id, qty: input.qty };
+  if (idempotency) {
+    const checked = await precheckKey(
+      deps.db,
+      HOLDS_SCOPE,
+      idempotency.key,
+      idempotency.fingerprint,
+    );
+    if ("replayed" in checked) return checked;
+    request.idem = checked;
+  }
+  const answer = await deps.holdBatcher.submit(request);
+  if (answer instanceof AppError) throw answer;
+  return answer;
+}
+
+type Decision =
+  | { kind: "granted"; view: HoldView }
+  | { kind: "refused"; error: AppError }
+  | { kind: "taken"; claim: ClaimResult };
+
+/**
+ * Serves a batch of hold requests for one product in one transaction: the product row is
+ * locked once, requests are decided in arrival order, each all-or-nothing.
+ */
+export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<HoldAnswer[]> {
+  const productId = batch[0]?.productId;
+  if (productId === undefined) return [];
+  const { decisions, snapshot, reclaimed } = await transact(deps, async (tx) => {
+    const decisions: Decision[] = new Array(batch.length);
+    // Keys are claimed in a fixed order so two batches sharing keys cannot deadlock.
+    const keyed = batch
+      .map((request, index) => ({ request, index }))
+      .filter((entry) => entry.request.idem)
+      .sort((a, b) => ((a.request.idem?.key ?? "") < (b.request.idem?.key ?? "") ? -1 : 1));
+    for (const { request, index } of keyed) {
+      if (!request.idem) continue;
+      const claim = await claimKey(tx, request.idem, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
+      if (claim !== "claimed") decisions[index] = { kind: "taken", claim };
+    }
+
+    const product = await lockProduct(tx, productId);
+    let snapshot: Awaited<ReturnType<typeof changeStock>> | undefined;
+    let reclaimed = 0;
+    if (!product) {
+      batch.forEach((_, i) => {
+        decisions[i] ??= { kind: "refused", error: notFound.product(productId) };
+      });
+    } else {
+      const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
+      let available = product.stockAvailable - product.stockReserved;
+      let reclaimTried = false;
+      const granted: number[] = [];
+      for (const [i, request] of batch.entries()) {
+        if (decisions[i]) continue;
+        if (request.qty > available && !reclaimTried) {
+          reclaimTried = true;
+          reclaimed = await reclaimExpiredHolds(tx, product);
+          available += reclaimed;
+        }
+        if (request.qty <= available) {
+          available -= request.qty;
+          granted.push(i);
+        } else {
+          decisions[i] = { kind: "refused", error: insufficientStock(available) };
+        }
+      }
+      const grantedQty = granted.reduce((sum, i) => sum + (batch[i]?.qty ?? 0), 0);
+      const ids = await insertHolds(
+        tx,
+        productId,
+        granted.map((i) => batch[i]?.qty ?? 0),
+        expiresAt,
+      );
+      granted.forEach((batchIndex, n) => {
+        const row = {
+          id: ids[n] ?? 0,
+          productId,
+          qty: batch[batchIndex]?.qty ?? 0,
+          status: "active" as const,
+          expiresAt,
+        };
+        decisions[batchIndex] = { kind: "granted", view: toHoldView(row, product.now) };
+      });
+      if (grantedQty !== 0 || reclaimed !== 0) {
+        snapshot = await changeStock(tx, product, { reserved: grantedQty - reclaimed });
+      }
+    }
+
+    for (const [i, request] of batch.entries()) {
+      const decision = decisions[i];
+      if (!request.idem || !decision || decision.kind === "taken") continue;
+      const response =
+        decision.kind === "granted"
+          ? responseOf({ status: 201, value: decision.view })
+          : responseOf(decision.error);
+      await storeResponse(tx, request.idem, response);
+    }
+    return { decisions, snapshot, reclaimed };
+  });
+
+  if (snapshot) publishProducts(deps, [snapshot]);
+  deps.metrics.holdBatchSize.observe(batch.length);
+  if (reclaimed > 0) deps.metrics.holdsExpired.inc({ by: "buyer" }, reclaimed);
+  return Promise.all(
+    decisions.map(async (decision, i): Promise<HoldAnswer> => {
+      switch (decision.kind) {
+        case "granted":
+          deps.metrics.holdsGranted.inc();
+          return { replayed: false, value: decision.view };
+        case "refused":
+          deps.metrics.holdsRefused.inc({ reason: decision.error.code });
+          return decision.error;
+        case "taken": {
+          const idem = batch[i]?.idem;
+          if (!idem) throw new Error("taken decision without a key");
+          return replayTaken(deps.db, idem, decision.claim).then(
+            (response) => ({ replayed: true as const, response }),
+            (err: unknown) => {
+              if (err instanceof AppError) return err;
+              throw err;
+            },
+          );
+        }
+      }
+    }),
+  );
+}
+
+/** Inserts the granted holds in one statement and returns their ids in insertion order. */
+async function insertHolds(
+  tx: Tx,
+  productId: number,
+  quantities: number[],
+  expiresAt: Date,
+): Promise<number[]> {
+  if (quantities.length === 0) return [];
+  const [result] = await tx
+    .insert(holds)
+    .values(quantities.map((qty) => ({ productId, qty, status: "active" as const, expiresAt })));
+  if (quantities.length === 1) return [result.insertId];
+  // With innodb_autoinc_lock_mode=2 (MySQL 8's default) a multi-row insert's ids need not be
+  // consecutive; no other transaction can insert holds for this product while we hold its
+  // row lock, so ours are exactly the first ones from insertId on.
+  const rows = await tx
+    .select({ id: holds.id })
+    .from(holds)
+    .where(and(eq(holds.productId, productId), gte(holds.id, result.insertId)))
+    .orderBy(asc(holds.id))
+    .limit(quantities.length);
+  return rows.map((row) => row.id);
+}
+
+/**
+ * A buyer who finds too little stock first takes back that product's expired holds, so the
+ * units of an expired hold are never refused to anyone while the sweeper has not run yet.
+ */
+async function reclaimExpiredHolds(tx: Tx, product: LockedProduct): Promise<number> {
+  const expired = await tx
+    .select({ id: holds.id, qty: holds.qty })
+    .from(holds)
+    .where(
+      and(
+        eq(holds.productId, product.id),
+        eq(holds.status, "active"),
+        lte(holds.expiresAt, product.now),
+      ),
+    )
+    .for("update");
+  if (expired.length === 0) return 0;
+  await tx
+    .update(holds)
+    .set({ status: "expired" })
+    .where(
+      inArray(
+        holds.id,
+        expired.map((hold) => hold.id),
+      ),
+    );
+  return expired.reduce((sum, hold) => sum + hold.qty, 0);
+}
+
+export async function lockHold(tx: Tx, id: number) {
+  const [row] = await tx
+    .select({
+      id: holds.id,
+      productId: holds.productId,
+      qty: holds.qty,
+      status: holds.status,
+      expiresAt: holds.expiresAt,
+      now: dbNow,
+    })
+    .from(holds)
+    .where(eq(holds.id, id))
+    .for("update");
+  return row && { ...row, now: parseDbTime(row.now) };
+}
+
+export type LockedHold = NonNullable<Awaited<ReturnType<typeof lockHold>>>;
+
+export async function orderIdOfHold(tx: Tx | Db, holdId: number): Promise<number | undefined> {
+  const [row] = await tx
+    .select({ id: orders.id })
+    .from(orders)
+    .where(eq(orders.holdId, holdId))
+    .limit(1);
+  return row?.id;
+}
+
+/**
+ * Marks an active hold whose time has passed as expired and returns its units, in the caller's
+ * transaction (the hold is locked; the product gets locked here, in hold → product order).
+ */
+export async function expireHold(tx: Tx, hold: LockedHold) {
+  const product = await lockProduct(tx, hold.productId);
+  if (!product) throw notFound.product(hold.productId);
+  await tx.update(holds).set({ status: "expired" }).where(eq(holds.id, hold.id));
+  return changeStock(tx, product, { reserved: -hold.qty });
+}
+
+export async function getHold(deps: Deps, id: number): Promise<HoldView> {
+  const [row] = await deps.db
+    .select({
+      id: holds.id,
+      productId: holds.productId,
+      qty: holds.qty,
+      status: holds.status,
+      expiresAt: holds.expiresAt,
+      now: dbNow,
+      orderId: orders.id,
+    })
+    .from(holds)
+    .leftJoin(orders, eq(orders.holdId, holds.id))
+    .where(eq(holds.id, id))
+    .limit(1);
+  if (!row) throw notFound.hold(id);
+  return toHoldView(row, parseDbTime(row.now), row.orderId ?? undefined);
+}
+
+/** Releases an active hold now; releasing a released or expired hold changes nothing. */
+export async function releaseHold(deps: Deps, id: number): Promise<HoldView> {
+  const { view, snapshot } = await transact(deps, async (tx) => {
+    const hold = await lockHold(tx, id);
+    if (!hold) throw notFound.hold(id);
+    if (hold.status === "converted") {
+      const orderId = await orderIdOfHold(tx, id);
+      throw new AppError("hold_already_used", `Hold ${id} already became order ${orderId}.`, {
+        order_id: orderId,
+      });
+    }
+    if (hold.status !== "active") return { view: toHoldView(hold, hold.now), snapshot: undefined };
+    if (hold.expiresAt <= hold.now) {
+      const snapshot = await expireHold(tx, hold);
+      return { view: toHoldView({ ...hold, status: "expired" }, hold.now), snapshot };
+    }
+    const product = await lockProduct(tx, hold.productId);
+    if (!product) throw notFound.product(hold.productId);
+    await tx.update(holds).set({ status: "released" }).where(eq(holds.id, id));
+    const snapshot = await changeStock(tx, product, { reserved: -hold.qty });
+    return { view: toHoldView({ ...hold, status: "released" }, hold.now), snapshot };
+  });
+  if (snapshot) publishProducts(deps, [snapshot]);
+  return view;
+}
+
+/**
+ * The sweeper's half of expiry: expired holds across products, in bounded batches. SKIP LOCKED
+ * lets several processes share the work; a hold a buyer or another sweeper is handling is left
+ * to them.
+ */
+export async function expireHolds(deps: Deps, limit: number): Promise<number> {
+  const { count, snapshots } = await transact(deps, async (tx) => {
+    const expired = await tx
+      .select({ id: holds.id, productId: holds.productId, qty: holds.qty })
+      .from(holds)
+      .where(and(eq(holds.status, "active"), lte(holds.expiresAt, dbNow)))
+      .orderBy(asc(holds.expiresAt))
+      .limit(limit)
+      .for("update", { skipLocked: true });
+    if (expired.length === 0) return { count: 0, snapshots: [] };
+    const locked = await lockProducts(
+      tx,
+      expired.map((hold) => hold.productId),
+    );
+    await tx
+      .update(holds)
+      .set({ status: "expired" })
+      .where(
+        inArray(
+          holds.id,
+          expired.map((hold) => hold.id),
+        ),
+      );
+    const returned = new Map<number, number>();
+    for (const hold of expired)
+      returned.set(hold.productId, (returned.get(hold.productId) ?? 0) + hold.qty);
+    const snapshots = [];
+    for (const [pid, qty] of [...returned].sort(([a], [b]) => a - b)) {
+      const product = locked.get(pid);
+      if (product) snapshots.push(await changeStock(tx, product, { reserved: -qty }));
+    }
+    return { count: expired.length, snapshots };
+  });
+  publishProducts(deps, snapshots);
+  if (count > 0) deps.metrics.holdsExpired.inc({ by: "sweeper" }, count);
+  return count;
+}

@@ -1,0 +1,163 @@
+import { createHash } from "node:crypto";
+import { and, eq, lte, sql } from "drizzle-orm";
+import type { Db, Tx } from "../db/client";
+import { isLockWaitTimeout } from "../db/errors";
+import { idempotencyKeys } from "../db/schema";
+import { AppError } from "../errors";
+
+/** What a client sent with an Idempotency-Key, reduced to what decides a replay. */
+export type IdempotencyRequest = {
+  scope: string;
+  key: string;
+  fingerprint: string;
+  /** An expired row with this key exists and must give way to the new request. */
+  replacesExpired: boolean;
+};
+
+export type StoredResponse = { status: number; body: string };
+
+/** A service's answer: freshly computed, or the first answer to the same key again. */
+export type Outcome<T> =
+  | { replayed: false; value: T }
+  | { replayed: true; response: StoredResponse };
+
+export type ClaimResult = "claimed" | "taken" | "busy";
+
+export function fingerprintOf(scope: string, body: unknown): string {
+  return createHash("sha256").update(scope).update("\n").update(JSON.stringify(body)).digest("hex");
+}
+
+export function responseOf(result: { value: unknown; status: number } | AppError): StoredResponse {
+  if (result instanceof AppError) {
+    return { status: result.status, body: JSON.stringify(result.toProblem()) };
+  }
+  return { status: result.status, body: JSON.stringify(result.value) };
+}
+
+function reused(): AppError {
+  return new AppError(
+    "idempotency_key_reused",
+    "This Idempotency-Key was first used with a different request body.",
+  );
+}
+
+function inProgress(): AppError {
+  return new AppError(
+    "idempotency_key_in_progress",
+    "A request with this Idempotency-Key is still being processed; retry shortly.",
+  );
+}
+
+type KeyRow = {
+  fingerprint: string;
+  responseStatus: number | null;
+  responseBody: string | null;
+  expired: number;
+};
+
+async function readKey(db: Db, scope: string, key: string): Promise<KeyRow | undefined> {
+  const [row] = await db
+    .select({
+      fingerprint: idempotencyKeys.fingerprint,
+      responseStatus: idempotencyKeys.responseStatus,
+      responseBody: idempotencyKeys.responseBody,
+      expired: sql<number>`${idempotencyKeys.expiresAt} <= NOW(3)`.mapWith(Number),
+    })
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.idempotencyKey, key)))
+    .limit(1);
+  return row;
+}
+
+function replayOf(row: KeyRow, fingerprint: string): StoredResponse {
+  if (row.fingerprint !== fingerprint) throw reused();
+  if (row.responseStatus === null || row.responseBody === null) throw inProgress();
+  return { status: row.responseStatus, body: row.responseBody };
+}
+
+/**
+ * The cheap path before any transaction: a committed key answers at once (replay or 422),
+ * an expired one is marked to be replaced, an unknown one goes on to claim.
+ */
+export async function precheckKey(
+  db: Db,
+  scope: string,
+  key: string,
+  fingerprint: string,
+): Promise<Outcome<never> | IdempotencyRequest> {
+  const row = await readKey(db, scope, key);
+  if (row && row.expired === 0) return { replayed: true, response: replayOf(row, fingerprint) };
+  return { scope, key, fingerprint, replacesExpired: row !== undefined };
+}
+
+/**
+ * Inserts the key row inside the transaction that makes the effect, so that a crash leaves
+ * both or neither. A concurrent duplicate blocks on the unique index until the first commits,
+ * then finds the key taken and replays it; past the lock wait timeout it is `busy`.
+ */
+export async function claimKey(
+  tx: Tx,
+  req: IdempotencyRequest,
+  ttlHours: number,
+): Promise<ClaimResult> {
+  const where = and(
+    eq(idempotencyKeys.scope, req.scope),
+    eq(idempotencyKeys.idempotencyKey, req.key),
+  );
+  try {
+    if (req.replacesExpired) {
+      await tx
+        .delete(idempotencyKeys)
+        .where(and(where, lte(idempotencyKeys.expiresAt, sql`NOW(3)`)));
+    }
+    const [result] = await tx
+      .insert(idempotencyKeys)
+      .ignore()
+      .values({
+        scope: req.scope,
+        idempotencyKey: req.key,
+        fingerprint: req.fingerprint,
+        expiresAt: sql`NOW(3) + INTERVAL ${ttlHours} HOUR`,
+      });
+    return result.affectedRows === 1 ? "claimed" : "taken";
+  } catch (err) {
+    // A lock wait timeout rolls back only the statement, so the transaction can go on.
+    if (isLockWaitTimeout(err)) return "busy";
+    throw err;
+  }
+}
+
+/**
+ * Records the answer with the key. Only 2xx, 404, 409 and 410 ever get here: a 422 is refused
+ * before any transaction and a 5xx rolls the key back with the effect, so both stay retryable.
+ */
+export async function storeResponse(
+  tx: Tx,
+  req: IdempotencyRequest,
+  response: StoredResponse,
+): Promise<void> {
+  await tx
+    .update(idempotencyKeys)
+    .set({ responseStatus: response.status, responseBody: response.body })
+    .where(and(eq(idempotencyKeys.scope, req.scope), eq(idempotencyKeys.idempotencyKey, req.key)));
+}
+
+/** After commit, answers a request whose key another request claimed first. */
+export async function replayTaken(
+  db: Db,
+  req: IdempotencyRequest,
+  claim: ClaimResult,
+): Promise<StoredResponse> {
+  if (claim === "busy") throw inProgress();
+  const row = await readKey(db, req.scope, req.key);
+  if (!row) throw inProgress();
+  return replayOf(row, req.fingerprint);
+}
+
+export async function purgeExpiredKeys(db: Db, limit: number): Promise<number> {
+  const [result] = await db
+    .delete(idempotencyKeys)
+    .where(lte(idempotencyKeys.expiresAt, sql`NOW(3)`))
+    .limit(limit);
+  return result.affectedRows;
+}

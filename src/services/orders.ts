@@ -1,0 +1,183 @@
+import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
+import type { Tx } from "../db/client";
+import { holds, orders } from "../db/schema";
+import type { Deps } from "../deps";
+import { AppError, notFound } from "../errors";
+import { expireHold, type IdempotencyHeader, lockHold, orderIdOfHold } from "./holds";
+import {
+  type ClaimResult,
+  claimKey,
+  type IdempotencyRequest,
+  type Outcome,
+  precheckKey,
+  replayTaken,
+  responseOf,
+  storeResponse,
+} from "./idempotency";
+import { applyDeferredEvents } from "./payments";
+import {
+  changeStock,
+  lockProduct,
+  lockProducts,
+  type ProductSnapshot,
+  publishProducts,
+} from "./products";
+import { transact } from "./transact";
+import { type OrderView, toOrderView } from "./views";
+
+export type CreateOrderInput = { hold_id: number };
+
+export const ORDERS_SCOPE = "POST /api/orders";
+
+type Redeemed = { view?: OrderView; error?: AppError; snapshot?: ProductSnapshot };
+
+/**
+ * Turns an active hold into a pending order: hold locked first, then its product. Refusals are
+ * returned, not thrown, because some of them (an expired hold) still have work to commit.
+ */
+async function redeemHold(tx: Tx, holdId: number): Promise<Redeemed> {
+  const hold = await lockHold(tx, holdId);
+  if (!hold) return { error: notFound.hold(holdId) };
+  switch (hold.status) {
+    case "converted": {
+      const orderId = await orderIdOfHold(tx, holdId);
+      return {
+        error: new AppError(
+          "hold_already_used",
+          `Hold ${holdId} already became order ${orderId}.`,
+          {
+            order_id: orderId,
+          },
+        ),
+      };
+    }
+    case "released":
+      return { error: new AppError("hold_released", `Hold ${holdId} was released.`) };
+    case "expired":
+      return { error: holdExpired(holdId) };
+    case "active":
+      break;
+  }
+  if (hold.expiresAt <= hold.now) {
+    return { error: holdExpired(holdId), snapshot: await expireHold(tx, hold) };
+  }
+
+  const product = await lockProduct(tx, hold.productId);
+  if (!product) throw notFound.product(hold.productId);
+  await tx.update(holds).set({ status: "converted" }).where(eq(holds.id, holdId));
+  let snapshot = await changeStock(tx, product, { available: -hold.qty, reserved: -hold.qty });
+  const row = {
+    holdId,
+    productId: hold.productId,
+    qty: hold.qty,
+    unitPriceCents: product.priceCents,
+    totalCents: product.priceCents * hold.qty,
+    status: "pending" as const,
+    createdAt: hold.now,
+  };
+  const [inserted] = await tx.insert(orders).values(row);
+  const order = {
+    id: inserted.insertId,
+    productId: row.productId,
+    qty: row.qty,
+    status: row.status,
+  };
+  const deferred = await applyDeferredEvents(tx, order, product);
+  snapshot = deferred.snapshot ?? snapshot;
+  return { view: toOrderView({ ...row, id: order.id, status: deferred.status }), snapshot };
+}
+
+function holdExpired(holdId: number): AppError {
+  return new AppError("hold_expired", `Hold ${holdId} has expired; its units are back on sale.`);
+}
+
+export async function createOrder(
+  deps: Deps,
+  input: CreateOrderInput,
+  idempotency?: IdempotencyHeader,
+): Promise<Outcome<OrderView>> {
+  let request: IdempotencyRequest | undefined;
+  if (idempotency) {
+    const checked = await precheckKey(
+      deps.db,
+      ORDERS_SCOPE,
+      idempotency.key,
+      idempotency.fingerprint,
+    );
+    if ("replayed" in checked) return checked;
+    request = checked;
+  }
+  const result = await transact(deps, async (tx): Promise<Redeemed & { claim?: ClaimResult }> => {
+    if (request) {
+      const claim = await claimKey(tx, request, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
+      if (claim !== "claimed") return { claim };
+    }
+    const redeemed = await redeemHold(tx, input.hold_id);
+    if (request) {
+      const response = redeemed.view
+        ? responseOf({ status: 201, value: redeemed.view })
+        : responseOf(redeemed.error ?? notFound.hold(input.hold_id));
+      await storeResponse(tx, request, response);
+    }
+    return redeemed;
+  });
+
+  if (result.claim && request) {
+    return { replayed: true, response: await replayTaken(deps.db, request, result.claim) };
+  }
+  if (result.snapshot) publishProducts(deps, [result.snapshot]);
+  if (result.error) throw result.error;
+  if (!result.view) throw new Error("redeemHold returned neither an order nor an error");
+  return { replayed: false, value: result.view };
+}
+
+export async function getOrder(deps: Deps, id: number): Promise<OrderView> {
+  const [row] = await deps.db.select().from(orders).where(eq(orders.id, id)).limit(1);
+  if (!row) throw notFound.order(id);
+  return toOrderView(row);
+}
+
+/** Cancels pending orders past the payment timeout and returns their units to stock. */
+export async function cancelUnpaidOrders(deps: Deps, limit: number): Promise<number> {
+  const timeout = deps.config.ORDER_PAYMENT_TIMEOUT_SECONDS;
+  const { count, snapshots } = await transact(deps, async (tx) => {
+    const due = await tx
+      .select({ id: orders.id, productId: orders.productId, qty: orders.qty })
+      .from(orders)
+      .where(
+        and(
+          eq(orders.status, "pending"),
+          lte(orders.createdAt, sql`NOW(3) - INTERVAL ${timeout} SECOND`),
+        ),
+      )
+      .orderBy(asc(orders.createdAt))
+      .limit(limit)
+      .for("update", { skipLocked: true });
+    if (due.length === 0) return { count: 0, snapshots: [] };
+    const locked = await lockProducts(
+      tx,
+      due.map((order) => order.productId),
+    );
+    await tx
+      .update(orders)
+      .set({ status: "cancelled" })
+      .where(
+        inArray(
+          orders.id,
+          due.map((order) => order.id),
+        ),
+      );
+    const returned = new Map<number, number>();
+    for (const order of due)
+      returned.set(order.productId, (returned.get(order.productId) ?? 0) + order.qty);
+    const snapshots: ProductSnapshot[] = [];
+    for (const [productId, qty] of [...returned].sort(([a], [b]) => a - b)) {
+      const product = locked.get(productId);
+      if (product) snapshots.push(await changeStock(tx, product, { available: qty }));
+    }
+    return { count: due.length, snapshots };
+  });
+  publishProducts(deps, snapshots);
+  if (count > 0) deps.metrics.ordersCancelled.inc({ reason: "payment_timeout" }, count);
+  return count;
+}

@@ -1,0 +1,206 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { Tx } from "../db/client";
+import {
+  type OrderStatus,
+  orders,
+  type PaymentOutcome,
+  type PaymentStatus,
+  paymentEvents,
+} from "../db/schema";
+import type { Deps } from "../deps";
+import { AppError } from "../errors";
+import { fingerprintOf } from "./idempotency";
+import {
+  changeStock,
+  type LockedProduct,
+  lockProduct,
+  type ProductSnapshot,
+  publishProducts,
+} from "./products";
+import { transact } from "./transact";
+
+export type PaymentEventInput = {
+  idempotency_key: string;
+  order_id: number;
+  status: PaymentStatus;
+};
+
+export type WebhookResult = {
+  order_id: number;
+  order_status: OrderStatus | null;
+  applied: boolean;
+  duplicate: boolean;
+  conflict?: true;
+  deferred?: true;
+};
+
+/** An order row this transaction has locked. */
+export type LockedOrder = { id: number; productId: number; qty: number; status: OrderStatus };
+
+type Settlement = { outcome: PaymentOutcome; status: OrderStatus; snapshot?: ProductSnapshot };
+
+/**
+ * The first event that reaches a pending order decides it; a later one is recorded and
+ * changes nothing, flagged as a conflict where it disagrees with the final state.
+ */
+export async function settleOrder(
+  tx: Tx,
+  order: LockedOrder,
+  event: PaymentStatus,
+  lockedProduct?: LockedProduct,
+): Promise<Settlement> {
+  if (order.status !== "pending") {
+    const agrees = (order.status === "paid") === (event === "succeeded");
+    return { outcome: agrees ? "duplicate-state" : "conflict", status: order.status };
+  }
+  if (event === "succeeded") {
+    await tx.update(orders).set({ status: "paid" }).where(eq(orders.id, order.id));
+    return { outcome: "applied", status: "paid" };
+  }
+  const product = lockedProduct ?? (await lockProduct(tx, order.productId));
+  if (!product) throw new Error(`order ${order.id} refers to a missing product`);
+  await tx.update(orders).set({ status: "cancelled" }).where(eq(orders.id, order.id));
+  const snapshot = await changeStock(tx, product, { available: order.qty });
+  return { outcome: "applied", status: "cancelled", snapshot };
+}
+
+/**
+ * Called by the transaction that creates an order: events that outran it were stored as
+ * deferred, and are applied now in the order they were received, so the order is born final.
+ */
+export async function applyDeferredEvents(
+  tx: Tx,
+  order: LockedOrder,
+  product: LockedProduct,
+): Promise<{ status: OrderStatus; snapshot?: ProductSnapshot; conflicts: number }> {
+  const deferred = await tx
+    .select({ id: paymentEvents.id, status: paymentEvents.status })
+    .from(paymentEvents)
+    .where(and(eq(paymentEvents.orderId, order.id), eq(paymentEvents.outcome, "deferred")))
+    .orderBy(asc(paymentEvents.id))
+    .for("update");
+  let snapshot: ProductSnapshot | undefined;
+  let conflicts = 0;
+  for (const event of deferred) {
+    const settled = await settleOrder(tx, order, event.status, product);
+    order.status = settled.status;
+    snapshot = settled.snapshot ?? snapshot;
+    if (settled.outcome === "conflict") conflicts++;
+    await tx
+      .update(paymentEvents)
+      .set({ outcome: settled.outcome, processedAt: sql`NOW(3)` })
+      .where(eq(paymentEvents.id, event.id));
+  }
+  return { status: order.status, snapshot, conflicts };
+}
+
+async function lockOrder(tx: Tx, id: number): Promise<LockedOrder | undefined> {
+  const [row] = await tx
+    .select({ id: orders.id, productId: orders.productId, qty: orders.qty, status: orders.status })
+    .from(orders)
+    .where(eq(orders.id, id))
+    .for("update");
+  return row;
+}
+
+async function orderStatusOf(tx: Tx, id: number): Promise<OrderStatus | null> {
+  const [row] = await tx
+    .select({ status: orders.status })
+    .from(orders)
+    .where(eq(orders.id, id))
+    .limit(1);
+  return row?.status ?? null;
+}
+
+type Applied = { httpStatus: 200 | 202; body: WebhookResult; snapshot?: ProductSnapshot };
+
+export async function applyPaymentEvent(deps: Deps, input: PaymentEventInput): Promise<Applied> {
+  const fingerprint = fingerprintOf("webhook", input);
+  const result = await transact(deps, async (tx): Promise<Applied> => {
+    // The unique key serialises duplicates: a second copy waits here until the first commits.
+    const [inserted] = await tx.insert(paymentEvents).ignore().values({
+      idempotencyKey: input.idempotency_key,
+      orderId: input.order_id,
+      status: input.status,
+      fingerprint,
+      outcome: "deferred",
+    });
+    if (inserted.affectedRows === 0) return duplicateOf(tx, input, fingerprint);
+
+    const order = await lockOrder(tx, input.order_id);
+    if (!order) {
+      const body: WebhookResult = {
+        order_id: input.order_id,
+        order_status: null,
+        applied: false,
+        duplicate: false,
+        deferred: true,
+      };
+      return { httpStatus: 202, body };
+    }
+    const settled = await settleOrder(tx, order, input.status);
+    await tx
+      .update(paymentEvents)
+      .set({ outcome: settled.outcome, processedAt: sql`NOW(3)` })
+      .where(eq(paymentEvents.id, inserted.insertId));
+    const body: WebhookResult = {
+      order_id: order.id,
+      order_status: settled.status,
+      applied: settled.outcome === "applied",
+      duplicate: false,
+    };
+    if (settled.outcome === "conflict") body.conflict = true;
+    return { httpStatus: 200, body, snapshot: settled.snapshot };
+  });
+
+  if (result.snapshot) publishProducts(deps, [result.snapshot]);
+  const { body } = result;
+  const outcome = body.duplicate
+    ? "duplicate"
+    : body.deferred
+      ? "deferred"
+      : body.conflict
+        ? "conflict"
+        : body.applied
+          ? "applied"
+          : "duplicate-state";
+  deps.metrics.webhookEvents.inc({ outcome });
+  if (body.conflict) {
+    deps.logger.warn(
+      {
+        orderId: body.order_id,
+        orderStatus: body.order_status,
+        event: input.status,
+        eventKey: input.idempotency_key,
+      },
+      "payment event conflicts with the order's final state; it needs a manual refund or review",
+    );
+  }
+  return result;
+}
+
+async function duplicateOf(
+  tx: Tx,
+  input: PaymentEventInput,
+  fingerprint: string,
+): Promise<Applied> {
+  const [first] = await tx
+    .select({ fingerprint: paymentEvents.fingerprint, outcome: paymentEvents.outcome })
+    .from(paymentEvents)
+    .where(eq(paymentEvents.idempotencyKey, input.idempotency_key))
+    .limit(1);
+  if (first && first.fingerprint !== fingerprint) {
+    throw new AppError(
+      "idempotency_key_reused",
+      "This idempotency_key was first used with a different event body.",
+    );
+  }
+  const body: WebhookResult = {
+    order_id: input.order_id,
+    order_status: await orderStatusOf(tx, input.order_id),
+    applied: false,
+    duplicate: true,
+  };
+  if (first?.outcome === "deferred") body.deferred = true;
+  return { httpStatus: 200, body };
+}

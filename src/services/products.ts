@@ -1,0 +1,126 @@
+import { eq, inArray, sql } from "drizzle-orm";
+import { type Db, dbNow, type Tx } from "../db/client";
+import { products } from "../db/schema";
+import type { Deps } from "../deps";
+import { notFound } from "../errors";
+import type { CachedProduct } from "../lib/product-cache";
+import { transact } from "./transact";
+import { type ProductView, parseDbTime, toProductView } from "./views";
+
+/** A product row read under `FOR UPDATE`, with the database clock at that moment. */
+export type LockedProduct = {
+  id: number;
+  name: string;
+  priceCents: number;
+  stockAvailable: number;
+  stockReserved: number;
+  version: number;
+  now: Date;
+};
+
+/** What a committed stock change leaves behind, for the cache. */
+export type ProductSnapshot = { version: number; view: ProductView };
+
+const lockedColumns = {
+  id: products.id,
+  name: products.name,
+  priceCents: products.priceCents,
+  stockAvailable: products.stockAvailable,
+  stockReserved: products.stockReserved,
+  version: products.version,
+  now: dbNow,
+};
+
+export async function lockProduct(tx: Tx, id: number): Promise<LockedProduct | undefined> {
+  const [row] = await tx
+    .select(lockedColumns)
+    .from(products)
+    .where(eq(products.id, id))
+    .for("update");
+  return row && { ...row, now: parseDbTime(row.now) };
+}
+
+/** Locks several products in id order, the one order every multi-product transaction uses. */
+export async function lockProducts(tx: Tx, ids: number[]): Promise<Map<number, LockedProduct>> {
+  if (ids.length === 0) return new Map();
+  const rows = await tx
+    .select(lockedColumns)
+    .from(products)
+    .where(inArray(products.id, [...new Set(ids)]))
+    .orderBy(products.id)
+    .for("update");
+  return new Map(rows.map((row) => [row.id, { ...row, now: parseDbTime(row.now) }]));
+}
+
+/** Applies stock deltas to a product this transaction has locked. */
+export async function changeStock(
+  tx: Tx,
+  product: LockedProduct,
+  delta: { available?: number; reserved?: number; total?: number },
+): Promise<ProductSnapshot> {
+  const available = delta.available ?? 0;
+  const reserved = delta.reserved ?? 0;
+  const total = delta.total ?? 0;
+  await tx
+    .update(products)
+    .set({
+      stockAvailable: sql`${products.stockAvailable} + ${available}`,
+      stockReserved: sql`${products.stockReserved} + ${reserved}`,
+      stockTotal: sql`${products.stockTotal} + ${total}`,
+      version: sql`${products.version} + 1`,
+    })
+    .where(eq(products.id, product.id));
+  product.stockAvailable += available;
+  product.stockReserved += reserved;
+  product.version += 1;
+  return { version: product.version, view: toProductView(product) };
+}
+
+/** After commit: this process's next read sees its own write at once. */
+export function publishProducts(
+  deps: Pick<Deps, "productCache">,
+  snapshots: ProductSnapshot[],
+): void {
+  for (const snapshot of snapshots) deps.productCache.offer(snapshot.version, snapshot.view);
+}
+
+async function readProduct(db: Db, id: number) {
+  const [row] = await db.select().from(products).where(eq(products.id, id)).limit(1);
+  return row;
+}
+
+export async function getProduct(deps: Deps, id: number): Promise<CachedProduct> {
+  const cached = deps.productCache.get(id);
+  if (cached) {
+    deps.metrics.productCache.inc({ result: "hit" });
+    return cached;
+  }
+  deps.metrics.productCache.inc({ result: "miss" });
+  const row = await readProduct(deps.db, id);
+  if (!row) throw notFound.product(id);
+  return deps.productCache.offer(row.version, toProductView(row));
+}
+
+export type CreateProductInput = { name: string; price_cents: number; stock: number };
+
+export async function createProduct(deps: Deps, input: CreateProductInput): Promise<ProductView> {
+  const [result] = await deps.db.insert(products).values({
+    name: input.name,
+    priceCents: input.price_cents,
+    stockAvailable: input.stock,
+    stockTotal: input.stock,
+  });
+  const row = await readProduct(deps.db, result.insertId);
+  if (!row) throw notFound.product(result.insertId);
+  return deps.productCache.offer(row.version, toProductView(row)).view;
+}
+
+export async function restockProduct(deps: Deps, id: number, qty: number): Promise<ProductView> {
+  const snapshot = await transact(deps, async (tx) => {
+    const product = await lockProduct(tx, id);
+    if (!product) throw notFound.product(id);
+    return changeStock(tx, product, { available: qty, total: qty });
+  });
+  publishProducts(deps, [snapshot]);
+  return snapshot.view;
+}

@@ -1,0 +1,94 @@
+import type { HoldStatus, OrderStatus } from "../db/schema";
+
+export type ProductView = {
+  id: number;
+  name: string;
+  price_cents: number;
+  stock_available: number;
+  stock_reserved: number;
+  available: number;
+};
+
+export type HoldView = {
+  hold_id: number;
+  product_id: number;
+  qty: number;
+  status: HoldStatus;
+  expires_at: string;
+  order_id?: number;
+};
+
+export type OrderView = {
+  order_id: number;
+  hold_id: number;
+  product_id: number;
+  qty: number;
+  unit_price_cents: number;
+  total_cents: number;
+  status: OrderStatus;
+  created_at: string;
+};
+
+type ProductRow = {
+  id: number;
+  name: string;
+  priceCents: number;
+  stockAvailable: number;
+  stockReserved: number;
+};
+
+export function toProductView(row: ProductRow): ProductView {
+  return {
+    id: row.id,
+    name: row.name,
+    price_cents: row.priceCents,
+    stock_available: row.stockAvailable,
+    stock_reserved: row.stockReserved,
+    available: row.stockAvailable - row.stockReserved,
+  };
+}
+
+type HoldRow = { id: number; productId: number; qty: number; status: HoldStatus; expiresAt: Date };
+
+/** A hold past its expiry reads `expired` even before the sweeper has written it. */
+export function toHoldView(row: HoldRow, now: Date, orderId?: number): HoldView {
+  const status = row.status === "active" && row.expiresAt <= now ? "expired" : row.status;
+  const view: HoldView = {
+    hold_id: row.id,
+    product_id: row.productId,
+    qty: row.qty,
+    status,
+    expires_at: row.expiresAt.toISOString(),
+  };
+  if (orderId !== undefined) view.order_id = orderId;
+  return view;
+}
+
+type OrderRow = {
+  id: number;
+  holdId: number;
+  productId: number;
+  qty: number;
+  unitPriceCents: number;
+  totalCents: number;
+  status: OrderStatus;
+  createdAt: Date;
+};
+
+export function toOrderView(row: OrderRow): OrderView {
+  return {
+    order_id: row.id,
+    hold_id: row.holdId,
+    product_id: row.productId,
+    qty: row.qty,
+    unit_price_cents: row.unitPriceCents,
+    total_cents: row.totalCents,
+    status: row.status,
+    created_at: row.createdAt.toISOString(),
+  };
+}
+
+/** DATETIME(3) values read through raw SQL arrive as 'YYYY-MM-DD hh:mm:ss.fff' in UTC. */
+export function parseDbTime(value: string | Date): Date {
+  return value instanceof Date ? value : new Date(`${value.replace(" ", "T")}Z`);
+}
