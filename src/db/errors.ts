@@ -18,18 +18,11 @@ const unreachableCodes = new Set([
   "ER_CON_COUNT_ERROR",
   "ER_SERVER_SHUTDOWN",
   "POOL_CLOSED",
-  "REQUEST_DEADLINE",
 ]);
 
 /** Drizzle wraps driver errors; the errno that matters sits somewhere down the cause chain. */
 export function driverError(err: unknown): DriverError | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 5 && current && typeof current === "object"; depth++) {
-    const candidate = current as DriverError & { cause?: unknown };
-    if (typeof candidate.errno === "number" || typeof candidate.code === "string") return candidate;
-    current = candidate.cause;
-  }
-  return undefined;
+  return causeChain(err).find((e) => typeof e.errno === "number" || typeof e.code === "string");
 }
 
 export function isRetryable(err: unknown): boolean {
@@ -45,13 +38,22 @@ export function isDuplicateEntry(err: unknown): boolean {
   return driverError(err)?.errno === DUPLICATE_ENTRY;
 }
 
+function causeChain(err: unknown): DriverError[] {
+  const chain: DriverError[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current && typeof current === "object"; depth++) {
+    chain.push(current as DriverError);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return chain;
+}
+
 export function isUnreachable(err: unknown): boolean {
-  const driver = driverError(err);
-  if (!driver) return false;
-  if (driver.code && unreachableCodes.has(driver.code)) return true;
-  if (driver.fatal === true) return true;
-  return /pool is closed|connection is in closed state|can't add new command when connection is in closed state/i.test(
-    driver.message ?? "",
+  return causeChain(err).some(
+    (e) =>
+      (e.code !== undefined && unreachableCodes.has(e.code)) ||
+      e.fatal === true ||
+      /pool is closed|closed state/i.test(e.message ?? ""),
   );
 }
 

@@ -1,0 +1,323 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { admin, type Client, client, createHold, createOrder, createProduct } from "./fixtures";
+import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
+
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+let ctx: TestContext;
+let api: Client;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  api = client(ctx.app);
+});
+afterAll(() => ctx.close());
+
+function problem(code: string, status: number, extra: Record<string, unknown> = {}) {
+  return {
+    type: "about:blank",
+    status,
+    code,
+    title: expect.any(String),
+    detail: expect.any(String),
+    ...extra,
+  };
+}
+
+describe("happy path", () => {
+  test("product, hold, order and webhook shapes follow the contract", async () => {
+    const created = await api.post(
+      "/api/admin/products",
+      { name: "Limited sneaker", price_cents: 12900, stock: 100 },
+      admin,
+    );
+    expect(created.status).toBe(201);
+    const productId = created.body.id as number;
+    expect(created.body).toEqual({
+      id: productId,
+      name: "Limited sneaker",
+      price_cents: 12900,
+      stock_available: 100,
+      stock_reserved: 0,
+      available: 100,
+    });
+
+    const hold = await api.post("/api/holds", { product_id: productId, qty: 5 });
+    expect(hold.status).toBe(201);
+    expect(hold.body).toEqual({
+      hold_id: expect.any(Number),
+      product_id: productId,
+      qty: 5,
+      status: "active",
+      expires_at: expect.stringMatching(ISO_MS),
+    });
+    const ttlMs = Date.parse(hold.body.expires_at as string) - Date.now();
+    expect(ttlMs).toBeGreaterThan(100_000);
+    expect(ttlMs).toBeLessThanOrEqual(121_000);
+
+    const product = await api.get(`/api/products/${productId}`);
+    expect(product.status).toBe(200);
+    expect(product.headers.get("content-type")).toContain("application/json");
+    expect(product.body).toMatchObject({ stock_available: 100, stock_reserved: 5, available: 95 });
+
+    const holdId = hold.body.hold_id as number;
+    expect((await api.get(`/api/holds/${holdId}`)).body).toEqual(hold.body);
+
+    const order = await api.post("/api/orders", { hold_id: holdId });
+    expect(order.status).toBe(201);
+    expect(order.body).toEqual({
+      order_id: expect.any(Number),
+      hold_id: holdId,
+      product_id: productId,
+      qty: 5,
+      unit_price_cents: 12900,
+      total_cents: 64500,
+      status: "pending",
+      created_at: expect.stringMatching(ISO_MS),
+    });
+    const orderId = order.body.order_id as number;
+    expect((await api.get(`/api/orders/${orderId}`)).body).toEqual(order.body);
+    expect((await api.get(`/api/holds/${holdId}`)).body).toMatchObject({
+      status: "converted",
+      order_id: orderId,
+    });
+    expect((await api.get(`/api/products/${productId}`)).body).toMatchObject({
+      stock_available: 95,
+      stock_reserved: 0,
+      available: 95,
+    });
+
+    const paid = await api.post("/api/payments/webhook", {
+      idempotency_key: "evt_1",
+      order_id: orderId,
+      status: "succeeded",
+    });
+    expect(paid.status).toBe(200);
+    expect(paid.body).toEqual({
+      order_id: orderId,
+      order_status: "paid",
+      applied: true,
+      duplicate: false,
+    });
+    expect((await api.get(`/api/orders/${orderId}`)).body.status).toBe("paid");
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("releasing a hold returns its units; releasing again changes nothing", async () => {
+    const productId = await createProduct(api, 10);
+    const holdId = await createHold(api, productId, 4);
+    const released = await api.delete(`/api/holds/${holdId}`);
+    expect(released.status).toBe(200);
+    expect(released.body).toMatchObject({ hold_id: holdId, status: "released", qty: 4 });
+    expect((await api.get(`/api/products/${productId}`)).body.available).toBe(10);
+    const again = await api.delete(`/api/holds/${holdId}`);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(released.body);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("restock adds units", async () => {
+    const productId = await createProduct(api, 3);
+    const restocked = await api.post(
+      `/api/admin/products/${productId}/restock`,
+      { qty: 50 },
+      admin,
+    );
+    expect(restocked.status).toBe(200);
+    expect(restocked.body).toMatchObject({ id: productId, stock_available: 53, available: 53 });
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("every response carries X-Request-Id, echoing a valid incoming one", async () => {
+    const fresh = await api.get("/healthz");
+    expect(fresh.headers.get("x-request-id")).toMatch(/^[\w-]{8,}$/);
+    const echoed = await api.get("/api/products/999999", { "x-request-id": "client-abc-123" });
+    expect(echoed.headers.get("x-request-id")).toBe("client-abc-123");
+    const invalid = await api.get("/healthz", { "x-request-id": "bad id with spaces" });
+    expect(invalid.headers.get("x-request-id")).not.toBe("bad id with spaces");
+  });
+
+  test("health and readiness", async () => {
+    expect((await api.get("/healthz")).status).toBe(200);
+    expect((await api.get("/readyz")).status).toBe(200);
+  });
+});
+
+describe("error codes", () => {
+  test("400 malformed_json", async () => {
+    const res = await api.post("/api/holds", '{"product_id": 1,');
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect(res.body).toEqual(problem("malformed_json", 400));
+  });
+
+  test("401 unauthorized without or with a wrong token", async () => {
+    const none = await api.post("/api/admin/products", { name: "x", price_cents: 1, stock: 1 });
+    expect(none.status).toBe(401);
+    expect(none.body).toEqual(problem("unauthorized", 401));
+    const wrong = await api.post(
+      "/api/admin/products",
+      { name: "x", price_cents: 1, stock: 1 },
+      { authorization: "Bearer nope" },
+    );
+    expect(wrong.body).toEqual(problem("unauthorized", 401));
+  });
+
+  test("401 unauthorized on every admin route when ADMIN_TOKEN is unset", async () => {
+    const bare = await createTestContext({ ADMIN_TOKEN: "" });
+    try {
+      const res = await client(bare.app).post(
+        "/api/admin/products",
+        { name: "x", price_cents: 1, stock: 1 },
+        admin,
+      );
+      expect(res.body).toEqual(problem("unauthorized", 401));
+      const restock = await client(bare.app).post(
+        "/api/admin/products/1/restock",
+        { qty: 1 },
+        admin,
+      );
+      expect(restock.body).toEqual(problem("unauthorized", 401));
+    } finally {
+      await bare.close();
+    }
+  });
+
+  test("404 not_found for an unknown route", async () => {
+    const res = await api.get("/api/nothing-here");
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual(problem("not_found", 404));
+  });
+
+  test("404 product_not_found, hold_not_found, order_not_found", async () => {
+    expect((await api.get("/api/products/987654")).body).toEqual(problem("product_not_found", 404));
+    expect((await api.post("/api/holds", { product_id: 987654, qty: 1 })).body).toEqual(
+      problem("product_not_found", 404),
+    );
+    expect((await api.get("/api/holds/987654")).body).toEqual(problem("hold_not_found", 404));
+    expect((await api.delete("/api/holds/987654")).body).toEqual(problem("hold_not_found", 404));
+    expect((await api.post("/api/orders", { hold_id: 987654 })).body).toEqual(
+      problem("hold_not_found", 404),
+    );
+    expect((await api.get("/api/orders/987654")).body).toEqual(problem("order_not_found", 404));
+    expect((await api.post("/api/admin/products/987654/restock", { qty: 1 }, admin)).body).toEqual(
+      problem("product_not_found", 404),
+    );
+  });
+
+  test("409 insufficient_stock says how many are available", async () => {
+    const productId = await createProduct(api, 3);
+    const res = await api.post("/api/holds", { product_id: productId, qty: 5 });
+    expect(res.status).toBe(409);
+    expect(res.body).toEqual({
+      ...problem("insufficient_stock", 409),
+      available: 3,
+      detail: "Only 3 units are available.",
+    });
+  });
+
+  test("409 hold_already_used carries the order id, for orders and releases", async () => {
+    const productId = await createProduct(api, 5);
+    const holdId = await createHold(api, productId, 2);
+    const orderId = await createOrder(api, holdId);
+    const again = await api.post("/api/orders", { hold_id: holdId });
+    expect(again.status).toBe(409);
+    expect(again.body).toEqual({ ...problem("hold_already_used", 409), order_id: orderId });
+    const release = await api.delete(`/api/holds/${holdId}`);
+    expect(release.body).toEqual({ ...problem("hold_already_used", 409), order_id: orderId });
+  });
+
+  test("410 hold_released", async () => {
+    const productId = await createProduct(api, 5);
+    const holdId = await createHold(api, productId, 2);
+    await api.delete(`/api/holds/${holdId}`);
+    const res = await api.post("/api/orders", { hold_id: holdId });
+    expect(res.status).toBe(410);
+    expect(res.body).toEqual(problem("hold_released", 410));
+  });
+
+  test("410 hold_expired once expires_at has passed, swept or not", async () => {
+    const productId = await createProduct(api, 5);
+    const holdId = await createHold(api, productId, 2);
+    await ctx.sql.query("UPDATE holds SET expires_at = NOW(3) - INTERVAL 1 SECOND WHERE id = ?", [
+      holdId,
+    ]);
+    expect((await api.get(`/api/holds/${holdId}`)).body.status).toBe("expired");
+    const res = await api.post("/api/orders", { hold_id: holdId });
+    expect(res.status).toBe(410);
+    expect(res.body).toEqual(problem("hold_expired", 410));
+    const [hold] = await rows<{ status: string }>(
+      ctx.sql,
+      "SELECT status FROM holds WHERE id = ?",
+      [holdId],
+    );
+    expect(hold?.status).toBe("expired");
+    expect((await api.get(`/api/products/${productId}`)).body.available).toBe(5);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("413 payload_too_large over 16 KiB", async () => {
+    const res = await api.post("/api/holds", { product_id: 1, qty: 1, pad: "x".repeat(20 * 1024) });
+    expect(res.status).toBe(413);
+    expect(res.body).toEqual(problem("payload_too_large", 413));
+  });
+
+  test("415 unsupported_media_type", async () => {
+    const res = await api.raw("/api/holds", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "{}",
+    });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toEqual(problem("unsupported_media_type", 415));
+  });
+
+  test("422 validation_failed lists the fields", async () => {
+    const res = await api.post("/api/holds", { product_id: 1, qty: "5" });
+    expect(res.status).toBe(422);
+    expect(res.body).toEqual({
+      ...problem("validation_failed", 422),
+      errors: [{ path: "qty", message: expect.any(String) }],
+    });
+  });
+
+  test("422 for qty above MAX_HOLD_QTY", async () => {
+    const productId = await createProduct(api, 500);
+    const res = await api.post("/api/holds", { product_id: productId, qty: 101 });
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toEqual([{ path: "qty", message: expect.any(String) }]);
+  });
+
+  test("500 internal_error says nothing internal", async () => {
+    const broken = await createTestContext();
+    try {
+      await broken.sql.query("DROP TABLE idempotency_keys");
+      const res = await client(broken.app).post(
+        "/api/holds",
+        { product_id: 1, qty: 1 },
+        { "idempotency-key": "k" },
+      );
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual(problem("internal_error", 500));
+      expect(JSON.stringify(res.body)).not.toContain("idempotency_keys");
+    } finally {
+      await broken.close();
+    }
+  });
+
+  test("503 service_unavailable with Retry-After when the database is gone", async () => {
+    const gone = await createTestContext({ DB_CONNECT_TIMEOUT_MS: "500" });
+    try {
+      await gone.deps.pool.end();
+      const res = await client(gone.app).get("/api/holds/1");
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(res.body).toEqual(problem("service_unavailable", 503));
+      const ready = await client(gone.app).get("/readyz");
+      expect(ready.status).toBe(503);
+      expect(ready.body).toEqual(problem("service_unavailable", 503));
+    } finally {
+      await gone.close();
+    }
+  });
+});

@@ -1,0 +1,75 @@
+import type { App } from "../src/app";
+import { ADMIN_TOKEN } from "./helpers/harness";
+
+type Json = Record<string, unknown>;
+
+export type Reply = { status: number; body: Json; headers: Headers };
+
+async function reply(response: Response): Promise<Reply> {
+  const text = await response.text();
+  let body: Json = {};
+  if (text) body = JSON.parse(text) as Json;
+  return { status: response.status, body, headers: response.headers };
+}
+
+/** A client for either the in-process app or a real server's base URL. */
+export function client(target: App | string) {
+  const send = (path: string, init: RequestInit): Promise<Response> =>
+    typeof target === "string"
+      ? fetch(`${target}${path}`, init)
+      : Promise.resolve(target.request(path, init));
+  return {
+    get: async (path: string, headers: Record<string, string> = {}) =>
+      reply(await send(path, { headers })),
+    delete: async (path: string) => reply(await send(path, { method: "DELETE" })),
+    post: async (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      reply(
+        await send(path, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: typeof body === "string" ? body : JSON.stringify(body),
+        }),
+      ),
+    raw: send,
+  };
+}
+
+export type Client = ReturnType<typeof client>;
+
+export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+export async function createProduct(
+  api: Client,
+  stock: number,
+  priceCents = 12900,
+): Promise<number> {
+  const created = await api.post(
+    "/api/admin/products",
+    { name: "Limited sneaker", price_cents: priceCents, stock },
+    admin,
+  );
+  if (created.status !== 201)
+    throw new Error(`product not created: ${JSON.stringify(created.body)}`);
+  return created.body.id as number;
+}
+
+export async function createHold(api: Client, productId: number, qty = 1): Promise<number> {
+  const hold = await api.post("/api/holds", { product_id: productId, qty });
+  if (hold.status !== 201) throw new Error(`hold not created: ${JSON.stringify(hold.body)}`);
+  return hold.body.hold_id as number;
+}
+
+export async function createOrder(api: Client, holdId: number): Promise<number> {
+  const order = await api.post("/api/orders", { hold_id: holdId });
+  if (order.status !== 201) throw new Error(`order not created: ${JSON.stringify(order.body)}`);
+  return order.body.order_id as number;
+}
+
+export function countBy<T>(items: T[], key: (item: T) => string | number): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) {
+    const k = String(key(item));
+    counts[k] = (counts[k] ?? 0) + 1;
+  }
+  return counts;
+}

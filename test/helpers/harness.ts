@@ -1,0 +1,109 @@
+import mysql from "mysql2/promise";
+import { type App, createApp } from "../../src/app";
+import { type Config, parseConfig } from "../../src/config";
+import { migrateDatabase } from "../../src/db/migrate";
+import { buildDeps, type Deps } from "../../src/deps";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+const serverUrl = process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/flash_sale";
+
+let counter = 0;
+
+export function databaseUrl(name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export type TestContext = {
+  config: Config;
+  deps: Deps;
+  app: App;
+  url: string;
+  /** A pool of its own, for the tests' SQL checks. */
+  sql: mysql.Pool;
+  close: () => Promise<void>;
+};
+
+/** A fresh, migrated database for one test file, and the real app on top of it. */
+export async function createTestContext(env: Record<string, string> = {}): Promise<TestContext> {
+  const name = `fs_test_${process.pid}_${++counter}_${Math.random().toString(36).slice(2, 8)}`;
+  const url = databaseUrl(name);
+  const config = parseConfig({ LOG_LEVEL: "silent", ADMIN_TOKEN, ...env, DATABASE_URL: url });
+  await migrateDatabase(url);
+  const deps = buildDeps(config);
+  const sql = mysql.createPool({ uri: url, connectionLimit: 4, timezone: "Z" });
+  return {
+    config,
+    deps,
+    app: createApp(deps),
+    url,
+    sql,
+    close: async () => {
+      await deps.pool.end().catch(() => undefined);
+      await sql.query(`DROP DATABASE IF EXISTS ${mysql.escapeId(name)}`);
+      await sql.end();
+    },
+  };
+}
+
+export type Running = { baseUrl: string; stop: () => Promise<void> };
+
+/** The app on a real socket, for races: requests then overlap in the server and the database. */
+export function serve(app: App): Running {
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
+  return { baseUrl: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
+}
+
+export async function rows<T = Record<string, unknown>>(
+  pool: mysql.Pool,
+  query: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const [result] = await pool.query(query, params);
+  return result as T[];
+}
+
+/**
+ * The contract's three invariants, checked in SQL for every product. `expectedTotals` maps a
+ * product id to the units the test created and restocked, so invariant 3 does not trust any
+ * counter the service keeps.
+ */
+export async function invariantViolations(
+  pool: mysql.Pool,
+  expectedTotals?: Map<number, number>,
+): Promise<string[]> {
+  const products = await rows<{
+    id: number;
+    stock_available: number;
+    stock_reserved: number;
+    stock_total: number;
+    held: string | null;
+    ordered: string | null;
+  }>(
+    pool,
+    `SELECT p.id, p.stock_available, p.stock_reserved, p.stock_total,
+       (SELECT SUM(qty) FROM holds h WHERE h.product_id = p.id AND h.status = 'active') AS held,
+       (SELECT SUM(qty) FROM orders o WHERE o.product_id = p.id AND o.status IN ('pending', 'paid')) AS ordered
+     FROM products p`,
+  );
+  const problems: string[] = [];
+  for (const p of products) {
+    const held = Number(p.held ?? 0);
+    const ordered = Number(p.ordered ?? 0);
+    const total = expectedTotals?.get(p.id) ?? p.stock_total;
+    if (p.stock_reserved !== held)
+      problems.push(`product ${p.id}: stock_reserved ${p.stock_reserved} != active holds ${held}`);
+    if (p.stock_reserved < 0 || p.stock_reserved > p.stock_available) {
+      problems.push(
+        `product ${p.id}: stock_reserved ${p.stock_reserved} outside 0..${p.stock_available}`,
+      );
+    }
+    if (p.stock_available + ordered !== total) {
+      problems.push(
+        `product ${p.id}: available ${p.stock_available} + ordered ${ordered} != created ${total}`,
+      );
+    }
+  }
+  return problems;
+}
