@@ -13,14 +13,17 @@ export type RetryObserver = (reason: RetryReason) => void;
  * of times: InnoDB resolves a deadlock by rolling one transaction back, and running it again is
  * the documented remedy. The last failed attempt, and a lost database, become a 503.
  */
+export type TransactionConfig = NonNullable<Parameters<Db["transaction"]>[1]>;
+
 export async function withTransaction<T>(
   db: Db,
   work: (tx: Tx) => Promise<T>,
   onRetry?: RetryObserver,
+  config?: TransactionConfig,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction(work);
+      return await db.transaction(work, config);
     } catch (err) {
       if (err instanceof AppError) throw err;
       if (!isRetryable(err)) throw toAppError(err);

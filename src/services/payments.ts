@@ -116,42 +116,49 @@ type Applied = { httpStatus: 200 | 202; body: WebhookResult; snapshot?: ProductS
 
 export async function applyPaymentEvent(deps: Deps, input: PaymentEventInput): Promise<Applied> {
   const fingerprint = fingerprintOf("webhook", input);
-  const result = await transact(deps, async (tx): Promise<Applied> => {
-    // The unique key serialises duplicates: a second copy waits here until the first commits.
-    const [inserted] = await tx.insert(paymentEvents).ignore().values({
-      idempotencyKey: input.idempotency_key,
-      orderId: input.order_id,
-      status: input.status,
-      fingerprint,
-      outcome: "deferred",
-    });
-    if (inserted.affectedRows === 0) return duplicateOf(tx, input, fingerprint);
-
-    const order = await lockOrder(tx, input.order_id);
-    if (!order) {
+  // The order row is locked before the event is recorded, and under REPEATABLE READ, so that a
+  // missing order's id is gap-locked: the transaction creating that order waits for this one
+  // and then finds the deferred event, whichever of the two started first. Locking the order
+  // first also keeps the lock order (order, then event) of the order-creating transaction.
+  const result = await transact(
+    deps,
+    async (tx): Promise<Applied> => {
+      const order = await lockOrder(tx, input.order_id);
+      // The unique key serialises duplicates: a second copy waits here until the first commits.
+      const [inserted] = await tx.insert(paymentEvents).ignore().values({
+        idempotencyKey: input.idempotency_key,
+        orderId: input.order_id,
+        status: input.status,
+        fingerprint,
+        outcome: "deferred",
+      });
+      if (inserted.affectedRows === 0) return duplicateOf(tx, input, fingerprint);
+      if (!order) {
+        const body: WebhookResult = {
+          order_id: input.order_id,
+          order_status: null,
+          applied: false,
+          duplicate: false,
+          deferred: true,
+        };
+        return { httpStatus: 202, body };
+      }
+      const settled = await settleOrder(tx, order, input.status);
+      await tx
+        .update(paymentEvents)
+        .set({ outcome: settled.outcome, processedAt: sql`NOW(3)` })
+        .where(eq(paymentEvents.id, inserted.insertId));
       const body: WebhookResult = {
-        order_id: input.order_id,
-        order_status: null,
-        applied: false,
+        order_id: order.id,
+        order_status: settled.status,
+        applied: settled.outcome === "applied",
         duplicate: false,
-        deferred: true,
       };
-      return { httpStatus: 202, body };
-    }
-    const settled = await settleOrder(tx, order, input.status);
-    await tx
-      .update(paymentEvents)
-      .set({ outcome: settled.outcome, processedAt: sql`NOW(3)` })
-      .where(eq(paymentEvents.id, inserted.insertId));
-    const body: WebhookResult = {
-      order_id: order.id,
-      order_status: settled.status,
-      applied: settled.outcome === "applied",
-      duplicate: false,
-    };
-    if (settled.outcome === "conflict") body.conflict = true;
-    return { httpStatus: 200, body, snapshot: settled.snapshot };
-  });
+      if (settled.outcome === "conflict") body.conflict = true;
+      return { httpStatus: 200, body, snapshot: settled.snapshot };
+    },
+    { isolationLevel: "repeatable read" },
+  );
 
   if (result.snapshot) publishProducts(deps, [result.snapshot]);
   const { body } = result;

@@ -1,0 +1,323 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Webhook } from "standardwebhooks";
+import { cancelUnpaidOrders } from "../src/services/orders";
+import { type Client, client, countBy, createHold, createOrder, createProduct } from "./fixtures";
+import {
+  createTestContext,
+  invariantViolations,
+  type Running,
+  rows,
+  serve,
+  type TestContext,
+} from "./helpers/harness";
+
+const SECRET = `whsec_${Buffer.from("flash-sale-test-secret-32-bytes!").toString("base64")}`;
+const OTHER_SECRET = `whsec_${Buffer.from("some-other-secret-of-32-bytes!!!").toString("base64")}`;
+
+let ctx: TestContext;
+let server: Running;
+let api: Client;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ DB_POOL_SIZE: "16" });
+  server = serve(ctx.app);
+  api = client(server.baseUrl);
+});
+afterAll(async () => {
+  await server.stop();
+  await ctx.close();
+});
+
+let keys = 0;
+const key = () => `evt_${++keys}_${Math.random().toString(36).slice(2)}`;
+const event = (orderId: number, status: "succeeded" | "failed", idempotencyKey = key()) => ({
+  idempotency_key: idempotencyKey,
+  order_id: orderId,
+  status,
+});
+
+async function pendingOrder(qty = 2, stock = 10) {
+  const productId = await createProduct(api, stock);
+  const orderId = await createOrder(api, await createHold(api, productId, qty));
+  return { productId, orderId };
+}
+
+async function nextOrderId(): Promise<number> {
+  const [row] = await rows<{ next: number }>(
+    ctx.sql,
+    "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM orders",
+  );
+  return Number(row?.next);
+}
+
+describe("contract rows", () => {
+  test("pending + succeeded → paid, applied", async () => {
+    const { orderId } = await pendingOrder();
+    const res = await api.post("/api/payments/webhook", event(orderId, "succeeded"));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      order_id: orderId,
+      order_status: "paid",
+      applied: true,
+      duplicate: false,
+    });
+    expect((await api.get(`/api/orders/${orderId}`)).body.status).toBe("paid");
+  });
+
+  test("pending + failed → cancelled, units back in stock_available", async () => {
+    const { orderId, productId } = await pendingOrder(3, 10);
+    expect((await api.get(`/api/products/${productId}`)).body.stock_available).toBe(7);
+    const res = await api.post("/api/payments/webhook", event(orderId, "failed"));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      order_id: orderId,
+      order_status: "cancelled",
+      applied: true,
+      duplicate: false,
+    });
+    expect((await api.get(`/api/products/${productId}`)).body).toMatchObject({
+      stock_available: 10,
+      available: 10,
+    });
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("same key, same body → duplicate with the current status, nothing changes", async () => {
+    const { orderId } = await pendingOrder();
+    const body = event(orderId, "succeeded");
+    await api.post("/api/payments/webhook", body);
+    const again = await api.post("/api/payments/webhook", body);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({
+      order_id: orderId,
+      order_status: "paid",
+      applied: false,
+      duplicate: true,
+    });
+  });
+
+  test("same key, different body → 422 idempotency_key_reused", async () => {
+    const { orderId } = await pendingOrder();
+    const first = event(orderId, "succeeded");
+    await api.post("/api/payments/webhook", first);
+    const res = await api.post("/api/payments/webhook", { ...first, status: "failed" });
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ code: "idempotency_key_reused", status: 422 });
+    expect((await api.get(`/api/orders/${orderId}`)).body.status).toBe("paid");
+  });
+
+  test("new key on a final order: recorded, not applied; conflict where it disagrees", async () => {
+    const { orderId, productId } = await pendingOrder();
+    await api.post("/api/payments/webhook", event(orderId, "succeeded"));
+    const agreeing = await api.post("/api/payments/webhook", event(orderId, "succeeded"));
+    expect(agreeing.body).toEqual({
+      order_id: orderId,
+      order_status: "paid",
+      applied: false,
+      duplicate: false,
+    });
+    const disagreeing = await api.post("/api/payments/webhook", event(orderId, "failed"));
+    expect(disagreeing.status).toBe(200);
+    expect(disagreeing.body).toEqual({
+      order_id: orderId,
+      order_status: "paid",
+      applied: false,
+      duplicate: false,
+      conflict: true,
+    });
+    expect((await api.get(`/api/products/${productId}`)).body.stock_available).toBe(8);
+    const recorded = await rows<{ outcome: string }>(
+      ctx.sql,
+      "SELECT outcome FROM payment_events WHERE order_id = ? ORDER BY id",
+      [orderId],
+    );
+    expect(recorded.map((r) => r.outcome)).toEqual(["applied", "duplicate-state", "conflict"]);
+  });
+
+  test("succeeded after a payment-timeout cancel is a conflict; no stock is taken again", async () => {
+    const { orderId, productId } = await pendingOrder(2, 10);
+    await ctx.sql.query("UPDATE orders SET created_at = NOW(3) - INTERVAL 1 HOUR WHERE id = ?", [
+      orderId,
+    ]);
+    expect(await cancelUnpaidOrders(ctx.deps, 100)).toBe(1);
+    const res = await api.post("/api/payments/webhook", event(orderId, "succeeded"));
+    expect(res.body).toEqual({
+      order_id: orderId,
+      order_status: "cancelled",
+      applied: false,
+      duplicate: false,
+      conflict: true,
+    });
+    expect((await api.get(`/api/products/${productId}`)).body.stock_available).toBe(10);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("unknown order → 202 deferred; the order is born paid", async () => {
+    const productId = await createProduct(api, 10);
+    const holdId = await createHold(api, productId, 2);
+    const orderId = await nextOrderId();
+    const deferred = await api.post("/api/payments/webhook", event(orderId, "succeeded"));
+    expect(deferred.status).toBe(202);
+    expect(deferred.body).toEqual({
+      order_id: orderId,
+      order_status: null,
+      applied: false,
+      duplicate: false,
+      deferred: true,
+    });
+    const order = await api.post("/api/orders", { hold_id: holdId });
+    expect(order.status).toBe(201);
+    expect(order.body).toMatchObject({ order_id: orderId, status: "paid" });
+    const [recorded] = await rows<{ outcome: string }>(
+      ctx.sql,
+      "SELECT outcome FROM payment_events WHERE order_id = ?",
+      [orderId],
+    );
+    expect(recorded?.outcome).toBe("applied");
+  });
+
+  test("a deferred failed → the order is born cancelled and its units are back", async () => {
+    const productId = await createProduct(api, 10);
+    const holdId = await createHold(api, productId, 4);
+    const orderId = await nextOrderId();
+    expect((await api.post("/api/payments/webhook", event(orderId, "failed"))).status).toBe(202);
+    const order = await api.post("/api/orders", { hold_id: holdId });
+    expect(order.body).toMatchObject({ order_id: orderId, status: "cancelled" });
+    expect((await api.get(`/api/products/${productId}`)).body).toMatchObject({
+      stock_available: 10,
+      stock_reserved: 0,
+      available: 10,
+    });
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+});
+
+describe("races", () => {
+  test("50 concurrent identical webhooks → one event row, one state change", async () => {
+    const { orderId, productId } = await pendingOrder(2, 10);
+    const body = event(orderId, "failed");
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, () => api.post("/api/payments/webhook", body)),
+    );
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    expect(countBy(replies, (r) => `${r.body.applied}/${r.body.duplicate}`)).toEqual({
+      "true/false": 1,
+      "false/true": 49,
+    });
+    expect(replies.every((r) => r.body.order_status === "cancelled")).toBe(true);
+    const [count] = await rows<{ n: number }>(
+      ctx.sql,
+      "SELECT COUNT(*) AS n FROM payment_events WHERE idempotency_key = ?",
+      [body.idempotency_key],
+    );
+    expect(count?.n).toBe(1);
+    expect((await api.get(`/api/products/${productId}`)).body.stock_available).toBe(10);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("concurrent succeeded and failed with different keys → exactly one applied", async () => {
+    for (let round = 0; round < 10; round++) {
+      const { orderId } = await pendingOrder(1, 5);
+      const replies = await Promise.all([
+        api.post("/api/payments/webhook", event(orderId, "succeeded")),
+        api.post("/api/payments/webhook", event(orderId, "failed")),
+      ]);
+      expect(replies.filter((r) => r.body.applied === true)).toHaveLength(1);
+      expect(replies.filter((r) => r.body.conflict === true)).toHaveLength(1);
+      const final = (await api.get(`/api/orders/${orderId}`)).body.status;
+      expect(replies.every((r) => r.body.order_status === final)).toBe(true);
+    }
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("a webhook fired together with the request creating its order, 20 times → right final state", async () => {
+    for (let round = 0; round < 20; round++) {
+      const status = round % 2 === 0 ? "succeeded" : "failed";
+      const productId = await createProduct(api, 5);
+      const holdId = await createHold(api, productId, 2);
+      const orderId = await nextOrderId();
+      const [hook, order] = await Promise.all([
+        api.post("/api/payments/webhook", event(orderId, status)),
+        api.post("/api/orders", { hold_id: holdId }),
+      ]);
+      expect(order.status).toBe(201);
+      expect(order.body.order_id).toBe(orderId);
+      expect([200, 202]).toContain(hook.status);
+      const expected = status === "succeeded" ? "paid" : "cancelled";
+      expect((await api.get(`/api/orders/${orderId}`)).body.status).toBe(expected);
+      expect((await api.get(`/api/products/${productId}`)).body.stock_available).toBe(
+        status === "succeeded" ? 3 : 5,
+      );
+    }
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+});
+
+describe("signatures", () => {
+  let signed: TestContext;
+  let signedApi: Client;
+
+  beforeAll(async () => {
+    signed = await createTestContext({ WEBHOOK_SECRET: SECRET });
+    signedApi = client(signed.app);
+  });
+  afterAll(() => signed.close());
+
+  function signedHeaders(secret: string, id: string, body: string, at = new Date()) {
+    return {
+      "webhook-id": id,
+      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+      "webhook-signature": new Webhook(secret).sign(id, at, body),
+    };
+  }
+
+  test("a valid signature is accepted", async () => {
+    const body = JSON.stringify(event(424242, "succeeded"));
+    const res = await signedApi.post(
+      "/api/payments/webhook",
+      body,
+      signedHeaders(SECRET, "msg_1", body),
+    );
+    expect(res.status).toBe(202);
+  });
+
+  test("a missing signature is 401 invalid_signature", async () => {
+    const res = await signedApi.post("/api/payments/webhook", event(1, "succeeded"));
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ type: "about:blank", code: "invalid_signature", status: 401 });
+  });
+
+  test("a signature with the wrong secret is 401", async () => {
+    const body = JSON.stringify(event(1, "succeeded"));
+    const res = await signedApi.post(
+      "/api/payments/webhook",
+      body,
+      signedHeaders(OTHER_SECRET, "msg_2", body),
+    );
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("invalid_signature");
+  });
+
+  test("a stale timestamp (over five minutes) is 401", async () => {
+    const body = JSON.stringify(event(1, "succeeded"));
+    const stale = new Date(Date.now() - 6 * 60 * 1000);
+    const res = await signedApi.post(
+      "/api/payments/webhook",
+      body,
+      signedHeaders(SECRET, "msg_3", body, stale),
+    );
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("invalid_signature");
+  });
+
+  test("a body changed after signing is 401", async () => {
+    const body = JSON.stringify(event(1, "succeeded"));
+    const headers = signedHeaders(SECRET, "msg_4", body);
+    const res = await signedApi.post(
+      "/api/payments/webhook",
+      body.replace("succeeded", "failed"),
+      headers,
+    );
+    expect(res.status).toBe(401);
+  });
+});
