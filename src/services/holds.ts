@@ -67,7 +67,7 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
     const keyed = batch
       .map((request, index) => ({ request, index }))
       .filter((entry) => entry.request.idem)
-      .sort((a, b) => ((a.request.idem?.key ?? "") < (b.request.idem?.key ?? "") ? -1 : 1));
+      .sort((a, b) => compareKeys(a.request.idem?.key ?? "", b.request.idem?.key ?? ""));
     for (const { request, index } of keyed) {
       if (!request.idem) continue;
       const claim = await claimKey(tx, request.idem, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
@@ -160,6 +160,11 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
       }
     }),
   );
+}
+
+/** A stable order: the same key twice in one batch keeps arrival order, so the first claims it. */
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Inserts the granted holds in one statement and returns their ids in insertion order. */

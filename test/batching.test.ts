@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { AppError } from "../src/errors";
+import type { HoldAnswer } from "../src/services/hold-batcher";
+import { createHold, HOLDS_SCOPE } from "../src/services/holds";
+import { fingerprintOf } from "../src/services/idempotency";
+import { type Client, client, createProduct } from "./fixtures";
+import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
+
+let ctx: TestContext;
+let api: Client;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ HOLD_BATCH_MAX: "64" });
+  api = client(ctx.app);
+});
+afterAll(() => ctx.close());
+
+function summary(answer: HoldAnswer | Awaited<ReturnType<typeof createHold>>) {
+  if (answer instanceof AppError) return { code: answer.code, available: answer.extras.available };
+  if (answer.replayed) return { replayed: answer.response.status };
+  return { granted: answer.value.qty };
+}
+
+async function batchSizes(): Promise<{ count: number; sum: number }> {
+  const metric = await ctx.deps.metrics.holdBatchSize.get();
+  const value = (name: string) => metric.values.find((v) => v.metricName === name)?.value ?? 0;
+  return { count: value("hold_batch_size_count"), sum: value("hold_batch_size_sum") };
+}
+
+describe("group reservation", () => {
+  test("requests arriving during a transaction are served together, in arrival order", async () => {
+    const productId = await createProduct(api, 10);
+    const before = await batchSizes();
+    const submit = (qty: number) => ctx.deps.holdBatcher.submit({ productId, qty });
+    // The first request starts a transaction at once; the next five queue behind it.
+    const answers = await Promise.all([
+      submit(1),
+      submit(5),
+      submit(5),
+      submit(3),
+      submit(2),
+      submit(1),
+    ]);
+    expect(answers.map(summary)).toEqual([
+      { granted: 1 },
+      { granted: 5 },
+      { code: "insufficient_stock", available: 4 },
+      { granted: 3 },
+      { code: "insufficient_stock", available: 1 },
+      { granted: 1 },
+    ]);
+    const after = await batchSizes();
+    expect(after.count - before.count).toBe(2);
+    expect(after.sum - before.sum).toBe(6);
+    const held = await rows<{ qty: number }>(
+      ctx.sql,
+      "SELECT qty FROM holds WHERE product_id = ? ORDER BY id",
+      [productId],
+    );
+    expect(held.map((h) => h.qty)).toEqual([1, 5, 3, 1]);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("hold ids in a batch match their own rows", async () => {
+    const productId = await createProduct(api, 100);
+    const answers = await Promise.all(
+      [3, 1, 4, 1, 5, 9, 2, 6].map((qty) => createHold(ctx.deps, { product_id: productId, qty })),
+    );
+    for (const answer of answers) {
+      if (answer.replayed) throw new Error("unexpected replay");
+      const [row] = await rows<{ qty: number; product_id: number }>(
+        ctx.sql,
+        "SELECT qty, product_id FROM holds WHERE id = ?",
+        [answer.value.hold_id],
+      );
+      expect(row).toEqual({ qty: answer.value.qty, product_id: productId });
+    }
+  });
+
+  test("a bad request does not fail its batch-mates", async () => {
+    const productId = await createProduct(api, 5);
+    const key = (qty: number) => ({
+      key: "same-key",
+      fingerprint: fingerprintOf(HOLDS_SCOPE, { product_id: productId, qty }),
+    });
+    const settle = (answer: ReturnType<typeof createHold>) =>
+      answer.catch((err: unknown) => err as AppError);
+    const answers = await Promise.all([
+      settle(createHold(ctx.deps, { product_id: productId, qty: 1 })),
+      settle(createHold(ctx.deps, { product_id: productId, qty: 2 }, key(2))),
+      settle(createHold(ctx.deps, { product_id: productId, qty: 50 })),
+      settle(createHold(ctx.deps, { product_id: productId, qty: 3 }, key(3))),
+      settle(createHold(ctx.deps, { product_id: productId, qty: 2 })),
+    ]);
+    // Keyed requests read their key first, so they join the queue a little later.
+    expect(answers.map(summary)).toEqual([
+      { granted: 1 },
+      { granted: 2 },
+      { code: "insufficient_stock", available: expect.any(Number) },
+      { code: "idempotency_key_reused", available: undefined },
+      { granted: 2 },
+    ]);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("a batch for a missing product answers each request 404", async () => {
+    const answers = await Promise.all(
+      [1, 2, 3].map((qty) => ctx.deps.holdBatcher.submit({ productId: 987_654, qty })),
+    );
+    expect(answers.map(summary)).toEqual([
+      { code: "product_not_found", available: undefined },
+      { code: "product_not_found", available: undefined },
+      { code: "product_not_found", available: undefined },
+    ]);
+  });
+
+  test("a failed batch rejects its requests and loses nothing", async () => {
+    const broken = await createTestContext({ HOLD_BATCH_MAX: "64" });
+    try {
+      const productId = await createProduct(client(broken.app), 10);
+      await broken.deps.pool.end();
+      const results = await Promise.allSettled(
+        [1, 2, 3].map((qty) => broken.deps.holdBatcher.submit({ productId, qty })),
+      );
+      for (const result of results) {
+        expect(result.status).toBe("rejected");
+        if (result.status === "rejected")
+          expect((result.reason as AppError).code).toBe("service_unavailable");
+      }
+      expect(await invariantViolations(broken.sql)).toEqual([]);
+      const [held] = await rows<{ n: number }>(broken.sql, "SELECT COUNT(*) AS n FROM holds");
+      expect(held?.n).toBe(0);
+    } finally {
+      await broken.close();
+    }
+  });
+});
