@@ -1,9 +1,8 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { requestId } from "hono/request-id";
 import type { Deps } from "./deps";
 import { AppError } from "./errors";
-import { deadline, observe } from "./http/middleware";
+import { requestLifecycle } from "./http/middleware";
 import { errorHandler, problemResponse } from "./http/problem";
 import { adminRoutes } from "./http/routes/admin";
 import { opsRoutes } from "./http/routes/ops";
@@ -17,10 +16,10 @@ export const MAX_BODY_BYTES = 16 * 1024;
 export function createApp(deps: Deps) {
   const schemas = requestSchemas(deps.config);
   const app = new Hono();
-  app.use(requestId({ limitLength: 200 }));
-  app.use(observe(deps.logger, deps.metrics));
-  app.use(deadline(deps.config.REQUEST_TIMEOUT_MS));
-  app.use(
+  app.use(requestLifecycle(deps.logger, deps.metrics, deps.config.REQUEST_TIMEOUT_MS));
+  app.on(
+    ["POST", "PUT", "PATCH", "DELETE"],
+    "*",
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {

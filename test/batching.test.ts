@@ -79,24 +79,30 @@ describe("group reservation", () => {
 
   test("a bad request does not fail its batch-mates", async () => {
     const productId = await createProduct(api, 5);
-    const key = (qty: number) => ({
-      key: "same-key",
-      fingerprint: fingerprintOf(HOLDS_SCOPE, { product_id: productId, qty }),
+    const keyed = (qty: number) => ({
+      productId,
+      qty,
+      idem: {
+        scope: HOLDS_SCOPE,
+        key: "same-key",
+        fingerprint: fingerprintOf(HOLDS_SCOPE, { product_id: productId, qty }),
+        replacesExpired: false,
+      },
     });
-    const settle = (answer: ReturnType<typeof createHold>) =>
-      answer.catch((err: unknown) => err as AppError);
+    const submit = (request: Parameters<typeof ctx.deps.holdBatcher.submit>[0]) =>
+      ctx.deps.holdBatcher.submit(request);
+    // The first request runs alone; the other four form the next batch, in this order.
     const answers = await Promise.all([
-      settle(createHold(ctx.deps, { product_id: productId, qty: 1 })),
-      settle(createHold(ctx.deps, { product_id: productId, qty: 2 }, key(2))),
-      settle(createHold(ctx.deps, { product_id: productId, qty: 50 })),
-      settle(createHold(ctx.deps, { product_id: productId, qty: 3 }, key(3))),
-      settle(createHold(ctx.deps, { product_id: productId, qty: 2 })),
+      submit({ productId, qty: 1 }),
+      submit(keyed(2)),
+      submit({ productId, qty: 50 }),
+      submit(keyed(3)),
+      submit({ productId, qty: 2 }),
     ]);
-    // Keyed requests read their key first, so they join the queue a little later.
     expect(answers.map(summary)).toEqual([
       { granted: 1 },
       { granted: 2 },
-      { code: "insufficient_stock", available: expect.any(Number) },
+      { code: "insufficient_stock", available: 2 },
       { code: "idempotency_key_reused", available: undefined },
       { granted: 2 },
     ]);

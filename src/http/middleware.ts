@@ -1,9 +1,10 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createMiddleware } from "hono/factory";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { AppError, serviceUnavailable } from "../errors";
 import type { Logger } from "../lib/logger";
 import type { Metrics } from "../lib/metrics";
+import { problemResponse } from "./problem";
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
 
@@ -13,7 +14,8 @@ export const jsonBody = createMiddleware(async (c, next) => {
     throw new AppError("unsupported_media_type", "Send the request body as application/json.");
   }
   try {
-    JSON.parse(await c.req.text());
+    // Parsed once here; Hono caches the result for the validator that follows.
+    await c.req.json();
   } catch {
     throw new AppError("malformed_json", "The request body is not valid JSON.");
   }
@@ -61,41 +63,60 @@ export function webhookSignature(secret: string | undefined) {
   });
 }
 
-/**
- * Bounds every request: past the deadline the client gets a 503 instead of waiting on a
- * database that does not answer. The work itself ends on its own lock and connect timeouts.
- */
-export function deadline(ms: number) {
-  return createMiddleware(async (_c, next) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(serviceUnavailable(`The request did not finish within ${ms} ms; retry shortly.`)),
-        ms,
-      );
-    });
-    try {
-      await Promise.race([next(), expired]);
-    } finally {
-      clearTimeout(timer);
-    }
-  });
+declare module "hono" {
+  interface ContextVariableMap {
+    requestId: string;
+  }
 }
 
-/** One log line and one metric sample per request, labelled by route pattern, not raw path. */
-export function observe(logger: Logger, metrics: Metrics) {
+const VALID_REQUEST_ID = /^[\w.:=-]{1,200}$/;
+const bootId = randomUUID().slice(0, 8);
+let sequence = 0;
+
+/**
+ * Everything every request needs, in one middleware because each extra layer costs as much as
+ * the work itself on the cached read path: a request id (echoing a valid incoming one), a
+ * deadline past which the client gets a 503 instead of waiting on a database that does not
+ * answer, and one metric sample and log line labelled by route pattern, not raw path.
+ */
+export function requestLifecycle(logger: Logger, metrics: Metrics, deadlineMs: number) {
+  const durations = new Map<string, { observe: (seconds: number) => void }>();
+  const expired = serviceUnavailable(
+    `The request did not finish within ${deadlineMs} ms; retry shortly.`,
+  );
   return createMiddleware(async (c, next) => {
     const started = performance.now();
-    await next();
+    const incoming = c.req.header("x-request-id");
+    const requestId =
+      incoming !== undefined && VALID_REQUEST_ID.test(incoming)
+        ? incoming
+        : `${bootId}-${(++sequence).toString(36)}`;
+    c.set("requestId", requestId);
+
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), deadlineMs);
+    });
+    const outcome = await Promise.race([next(), deadline]);
+    clearTimeout(timer);
+    if (outcome === "expired") c.res = problemResponse(c, expired);
+    c.res.headers.set("x-request-id", requestId);
+
     const seconds = (performance.now() - started) / 1000;
     const route = c.req.matchedRoutes.findLast((r) => r.method !== "ALL")?.path ?? "unmatched";
-    const labels = { method: c.req.method, route, status: String(c.res.status) };
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, seconds);
-    logger.info(
-      { requestId: c.get("requestId"), ...labels, durationMs: Math.round(seconds * 1000) },
-      "request",
-    );
+    const status = String(c.res.status);
+    const key = `${c.req.method} ${route} ${status}`;
+    let series = durations.get(key);
+    if (!series) {
+      series = metrics.httpDuration.labels(c.req.method, route, status);
+      durations.set(key, series);
+    }
+    series.observe(seconds);
+    if (logger.isLevelEnabled("info")) {
+      logger.info(
+        { requestId, method: c.req.method, route, status, durationMs: Math.round(seconds * 1000) },
+        "request",
+      );
+    }
   });
 }

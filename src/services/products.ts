@@ -92,10 +92,10 @@ async function readProduct(db: Db, id: number) {
 export async function getProduct(deps: Deps, id: number): Promise<CachedProduct> {
   const cached = deps.productCache.get(id);
   if (cached) {
-    deps.metrics.productCache.inc({ result: "hit" });
+    deps.metrics.productCacheHits.inc();
     return cached;
   }
-  deps.metrics.productCache.inc({ result: "miss" });
+  deps.metrics.productCacheMisses.inc();
   const row = await readProduct(deps.db, id);
   if (!row) throw notFound.product(id);
   return deps.productCache.offer(row.version, toProductView(row));

@@ -1,0 +1,307 @@
+/**
+ * `bun run bench`: starts the real server on a fresh database, drives it with wrk from a
+ * separate process (127.0.0.1 only, every run bounded in time), and prints one table.
+ */
+import { cpus, totalmem } from "node:os";
+import mysql from "mysql2/promise";
+import { migrateDatabase } from "../src/db/migrate";
+
+const SERVER_URL = process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/flash_sale";
+const ADMIN_TOKEN = "bench-admin-token-0123456789";
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const PORT = 3900;
+const BARE_PORT = 3901;
+
+type WrkResult = {
+  ok: number;
+  refused: number;
+  other: number;
+  requests: number;
+  duration_us: number;
+  p50_us: number;
+  p99_us: number;
+  socket_errors: number;
+};
+
+type Row = {
+  scenario: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  granted: number;
+  refused: number;
+  other: number;
+  invariants: string;
+  note?: string;
+};
+
+function ensureWrk(): void {
+  if (Bun.which("wrk")) return;
+  console.log("installing wrk (Debian package)...");
+  Bun.spawnSync(["apt-get", "install", "-y", "-qq", "wrk"], {
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+}
+
+function dbUrl(name: string): string {
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function freshDatabase(name: string): Promise<string> {
+  const url = dbUrl(name);
+  const admin = await mysql.createConnection({ uri: dbUrl("") });
+  await admin.query(`DROP DATABASE IF EXISTS ${mysql.escapeId(name)}`);
+  await admin.end();
+  await migrateDatabase(url);
+  return url;
+}
+
+async function waitReady(base: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return;
+    } catch {}
+    await Bun.sleep(100);
+  }
+  throw new Error(`server at ${base} never became ready`);
+}
+
+async function startServer(url: string, env: Record<string, string>) {
+  const proc = Bun.spawn(["bun", "src/index.ts"], {
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      PORT: String(PORT),
+      ADMIN_TOKEN,
+      LOG_LEVEL: "warn",
+      HOLD_TTL_SECONDS: "3600",
+      DB_POOL_SIZE: "8",
+      ...env,
+    },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const base = `http://127.0.0.1:${PORT}`;
+  await waitReady(base);
+  return {
+    base,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+}
+
+async function createProduct(base: string, stock: number): Promise<number> {
+  const res = await fetch(`${base}/api/admin/products`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ name: "Bench sneaker", price_cents: 12900, stock }),
+  });
+  return ((await res.json()) as { id: number }).id;
+}
+
+async function wrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  method = "GET",
+  body = "",
+): Promise<WrkResult> {
+  const run = Bun.spawn(
+    [
+      "wrk",
+      "-t2",
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "--timeout",
+      "5s",
+      "-s",
+      "bench/wrk.lua",
+      url,
+    ],
+    {
+      env: { ...process.env, WRK_METHOD: method, WRK_BODY: body },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
+  const killer = setTimeout(() => run.kill(), (seconds + 30) * 1000);
+  const [stdout, stderr] = await Promise.all([
+    new Response(run.stdout).text(),
+    new Response(run.stderr).text(),
+  ]);
+  await run.exited;
+  clearTimeout(killer);
+  const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`wrk printed no result:\n${stdout}\n${stderr}`);
+  return JSON.parse(line.slice(7)) as WrkResult;
+}
+
+async function invariants(url: string): Promise<string> {
+  const pool = mysql.createPool({ uri: url, connectionLimit: 1 });
+  const [rows] = (await pool.query(`
+    SELECT COUNT(*) AS bad FROM products p
+    WHERE p.stock_reserved <> COALESCE((SELECT SUM(qty) FROM holds h WHERE h.product_id = p.id AND h.status = 'active'), 0)
+       OR p.stock_reserved < 0 OR p.stock_reserved > p.stock_available
+       OR p.stock_available + COALESCE((SELECT SUM(qty) FROM orders o WHERE o.product_id = p.id AND o.status IN ('pending','paid')), 0) <> p.stock_total`)) as unknown as [
+    { bad: number }[],
+  ];
+  await pool.end();
+  return rows[0]?.bad === 0 ? "hold" : `${rows[0]?.bad} products violate`;
+}
+
+function row(scenario: string, r: WrkResult, inv: string, note?: string): Row {
+  return {
+    scenario,
+    rps: Math.round(r.requests / (r.duration_us / 1e6)),
+    p50: r.p50_us / 1000,
+    p99: r.p99_us / 1000,
+    granted: r.ok,
+    refused: r.refused,
+    other: r.other + r.socket_errors,
+    invariants: inv,
+    note,
+  };
+}
+
+async function holdsScenarios(label: string, env: Record<string, string>): Promise<Row[]> {
+  const url = await freshDatabase("flash_sale_bench");
+  const server = await startServer(url, env);
+  const rows: Row[] = [];
+  try {
+    for (const connections of [64, 256]) {
+      const productId = await createProduct(server.base, 100_000_000);
+      const body = JSON.stringify({ product_id: productId, qty: 1 });
+      const r = await wrk(`${server.base}/api/holds`, connections, SECONDS, "POST", body);
+      rows.push(
+        row(`holds, hot product, ${connections} conns, ${label}`, r, await invariants(url)),
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+  return rows;
+}
+
+async function sellOut(): Promise<Row> {
+  const url = await freshDatabase("flash_sale_bench");
+  const server = await startServer(url, {});
+  const pool = mysql.createPool({ uri: url, connectionLimit: 1 });
+  try {
+    const stock = 10_000;
+    const productId = await createProduct(server.base, stock);
+    const started = performance.now();
+    let soldOutMs = Number.NaN;
+    const watcher = (async () => {
+      while (performance.now() - started < 20_000) {
+        const [rows] = (await pool.query("SELECT stock_reserved FROM products WHERE id = ?", [
+          productId,
+        ])) as unknown as [{ stock_reserved: number }[]];
+        if (rows[0]?.stock_reserved === stock) {
+          soldOutMs = performance.now() - started;
+          return;
+        }
+        await Bun.sleep(10);
+      }
+    })();
+    const body = JSON.stringify({ product_id: productId, qty: 1 });
+    const r = await wrk(`${server.base}/api/holds`, 500, 6, "POST", body);
+    await watcher;
+    const [held] = (await pool.query(
+      "SELECT COALESCE(SUM(qty), 0) AS units FROM holds WHERE product_id = ?",
+      [productId],
+    )) as unknown as [{ units: string }[]];
+    const oversold = Number(held[0]?.units) - stock;
+    return row(
+      "sell-out 10,000 units, 500 conns",
+      r,
+      await invariants(url),
+      `sold out in ${Math.round(soldOutMs)} ms, oversold ${oversold} (201s: ${r.ok})`,
+    );
+  } finally {
+    await pool.end();
+    await server.stop();
+  }
+}
+
+async function reads(): Promise<Row[]> {
+  const url = await freshDatabase("flash_sale_bench");
+  const server = await startServer(url, {});
+  const rows: Row[] = [];
+  try {
+    const productId = await createProduct(server.base, 100);
+    await fetch(`${server.base}/api/products/${productId}`);
+    rows.push(
+      row(
+        "GET /api/products/:id (cached), 256 conns",
+        await wrk(`${server.base}/api/products/${productId}`, 256, SECONDS),
+        await invariants(url),
+      ),
+    );
+  } finally {
+    await server.stop();
+  }
+  const bare = Bun.spawn(["bun", "bench/bare-server.ts", String(BARE_PORT)], {
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  try {
+    for (let i = 0; i < 50; i++) {
+      try {
+        await fetch(`http://127.0.0.1:${BARE_PORT}/api/products/1`);
+        break;
+      } catch {
+        await Bun.sleep(100);
+      }
+    }
+    rows.push(
+      row(
+        "bare Hono JSON route (ceiling), 256 conns",
+        await wrk(`http://127.0.0.1:${BARE_PORT}/api/products/1`, 256, SECONDS),
+        "n/a",
+      ),
+    );
+  } finally {
+    bare.kill();
+    await bare.exited;
+  }
+  return rows;
+}
+
+function printTable(rows: Row[]): void {
+  const header =
+    "| scenario | req/s | p50 ms | p99 ms | granted/ok | refused | other | invariants |";
+  console.log(`\n${header}\n|---|---:|---:|---:|---:|---:|---:|---|`);
+  for (const r of rows) {
+    console.log(
+      `| ${r.scenario}${r.note ? ` (${r.note})` : ""} | ${r.rps} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.granted} | ${r.refused} | ${r.other} | ${r.invariants} |`,
+    );
+  }
+}
+
+ensureWrk();
+const batchedRows = await holdsScenarios("default batching", {});
+const classicRows = await holdsScenarios("HOLD_BATCH_MAX=1", { HOLD_BATCH_MAX: "1" });
+const twoWorkerRows = await holdsScenarios("default batching, WORKERS=2", { WORKERS: "2" });
+const sell = await sellOut();
+const readRows = await reads();
+const all = [...batchedRows, ...classicRows, ...twoWorkerRows, sell, ...readRows];
+console.log(
+  `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${SECONDS} s per run; wrk -t2`,
+);
+printTable(all);
+const ratio = (a?: Row, b?: Row) => (a && b ? (a.rps / b.rps).toFixed(2) : "n/a");
+console.log(
+  `\nholds at 256 conns, default / HOLD_BATCH_MAX=1: ${ratio(batchedRows[1], classicRows[1])}×`,
+);
+console.log(
+  `holds at 64 conns, default / HOLD_BATCH_MAX=1: ${ratio(batchedRows[0], classicRows[0])}×`,
+);
+console.log(
+  `holds at 256 conns, WORKERS=2 / HOLD_BATCH_MAX=1: ${ratio(twoWorkerRows[1], classicRows[1])}×`,
+);
+console.log(`cached GET / bare Hono route: ${ratio(readRows[0], readRows[1])}×`);

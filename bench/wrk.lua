@@ -1,0 +1,40 @@
+-- Counts answers by status across wrk's threads and prints one JSON line for bench/run.ts.
+wrk.method = os.getenv("WRK_METHOD") or "GET"
+local body = os.getenv("WRK_BODY")
+if body and body ~= "" then
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  ok, refused, other = 0, 0, 0
+end
+
+function response(status, headers, body)
+  if status == 200 or status == 201 then
+    ok = ok + 1
+  elseif status == 409 then
+    refused = refused + 1
+  else
+    other = other + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local o, r, x = 0, 0, 0
+  for _, t in ipairs(threads) do
+    o = o + t:get("ok")
+    r = r + t:get("refused")
+    x = x + t:get("other")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"ok":%d,"refused":%d,"other":%d,"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"socket_errors":%d}\n',
+    o, r, x, summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout))
+end
