@@ -25,18 +25,24 @@ export type TestContext = {
   close: () => Promise<void>;
 };
 
+/** The real app over the database at `url`, configured as the tests need. */
+export function buildTestApp(url: string, env: Record<string, string> = {}) {
+  const config = parseConfig({ LOG_LEVEL: "silent", ADMIN_TOKEN, ...env, DATABASE_URL: url });
+  const deps = buildDeps(config);
+  return { config, deps, app: createApp(deps) };
+}
+
 /** A fresh, migrated database for one test file, and the real app on top of it. */
 export async function createTestContext(env: Record<string, string> = {}): Promise<TestContext> {
   const name = `fs_test_${process.pid}_${++counter}_${Math.random().toString(36).slice(2, 8)}`;
   const url = databaseUrl(name);
-  const config = parseConfig({ LOG_LEVEL: "silent", ADMIN_TOKEN, ...env, DATABASE_URL: url });
   await migrateDatabase(url);
-  const deps = buildDeps(config);
+  const { config, deps, app } = buildTestApp(url, env);
   const sql = mysql.createPool({ uri: url, connectionLimit: 4, timezone: "Z" });
   return {
     config,
     deps,
-    app: createApp(deps),
+    app,
     url,
     sql,
     close: async () => {
