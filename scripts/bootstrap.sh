@@ -48,7 +48,10 @@ start_system_mariadb() {
   log "starting MariaDB on port 3306"
   as_root sh -c 'nohup mariadbd --user=mysql >/var/log/mariadbd-flash-sale.log 2>&1 &'
   wait_for_db
-  as_root mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')" || true
+  as_root mariadb -uroot -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
+    GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+    ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')" ||
+    log "could not open a TCP login for root; set DATABASE_URL to a user that has one"
 }
 
 # Any other local port: a private server whose data lives under the project (ignored by git).
