@@ -1,4 +1,5 @@
 import { cpus } from "node:os";
+import { Cron } from "croner";
 import { z } from "zod";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -16,6 +17,15 @@ const webhookSecret = z
     /^whsec_[A-Za-z0-9+/=]+$/,
     "must be a Standard Webhooks secret: whsec_ followed by base64",
   );
+
+const cronPattern = z.string().refine((pattern) => {
+  try {
+    new Cron(pattern, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}, "must be a cron pattern croner understands, e.g. '* * * * * *' (with seconds)");
 
 const emptyAsUnset = (value: unknown) => (value === "" ? undefined : value);
 
@@ -35,13 +45,10 @@ export const ConfigSchema = z.object({
   HOLD_BATCH_MAX: int(1, 1000).default(64),
   PRODUCT_CACHE_TTL_MS: int(0, 3_600_000).default(1000),
   IDEMPOTENCY_KEY_TTL_HOURS: int(1, 8760).default(24),
-  SWEEPER_CRON: z.string().min(1).default("* * * * * *"),
+  SWEEPER_CRON: cronPattern.default("* * * * * *"),
   SWEEPER_BATCH_SIZE: int(1, 10_000).default(500),
-  RECONCILE_CRON: z.string().min(1).default("0 * * * * *"),
-  ADMIN_TOKEN: z.preprocess(
-    emptyAsUnset,
-    z.string().min(16, "must be at least 16 characters").optional(),
-  ),
+  RECONCILE_CRON: cronPattern.default("0 * * * * *"),
+  ADMIN_TOKEN: z.preprocess(emptyAsUnset, z.string().optional()),
   WEBHOOK_SECRET: z.preprocess(emptyAsUnset, webhookSecret.optional()),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

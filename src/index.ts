@@ -26,6 +26,8 @@ if (config.WORKERS > 1 && workerId === undefined) {
     );
   }
   if (!config.ADMIN_TOKEN) logger.warn("ADMIN_TOKEN is not set: every admin route answers 401");
+  else if (config.ADMIN_TOKEN.length < 16)
+    logger.warn("ADMIN_TOKEN is shorter than 16 characters: easy to guess");
 
   const app = createApp(deps);
   const server = Bun.serve({

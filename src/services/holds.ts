@@ -154,7 +154,11 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
   return Promise.all(answers);
 }
 
-async function replayAfterCommit(deps: Deps, idem: HoldRequest["idem"], claim: ClaimResult): Promise<HoldAnswer> {
+async function replayAfterCommit(
+  deps: Deps,
+  idem: HoldRequest["idem"],
+  claim: ClaimResult,
+): Promise<HoldAnswer> {
   if (!idem) throw new Error("a key was taken for a request without one");
   try {
     return { replayed: true, response: await replayTaken(deps.db, idem, claim) };

@@ -1,0 +1,57 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, parseConfig } from "../src/config";
+
+describe("configuration", () => {
+  test("defaults are the contract's", () => {
+    expect(parseConfig({})).toMatchObject({
+      PORT: 3000,
+      DATABASE_URL: "mysql://root@127.0.0.1:3306/flash_sale",
+      WORKERS: 1,
+      HOLD_TTL_SECONDS: 120,
+      ORDER_PAYMENT_TIMEOUT_SECONDS: 900,
+      MAX_HOLD_QTY: 100,
+      PRODUCT_CACHE_TTL_MS: 1000,
+      IDEMPOTENCY_KEY_TTL_HOURS: 24,
+      ADMIN_TOKEN: undefined,
+      WEBHOOK_SECRET: undefined,
+      LOG_LEVEL: "info",
+    });
+    expect(parseConfig({}).DB_POOL_SIZE).toBeGreaterThanOrEqual(4);
+  });
+
+  test("every bad variable is reported with its reason; secrets are not echoed", () => {
+    let error: unknown;
+    try {
+      parseConfig({
+        PORT: "eighty",
+        DATABASE_URL: "postgres://x/y",
+        HOLD_TTL_SECONDS: "0",
+        LOG_LEVEL: "loud",
+        WEBHOOK_SECRET: "not-a-secret",
+        SWEEPER_CRON: "every second",
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    for (const name of [
+      "PORT",
+      "DATABASE_URL",
+      "HOLD_TTL_SECONDS",
+      "LOG_LEVEL",
+      "WEBHOOK_SECRET",
+      "SWEEPER_CRON",
+    ]) {
+      expect(problems.some((p) => p.startsWith(`${name}:`))).toBe(true);
+    }
+    expect(problems.join("\n")).not.toContain("not-a-secret");
+  });
+
+  test("an empty secret counts as unset", () => {
+    expect(parseConfig({ ADMIN_TOKEN: "", WEBHOOK_SECRET: "" })).toMatchObject({
+      ADMIN_TOKEN: undefined,
+      WEBHOOK_SECRET: undefined,
+    });
+  });
+});
