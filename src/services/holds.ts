@@ -17,8 +17,8 @@ import {
   changeStock,
   type LockedProduct,
   lockProduct,
-  lockProducts,
   publishProducts,
+  returnStock,
 } from "./products";
 import { transact } from "./transact";
 import { type HoldView, parseDbTime, toHoldView } from "./views";
@@ -146,7 +146,7 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
       case "refused":
         deps.metrics.holdsRefused.inc({ reason: decision.error.code });
         return decision.error;
-      case "taken":
+      default:
         return replayAfterCommit(deps, batch[i]?.idem, decision.claim);
     }
   });
@@ -331,10 +331,7 @@ export async function expireHolds(deps: Deps, limit: number): Promise<number> {
       .limit(limit)
       .for("update", { skipLocked: true });
     if (expired.length === 0) return { count: 0, snapshots: [] };
-    const locked = await lockProducts(
-      tx,
-      expired.map((hold) => hold.productId),
-    );
+    const snapshots = await returnStock(tx, expired, "reserved");
     await tx
       .update(holds)
       .set({ status: "expired" })
@@ -344,14 +341,6 @@ export async function expireHolds(deps: Deps, limit: number): Promise<number> {
           expired.map((hold) => hold.id),
         ),
       );
-    const returned = new Map<number, number>();
-    for (const hold of expired)
-      returned.set(hold.productId, (returned.get(hold.productId) ?? 0) + hold.qty);
-    const snapshots = [];
-    for (const [pid, qty] of [...returned].sort(([a], [b]) => a - b)) {
-      const product = locked.get(pid);
-      if (product) snapshots.push(await changeStock(tx, product, { reserved: -qty }));
-    }
     return { count: expired.length, snapshots };
   });
   publishProducts(deps, snapshots);

@@ -18,9 +18,9 @@ import { applyDeferredEvents } from "./payments";
 import {
   changeStock,
   lockProduct,
-  lockProducts,
   type ProductSnapshot,
   publishProducts,
+  returnStock,
 } from "./products";
 import { transact } from "./transact";
 import { type OrderView, toOrderView } from "./views";
@@ -154,10 +154,7 @@ export async function cancelUnpaidOrders(deps: Deps, limit: number): Promise<num
       .limit(limit)
       .for("update", { skipLocked: true });
     if (due.length === 0) return { count: 0, snapshots: [] };
-    const locked = await lockProducts(
-      tx,
-      due.map((order) => order.productId),
-    );
+    const snapshots = await returnStock(tx, due, "sold");
     await tx
       .update(orders)
       .set({ status: "cancelled" })
@@ -167,14 +164,6 @@ export async function cancelUnpaidOrders(deps: Deps, limit: number): Promise<num
           due.map((order) => order.id),
         ),
       );
-    const returned = new Map<number, number>();
-    for (const order of due)
-      returned.set(order.productId, (returned.get(order.productId) ?? 0) + order.qty);
-    const snapshots: ProductSnapshot[] = [];
-    for (const [productId, qty] of [...returned].sort(([a], [b]) => a - b)) {
-      const product = locked.get(productId);
-      if (product) snapshots.push(await changeStock(tx, product, { available: qty }));
-    }
     return { count: due.length, snapshots };
   });
   publishProducts(deps, snapshots);

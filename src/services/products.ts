@@ -76,6 +76,30 @@ export async function changeStock(
   return { version: product.version, view: toProductView(product) };
 }
 
+/**
+ * Gives units back to their products, as expiry (to `reserved`) or cancellation (to
+ * `available`) does: products locked in id order, one stock change per product.
+ */
+export async function returnStock(
+  tx: Tx,
+  items: { productId: number; qty: number }[],
+  from: "reserved" | "sold",
+): Promise<ProductSnapshot[]> {
+  const totals = new Map<number, number>();
+  for (const item of items)
+    totals.set(item.productId, (totals.get(item.productId) ?? 0) + item.qty);
+  const locked = await lockProducts(tx, [...totals.keys()]);
+  const snapshots: ProductSnapshot[] = [];
+  for (const [productId, qty] of [...totals].sort(([a], [b]) => a - b)) {
+    const product = locked.get(productId);
+    if (!product) continue;
+    snapshots.push(
+      await changeStock(tx, product, from === "reserved" ? { reserved: -qty } : { available: qty }),
+    );
+  }
+  return snapshots;
+}
+
 /** After commit: this process's next read sees its own write at once. */
 export function publishProducts(
   deps: Pick<Deps, "productCache">,
