@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AppError } from "../src/errors";
 import type { HoldAnswer } from "../src/services/hold-batcher";
-import { createHold, HOLDS_SCOPE } from "../src/services/holds";
+import { createHold, HOLDS_SCOPE, insertHolds } from "../src/services/holds";
 import { fingerprintOf } from "../src/services/idempotency";
 import { type Client, client, createProduct } from "./fixtures";
 import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
@@ -139,5 +139,30 @@ describe("group reservation", () => {
     } finally {
       await broken.close();
     }
+  });
+});
+
+describe("hold ids of a multi-row insert", () => {
+  test.each([
+    ["read back (innodb_autoinc_lock_mode=2)", { consecutive: false, step: 1 }],
+    ["computed (lock mode 0 or 1)", { consecutive: true, step: 1 }],
+  ])("%s match the rows", async (_name, layout) => {
+    const productId = await createProduct(api, 100);
+    const expiresAt = new Date(Date.now() + 60_000);
+    const ids = await ctx.deps.db.transaction((tx) =>
+      insertHolds(tx, layout, productId, [3, 1, 2], expiresAt),
+    );
+    const held = await rows<{ id: number; qty: number }>(
+      ctx.sql,
+      "SELECT id, qty FROM holds WHERE product_id = ? ORDER BY id",
+      [productId],
+    );
+    expect(held).toEqual([
+      { id: ids[0] as number, qty: 3 },
+      { id: ids[1] as number, qty: 1 },
+      { id: ids[2] as number, qty: 2 },
+    ]);
+    // These rows bypassed the stock counters; remove them so the file's invariants still hold.
+    await ctx.sql.query("DELETE FROM holds WHERE product_id = ?", [productId]);
   });
 });

@@ -1,5 +1,5 @@
 import { and, asc, eq, gte, inArray, lte, sql } from "drizzle-orm";
-import { type Db, dbNow, type Tx } from "../db/client";
+import { type AutoIncrement, type Db, dbNow, readAutoIncrement, type Tx } from "../db/client";
 import { holds, orders } from "../db/schema";
 import type { Deps } from "../deps";
 import { AppError, insufficientStock, notFound } from "../errors";
@@ -61,6 +61,7 @@ type Decision =
 export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<HoldAnswer[]> {
   const productId = batch[0]?.productId;
   if (productId === undefined) return [];
+  const autoIncrement = await autoIncrementOf(deps.db);
   const { decisions, snapshot, reclaimed } = await transact(deps, async (tx) => {
     const decisions: Decision[] = new Array(batch.length);
     // Keys are claimed in a fixed order so two batches sharing keys cannot deadlock.
@@ -103,6 +104,7 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
       const grantedQty = granted.reduce((sum, i) => sum + (batch[i]?.qty ?? 0), 0);
       const ids = await insertHolds(
         tx,
+        autoIncrement,
         productId,
         granted.map((i) => batch[i]?.qty ?? 0),
         expiresAt,
@@ -173,9 +175,21 @@ function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+const autoIncrements = new WeakMap<Db, Promise<AutoIncrement>>();
+
+function autoIncrementOf(db: Db): Promise<AutoIncrement> {
+  let layout = autoIncrements.get(db);
+  if (!layout) {
+    layout = readAutoIncrement(db);
+    autoIncrements.set(db, layout);
+  }
+  return layout;
+}
+
 /** Inserts the granted holds in one statement and returns their ids in insertion order. */
-async function insertHolds(
+export async function insertHolds(
   tx: Tx,
+  autoIncrement: AutoIncrement,
   productId: number,
   quantities: number[],
   expiresAt: Date,
@@ -192,9 +206,11 @@ async function insertHolds(
     sql`INSERT INTO ${holds} (${holds.productId}, ${holds.qty}, ${holds.status}, ${holds.expiresAt}) VALUES ${sql.raw(values)}`,
   );
   if (quantities.length === 1) return [result.insertId];
-  // With innodb_autoinc_lock_mode=2 (MySQL 8's default) a multi-row insert's ids need not be
-  // consecutive; no other transaction can insert holds for this product while we hold its
-  // row lock, so ours are exactly the first ones from insertId on.
+  if (autoIncrement.consecutive) {
+    return quantities.map((_, i) => result.insertId + i * autoIncrement.step);
+  }
+  // Otherwise read them back: no other transaction can insert holds for this product while we
+  // hold its row lock, so ours are exactly the first ones from insertId on.
   const rows = await tx
     .select({ id: holds.id })
     .from(holds)
