@@ -14,8 +14,28 @@ export class ProductCache {
     this.lru = new LRUCache({ max, ttl: Math.max(ttlMs, 1), ttlAutopurge: false });
   }
 
+  private readonly loading = new Map<number, Promise<CachedProduct>>();
+
   get(id: number): CachedProduct | undefined {
     return this.lru.get(id);
+  }
+
+  /**
+   * Reads a missing entry once, however many requests miss it at the same moment: without
+   * this, every expiry of a hot product sent hundreds of identical queries to the database.
+   */
+  load(
+    id: number,
+    read: () => Promise<{ version: number; view: ProductView }>,
+  ): Promise<CachedProduct> {
+    let pending = this.loading.get(id);
+    if (!pending) {
+      pending = read()
+        .then((row) => this.offer(row.version, row.view))
+        .finally(() => this.loading.delete(id));
+      this.loading.set(id, pending);
+    }
+    return pending;
   }
 
   offer(version: number, view: ProductView): CachedProduct {

@@ -120,9 +120,11 @@ export async function getProduct(deps: Deps, id: number): Promise<CachedProduct>
     return cached;
   }
   deps.metrics.productCacheMisses.inc();
-  const row = await readProduct(deps.db, id);
-  if (!row) throw notFound.product(id);
-  return deps.productCache.offer(row.version, toProductView(row));
+  return deps.productCache.load(id, async () => {
+    const row = await readProduct(deps.db, id);
+    if (!row) throw notFound.product(id);
+    return { version: row.version, view: toProductView(row) };
+  });
 }
 
 export type CreateProductInput = { name: string; price_cents: number; stock: number };
