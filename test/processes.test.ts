@@ -96,6 +96,7 @@ describe("three processes on one database", () => {
 });
 
 describe("a process killed in the middle of a burst", () => {
+  const SHOPPERS = 600;
   let ctx: TestContext;
   let servers: ServerProcess[];
 
@@ -110,14 +111,16 @@ describe("a process killed in the middle of a burst", () => {
 
   test("SIGKILL during holds, orders and webhooks: invariants hold and every 2xx is in the database", async () => {
     const apis = servers.map((s) => client(s.base));
-    const productId = await createProduct(apis[0] as Client, 300);
+    const productId = await createProduct(apis[0] as Client, 1000);
     const granted: number[] = [];
     const ordered: number[] = [];
     const events: string[] = [];
 
+    let failed = 0;
     const shopper = async (i: number) => {
       const api = apis[i % 3] as Client;
       const hold = await settle(api.post("/api/holds", { product_id: productId, qty: 1 }));
+      if (hold instanceof Error) failed++;
       if (hold instanceof Error || hold.status !== 201) return;
       granted.push(hold.body.hold_id as number);
       const order = await settle(api.post("/api/orders", { hold_id: hold.body.hold_id }));
@@ -134,13 +137,16 @@ describe("a process killed in the middle of a burst", () => {
       if (!(paid instanceof Error) && paid.status === 200) events.push(key);
     };
 
-    const burst = Promise.all(Array.from({ length: 240 }, (_, i) => shopper(i)));
-    await Bun.sleep(150);
+    const burst = Promise.all(Array.from({ length: SHOPPERS }, (_, i) => shopper(i)));
+    await Bun.sleep(100);
     const victim = servers[1] as ServerProcess;
     await victim.stop("SIGKILL");
     await burst;
 
     servers[1] = await startServer(ctx.url, { DB_POOL_SIZE: "8" });
+    console.info(
+      `crash suite: ${SHOPPERS} shoppers, ${granted.length} holds, ${ordered.length} orders, ${events.length} webhooks answered 2xx; ${failed} hold requests got no answer when one of three processes was SIGKILLed mid-burst`,
+    );
     expect(granted.length).toBeGreaterThan(0);
     const holdRows = await rows<{ id: number }>(
       ctx.sql,
@@ -223,6 +229,9 @@ describe("database outage", () => {
       recovered = (await timed()).status === 201;
       if (!recovered) await Bun.sleep(200);
     }
+    console.info(
+      `outage suite: ${during.length} requests during the cut, statuses ${JSON.stringify(countBy(during, (r) => r.status))}, slowest ${Math.round(Math.max(...during.map((r) => r.ms)))} ms; recovered after restore: ${recovered}`,
+    );
     expect(recovered).toBe(true);
     expect((await api.get("/readyz")).status).toBe(200);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
@@ -253,6 +262,9 @@ describe("graceful shutdown", () => {
     const elapsed = performance.now() - started;
     const replies = await burst;
     expect(code).toBe(0);
+    console.info(
+      `shutdown suite: exit ${code} ${Math.round(elapsed)} ms after SIGTERM; ${replies.length - replies.filter((r) => r instanceof Error).length} of 300 requests answered, the rest refused at connect`,
+    );
     expect(elapsed).toBeLessThan(10_000);
     const answered = replies.filter((r): r is Reply => !(r instanceof Error));
     // A request either got a real answer or never reached the closed socket; none got a 5xx.
