@@ -17,6 +17,7 @@ import {
   changeStock,
   type LockedProduct,
   lockProduct,
+  type ProductSnapshot,
   publishProducts,
   returnStock,
 } from "./products";
@@ -62,7 +63,7 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
   const productId = batch[0]?.productId;
   if (productId === undefined) return [];
   const autoIncrement = await autoIncrementOf(deps.db);
-  const { decisions, snapshot, reclaimed } = await transact(deps, async (tx) => {
+  const { decisions, snapshot, reclaimedHolds } = await transact(deps, async (tx) => {
     const decisions: Decision[] = new Array(batch.length);
     // Keys are claimed in a fixed order so two batches sharing keys cannot deadlock.
     const keyed = batch
@@ -76,52 +77,13 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
     }
 
     const product = await lockProduct(tx, productId);
-    let snapshot: Awaited<ReturnType<typeof changeStock>> | undefined;
-    let reclaimed = 0;
-    if (!product) {
+    let outcome: Allocation = { reclaimedHolds: 0 };
+    if (product) {
+      outcome = await allocate(tx, deps, product, batch, decisions, autoIncrement);
+    } else {
       batch.forEach((_, i) => {
         decisions[i] ??= { kind: "refused", error: notFound.product(productId) };
       });
-    } else {
-      const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
-      let available = product.stockAvailable - product.stockReserved;
-      let reclaimTried = false;
-      const granted: number[] = [];
-      for (const [i, request] of batch.entries()) {
-        if (decisions[i]) continue;
-        if (request.qty > available && !reclaimTried) {
-          reclaimTried = true;
-          reclaimed = await reclaimExpiredHolds(tx, product);
-          available += reclaimed;
-        }
-        if (request.qty <= available) {
-          available -= request.qty;
-          granted.push(i);
-        } else {
-          decisions[i] = { kind: "refused", error: insufficientStock(available) };
-        }
-      }
-      const grantedQty = granted.reduce((sum, i) => sum + (batch[i]?.qty ?? 0), 0);
-      const ids = await insertHolds(
-        tx,
-        autoIncrement,
-        productId,
-        granted.map((i) => batch[i]?.qty ?? 0),
-        expiresAt,
-      );
-      granted.forEach((batchIndex, n) => {
-        const row = {
-          id: ids[n] ?? 0,
-          productId,
-          qty: batch[batchIndex]?.qty ?? 0,
-          status: "active" as const,
-          expiresAt,
-        };
-        decisions[batchIndex] = { kind: "granted", view: toHoldView(row, product.now) };
-      });
-      if (grantedQty !== 0 || reclaimed !== 0) {
-        snapshot = await changeStock(tx, product, { reserved: grantedQty - reclaimed });
-      }
     }
 
     for (const [i, request] of batch.entries()) {
@@ -133,12 +95,12 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
           : responseOf(decision.error);
       await storeResponse(tx, request.idem, response);
     }
-    return { decisions, snapshot, reclaimed };
+    return { decisions, ...outcome };
   });
 
   if (snapshot) publishProducts(deps, [snapshot]);
   deps.metrics.holdBatchSize.observe(batch.length);
-  if (reclaimed > 0) deps.metrics.holdsExpired.inc({ by: "buyer" }, reclaimed);
+  if (reclaimedHolds > 0) deps.metrics.holdsExpired.inc({ by: "buyer" }, reclaimedHolds);
   let granted = 0;
   const answers = decisions.map((decision, i): HoldAnswer | Promise<HoldAnswer> => {
     switch (decision.kind) {
@@ -154,6 +116,58 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
   });
   deps.metrics.holdsGranted.inc(granted);
   return Promise.all(answers);
+}
+
+type Allocation = { snapshot?: ProductSnapshot; reclaimedHolds: number };
+
+/**
+ * Decides the undecided requests of a batch against a locked product, in arrival order, and
+ * writes the granted holds and the counter. The first shortfall reclaims the product's expired
+ * holds before anyone is refused.
+ */
+async function allocate(
+  tx: Tx,
+  deps: Deps,
+  product: LockedProduct,
+  batch: HoldRequest[],
+  decisions: Decision[],
+  autoIncrement: AutoIncrement,
+): Promise<Allocation> {
+  const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
+  let available = product.stockAvailable - product.stockReserved;
+  let reclaimed: { holds: number; units: number } | undefined;
+  const granted: number[] = [];
+  for (const [i, request] of batch.entries()) {
+    if (decisions[i]) continue;
+    if (request.qty > available && !reclaimed) {
+      reclaimed = await reclaimExpiredHolds(tx, product);
+      available += reclaimed.units;
+    }
+    if (request.qty <= available) {
+      available -= request.qty;
+      granted.push(i);
+    } else {
+      decisions[i] = { kind: "refused", error: insufficientStock(available) };
+    }
+  }
+  const quantities = granted.map((i) => batch[i]?.qty ?? 0);
+  const ids = await insertHolds(tx, autoIncrement, product.id, quantities, expiresAt);
+  granted.forEach((batchIndex, n) => {
+    const row = {
+      id: ids[n] ?? 0,
+      productId: product.id,
+      qty: quantities[n] ?? 0,
+      status: "active" as const,
+      expiresAt,
+    };
+    decisions[batchIndex] = { kind: "granted", view: toHoldView(row, product.now) };
+  });
+  const reserved = quantities.reduce((sum, qty) => sum + qty, 0) - (reclaimed?.units ?? 0);
+  const changed = quantities.length > 0 || (reclaimed?.holds ?? 0) > 0;
+  return {
+    snapshot: changed ? await changeStock(tx, product, { reserved }) : undefined,
+    reclaimedHolds: reclaimed?.holds ?? 0,
+  };
 }
 
 async function replayAfterCommit(
@@ -224,7 +238,10 @@ export async function insertHolds(
  * A buyer who finds too little stock first takes back that product's expired holds, so the
  * units of an expired hold are never refused to anyone while the sweeper has not run yet.
  */
-async function reclaimExpiredHolds(tx: Tx, product: LockedProduct): Promise<number> {
+async function reclaimExpiredHolds(
+  tx: Tx,
+  product: LockedProduct,
+): Promise<{ holds: number; units: number }> {
   const expired = await tx
     .select({ id: holds.id, qty: holds.qty })
     .from(holds)
@@ -236,7 +253,7 @@ async function reclaimExpiredHolds(tx: Tx, product: LockedProduct): Promise<numb
       ),
     )
     .for("update");
-  if (expired.length === 0) return 0;
+  if (expired.length === 0) return { holds: 0, units: 0 };
   await tx
     .update(holds)
     .set({ status: "expired" })
@@ -246,7 +263,7 @@ async function reclaimExpiredHolds(tx: Tx, product: LockedProduct): Promise<numb
         expired.map((hold) => hold.id),
       ),
     );
-  return expired.reduce((sum, hold) => sum + hold.qty, 0);
+  return { holds: expired.length, units: expired.reduce((sum, hold) => sum + hold.qty, 0) };
 }
 
 export async function lockHold(tx: Tx, id: number) {
