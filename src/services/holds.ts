@@ -284,13 +284,16 @@ export async function lockHold(tx: Tx, id: number) {
 
 export type LockedHold = NonNullable<Awaited<ReturnType<typeof lockHold>>>;
 
-export async function orderIdOfHold(tx: Tx | Db, holdId: number): Promise<number | undefined> {
+/** The 409 for a hold that already became an order, naming that order. */
+export async function holdAlreadyUsed(tx: Tx, holdId: number): Promise<AppError> {
   const [row] = await tx
     .select({ id: orders.id })
     .from(orders)
     .where(eq(orders.holdId, holdId))
     .limit(1);
-  return row?.id;
+  return new AppError("hold_already_used", `Hold ${holdId} already became order ${row?.id}.`, {
+    order_id: row?.id,
+  });
 }
 
 /**
@@ -328,12 +331,7 @@ export async function releaseHold(deps: Deps, id: number): Promise<HoldView> {
   const { view, snapshot } = await transact(deps, async (tx) => {
     const hold = await lockHold(tx, id);
     if (!hold) throw notFound.hold(id);
-    if (hold.status === "converted") {
-      const orderId = await orderIdOfHold(tx, id);
-      throw new AppError("hold_already_used", `Hold ${id} already became order ${orderId}.`, {
-        order_id: orderId,
-      });
-    }
+    if (hold.status === "converted") throw await holdAlreadyUsed(tx, id);
     if (hold.status !== "active") return { view: toHoldView(hold, hold.now), snapshot: undefined };
     if (hold.expiresAt <= hold.now) {
       const snapshot = await expireHold(tx, hold);

@@ -3,7 +3,7 @@ import type { Tx } from "../db/client";
 import { holds, orders } from "../db/schema";
 import type { Deps } from "../deps";
 import { AppError, notFound } from "../errors";
-import { expireHold, type IdempotencyHeader, lockHold, orderIdOfHold } from "./holds";
+import { expireHold, holdAlreadyUsed, type IdempotencyHeader, lockHold } from "./holds";
 import {
   type ClaimResult,
   claimKey,
@@ -29,7 +29,9 @@ export type CreateOrderInput = { hold_id: number };
 
 export const ORDERS_SCOPE = "POST /api/orders";
 
-type Redeemed = { view?: OrderView; error?: AppError; snapshot?: ProductSnapshot };
+type Redeemed =
+  | { view: OrderView; error?: undefined; snapshot: ProductSnapshot }
+  | { view?: undefined; error: AppError; snapshot?: ProductSnapshot };
 
 /**
  * Turns an active hold into a pending order: hold locked first, then its product. Refusals are
@@ -39,18 +41,8 @@ async function redeemHold(tx: Tx, holdId: number): Promise<Redeemed> {
   const hold = await lockHold(tx, holdId);
   if (!hold) return { error: notFound.hold(holdId) };
   switch (hold.status) {
-    case "converted": {
-      const orderId = await orderIdOfHold(tx, holdId);
-      return {
-        error: new AppError(
-          "hold_already_used",
-          `Hold ${holdId} already became order ${orderId}.`,
-          {
-            order_id: orderId,
-          },
-        ),
-      };
-    }
+    case "converted":
+      return { error: await holdAlreadyUsed(tx, holdId) };
     case "released":
       return { error: new AppError("hold_released", `Hold ${holdId} was released.`) };
     case "expired":
@@ -107,27 +99,27 @@ export async function createOrder(
     if ("replayed" in checked) return checked;
     request = checked;
   }
-  const result = await transact(deps, async (tx): Promise<Redeemed & { claim?: ClaimResult }> => {
+  const result = await transact(deps, async (tx): Promise<Redeemed | { claim: ClaimResult }> => {
     if (request) {
       const claim = await claimKey(tx, request, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
       if (claim !== "claimed") return { claim };
     }
     const redeemed = await redeemHold(tx, input.hold_id);
     if (request) {
-      const response = redeemed.view
-        ? responseOf({ status: 201, value: redeemed.view })
-        : responseOf(redeemed.error ?? notFound.hold(input.hold_id));
+      const response = redeemed.error
+        ? responseOf(redeemed.error)
+        : responseOf({ status: 201, value: redeemed.view });
       await storeResponse(tx, request, response);
     }
     return redeemed;
   });
 
-  if (result.claim && request) {
+  if ("claim" in result) {
+    if (!request) throw new Error("a key was taken for a request without one");
     return { replayed: true, response: await replayTaken(deps.db, request, result.claim) };
   }
   if (result.snapshot) publishProducts(deps, [result.snapshot]);
   if (result.error) throw result.error;
-  if (!result.view) throw new Error("redeemHold returned neither an order nor an error");
   return { replayed: false, value: result.view };
 }
 
