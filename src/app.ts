@@ -10,7 +10,7 @@ import { paymentRoutes } from "./http/routes/payments";
 import { shopRoutes } from "./http/routes/shop";
 import { requestSchemas } from "./http/schemas";
 
-export const MAX_BODY_BYTES = 16 * 1024;
+const MAX_BODY_BYTES = 16 * 1024;
 
 /** Builds the HTTP app from its dependencies; no runtime API, so tests build the same app. */
 export function createApp(deps: Deps) {
