@@ -1,28 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { type Client, client, countBy, createHold, createProduct } from "./fixtures";
-import {
-  createTestContext,
-  invariantViolations,
-  type Running,
-  rows,
-  serve,
-  type TestContext,
-} from "./helpers/harness";
+import { invariantViolations, rows, type ServedContext, useServedContext } from "./helpers/harness";
 
 // The same races with one transaction per request and with group reservation: both must hold.
 describe.each([["1"], ["64"]])("races with HOLD_BATCH_MAX=%s", (batchMax) => {
-  let ctx: TestContext;
-  let server: Running;
+  const served = useServedContext({ HOLD_BATCH_MAX: batchMax });
+  let ctx: ServedContext;
   let api: Client;
 
-  beforeAll(async () => {
-    ctx = await createTestContext({ HOLD_BATCH_MAX: batchMax, DB_POOL_SIZE: "16" });
-    server = serve(ctx.app);
-    api = client(server.baseUrl);
-  });
-  afterAll(async () => {
-    await server.stop();
-    await ctx.close();
+  beforeAll(() => {
+    ctx = served();
+    api = client(ctx.baseUrl);
   });
 
   test("300 concurrent holds of 1 at stock 50: exactly 50 granted", async () => {

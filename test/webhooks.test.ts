@@ -5,27 +5,22 @@ import { type Client, client, countBy, createHold, createOrder, createProduct } 
 import {
   createTestContext,
   invariantViolations,
-  type Running,
   rows,
-  serve,
+  type ServedContext,
   type TestContext,
+  useServedContext,
 } from "./helpers/harness";
 
 const SECRET = `whsec_${Buffer.from("flash-sale-test-secret-32-bytes!").toString("base64")}`;
 const OTHER_SECRET = `whsec_${Buffer.from("some-other-secret-of-32-bytes!!!").toString("base64")}`;
 
-let ctx: TestContext;
-let server: Running;
+const served = useServedContext();
+let ctx: ServedContext;
 let api: Client;
 
-beforeAll(async () => {
-  ctx = await createTestContext({ DB_POOL_SIZE: "16" });
-  server = serve(ctx.app);
-  api = client(server.baseUrl);
-});
-afterAll(async () => {
-  await server.stop();
-  await ctx.close();
+beforeAll(() => {
+  ctx = served();
+  api = client(ctx.baseUrl);
 });
 
 let keys = 0;

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "bun:test";
 import mysql from "mysql2/promise";
 import { type App, createApp } from "../../src/app";
 import { type Config, parseConfig } from "../../src/config";
@@ -54,6 +55,30 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
 }
 
 export type Running = { baseUrl: string; stop: () => Promise<void> };
+
+export type ServedContext = TestContext & { baseUrl: string };
+
+/**
+ * A fresh database and the app on a real socket for a whole test file or describe block,
+ * started in beforeAll and torn down in afterAll: race suites need truly concurrent requests.
+ */
+export function useServedContext(env: Record<string, string> = {}): () => ServedContext {
+  let served: ServedContext | undefined;
+  let running: Running | undefined;
+  beforeAll(async () => {
+    const ctx = await createTestContext({ DB_POOL_SIZE: "16", ...env });
+    running = serve(ctx.app);
+    served = { ...ctx, baseUrl: running.baseUrl };
+  });
+  afterAll(async () => {
+    await running?.stop();
+    await served?.close();
+  });
+  return () => {
+    if (!served) throw new Error("useServedContext: used outside a test");
+    return served;
+  };
+}
 
 /** The app on a real socket, for races: requests then overlap in the server and the database. */
 export function serve(app: App): Running {
