@@ -120,6 +120,8 @@ export async function createOrder(
   }
   if (result.snapshot) publishProducts(deps, [result.snapshot]);
   if (result.error) throw result.error;
+  if (result.view.status === "cancelled")
+    deps.metrics.ordersCancelled.inc({ reason: "payment_failed" });
   return { replayed: false, value: result.view };
 }
 

@@ -172,6 +172,9 @@ export async function applyPaymentEvent(deps: Deps, input: PaymentEventInput): P
           ? "applied"
           : "duplicate-state";
   deps.metrics.webhookEvents.inc({ outcome });
+  if (body.applied && body.order_status === "cancelled") {
+    deps.metrics.ordersCancelled.inc({ reason: "payment_failed" });
+  }
   if (body.conflict) {
     deps.logger.warn(
       {
