@@ -1,7 +1,13 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { purgeExpiredKeys } from "../src/services/idempotency";
 import { admin, type Client, client, countBy, createHold, createProduct } from "./fixtures";
-import { invariantViolations, rows, type ServedContext, useServedContext } from "./helpers/harness";
+import {
+  createTestContext,
+  invariantViolations,
+  rows,
+  type ServedContext,
+  useServedContext,
+} from "./helpers/harness";
 
 const served = useServedContext();
 let ctx: ServedContext;
@@ -197,5 +203,35 @@ describe("concurrent duplicates", () => {
     expect(replies.every((r) => r.status === 201 || r.status === 409)).toBe(true);
     expect(await holdCount(productId)).toBe(30);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+});
+
+describe("a key held by a request that does not finish", () => {
+  test("a duplicate gives up after the lock wait timeout with 409 idempotency_key_in_progress", async () => {
+    const impatient = await createTestContext({ DB_LOCK_WAIT_TIMEOUT_SECONDS: "1" });
+    const holder = await impatient.sql.getConnection();
+    try {
+      const productId = await createProduct(client(impatient.app), 10);
+      // Another process's transaction has claimed the key and not committed yet.
+      await holder.query("BEGIN");
+      await holder.query(
+        "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, expires_at) VALUES ('POST /api/holds', 'stuck', ?, NOW(3) + INTERVAL 1 HOUR)",
+        ["0".repeat(64)],
+      );
+      const res = await client(impatient.app).post(
+        "/api/holds",
+        { product_id: productId, qty: 1 },
+        withKey("stuck"),
+      );
+      expect(res.status).toBe(409);
+      expect(res.body).toMatchObject({ status: 409, code: "idempotency_key_in_progress" });
+      await holder.query("ROLLBACK");
+      const [held] = await rows<{ n: number }>(impatient.sql, "SELECT COUNT(*) AS n FROM holds");
+      expect(held?.n).toBe(0);
+      expect(await invariantViolations(impatient.sql)).toEqual([]);
+    } finally {
+      holder.release();
+      await impatient.close();
+    }
   });
 });
