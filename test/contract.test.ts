@@ -281,6 +281,22 @@ describe("error codes", () => {
     });
   });
 
+  test("422 for a restock that would overflow the stock counters", async () => {
+    const productId = await createProduct(api, 1_000_000_000);
+    await api.post(`/api/admin/products/${productId}/restock`, { qty: 1_000_000_000 }, admin);
+    const res = await api.post(
+      `/api/admin/products/${productId}/restock`,
+      { qty: 1_000_000_000 },
+      admin,
+    );
+    expect(res.status).toBe(422);
+    expect(res.body).toEqual({
+      ...problem("validation_failed", 422),
+      errors: [{ path: "qty", message: expect.any(String) }],
+    });
+    expect((await api.get(`/api/products/${productId}`)).body.stock_available).toBe(2_000_000_000);
+  });
+
   test("422 for qty above MAX_HOLD_QTY", async () => {
     const productId = await createProduct(api, 500);
     const res = await api.post("/api/holds", { product_id: productId, qty: 101 });

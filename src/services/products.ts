@@ -2,10 +2,12 @@ import { eq, inArray, sql } from "drizzle-orm";
 import { type Db, dbNow, type Tx } from "../db/client";
 import { products } from "../db/schema";
 import type { Deps } from "../deps";
-import { notFound } from "../errors";
+import { AppError, notFound } from "../errors";
 import type { CachedProduct } from "../lib/product-cache";
 import { transact } from "./transact";
 import { type ProductView, parseDbTime, toProductView } from "./views";
+
+const MAX_STOCK = 2_147_483_647;
 
 /** A product row read under `FOR UPDATE`, with the database clock at that moment. */
 export type LockedProduct = {
@@ -14,6 +16,7 @@ export type LockedProduct = {
   priceCents: number;
   stockAvailable: number;
   stockReserved: number;
+  stockTotal: number;
   version: number;
   now: Date;
 };
@@ -27,6 +30,7 @@ const lockedColumns = {
   priceCents: products.priceCents,
   stockAvailable: products.stockAvailable,
   stockReserved: products.stockReserved,
+  stockTotal: products.stockTotal,
   version: products.version,
   now: dbNow,
 };
@@ -72,6 +76,7 @@ export async function changeStock(
     .where(eq(products.id, product.id));
   product.stockAvailable += available;
   product.stockReserved += reserved;
+  product.stockTotal += total;
   product.version += 1;
   return { version: product.version, view: toProductView(product) };
 }
@@ -145,6 +150,16 @@ export async function restockProduct(deps: Deps, id: number, qty: number): Promi
   const snapshot = await transact(deps, async (tx) => {
     const product = await lockProduct(tx, id);
     if (!product) throw notFound.product(id);
+    // The counters are 32-bit columns; refuse the request rather than let the database fail.
+    if (product.stockTotal + qty > MAX_STOCK) {
+      throw new AppError(
+        "validation_failed",
+        `Product ${id} cannot hold more than ${MAX_STOCK} units.`,
+        {
+          errors: [{ path: "qty", message: `would take the product's stock above ${MAX_STOCK}` }],
+        },
+      );
+    }
     return changeStock(tx, product, { available: qty, total: qty });
   });
   publishProducts(deps, [snapshot]);
