@@ -235,3 +235,15 @@ describe("a key held by a request that does not finish", () => {
     }
   });
 });
+
+describe("keys compare byte for byte", () => {
+  test("keys differing only in case are different keys", async () => {
+    const productId = await createProduct(api, 10);
+    const replies = [];
+    for (const key of ["Order-1", "order-1", "ORDER-1"]) {
+      replies.push(await api.post("/api/holds", { product_id: productId, qty: 1 }, withKey(key)));
+    }
+    expect(replies.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(new Set(replies.map((r) => r.body.hold_id)).size).toBe(3);
+  });
+});

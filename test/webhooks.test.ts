@@ -91,6 +91,21 @@ describe("contract rows", () => {
     });
   });
 
+  test("keys are case-sensitive: evt_A and evt_a are two events", async () => {
+    const first = await pendingOrder();
+    const second = await pendingOrder();
+    const suffix = Math.random().toString(36).slice(2);
+    const a = await api.post(
+      "/api/payments/webhook",
+      event(first.orderId, "succeeded", `evt_A${suffix}`),
+    );
+    const b = await api.post(
+      "/api/payments/webhook",
+      event(second.orderId, "succeeded", `evt_a${suffix}`),
+    );
+    expect([a.body.applied, b.body.applied]).toEqual([true, true]);
+  });
+
   test("same key, different body → 422 idempotency_key_reused", async () => {
     const { orderId } = await pendingOrder();
     const first = event(orderId, "succeeded");

@@ -12,7 +12,7 @@ CREATE TABLE `holds` (
 CREATE TABLE `idempotency_keys` (
 	`id` bigint unsigned AUTO_INCREMENT NOT NULL,
 	`scope` varchar(64) NOT NULL,
-	`idempotency_key` varchar(255) NOT NULL,
+	`idempotency_key` varbinary(255) NOT NULL,
 	`fingerprint` char(64) NOT NULL,
 	`response_status` smallint,
 	`response_body` mediumtext,
@@ -38,7 +38,7 @@ CREATE TABLE `orders` (
 --> statement-breakpoint
 CREATE TABLE `payment_events` (
 	`id` bigint unsigned AUTO_INCREMENT NOT NULL,
-	`idempotency_key` varchar(255) NOT NULL,
+	`idempotency_key` varbinary(1020) NOT NULL,
 	`order_id` bigint unsigned NOT NULL,
 	`status` enum('succeeded','failed') NOT NULL,
 	`fingerprint` char(64) NOT NULL,

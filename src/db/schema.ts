@@ -11,6 +11,7 @@ import {
   mysqlTable,
   smallint,
   uniqueIndex,
+  varbinary,
   varchar,
 } from "drizzle-orm/mysql-core";
 
@@ -92,7 +93,9 @@ export const paymentEvents = mysqlTable(
   "payment_events",
   {
     id: id(),
-    idempotencyKey: varchar("idempotency_key", { length: 255 }).notNull(),
+    // Binary, so that keys compare byte for byte: a case-insensitive collation would make
+    // "evt_A" and "evt_a" one key. 255 characters of UTF-8 take at most 1020 bytes.
+    idempotencyKey: varbinary("idempotency_key", { length: 1020 }).notNull(),
     // No foreign key: an event may arrive before its order exists (it is then deferred).
     orderId: ref("order_id").notNull(),
     status: mysqlEnum("status", paymentStatuses).notNull(),
@@ -112,7 +115,8 @@ export const idempotencyKeys = mysqlTable(
   {
     id: id(),
     scope: varchar("scope", { length: 64 }).notNull(),
-    idempotencyKey: varchar("idempotency_key", { length: 255 }).notNull(),
+    // Binary for byte-for-byte comparison; the header allows only printable ASCII.
+    idempotencyKey: varbinary("idempotency_key", { length: 255 }).notNull(),
     fingerprint: char("fingerprint", { length: 64 }).notNull(),
     responseStatus: smallint("response_status"),
     responseBody: mediumtext("response_body"),
