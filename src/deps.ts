@@ -26,7 +26,11 @@ export function buildDeps(config: Config, metricLabels: Record<string, string> =
     logger: createLogger(config.LOG_LEVEL),
     metrics: createMetrics(metricLabels),
     productCache: new ProductCache(config.PRODUCT_CACHE_TTL_MS),
-    holdBatcher: new HoldBatcher(config.HOLD_BATCH_MAX, (batch) => reserveHolds(deps, batch)),
+    holdBatcher: new HoldBatcher(
+      config.HOLD_BATCH_MAX,
+      (batch) => reserveHolds(deps, batch),
+      config.REQUEST_TIMEOUT_MS,
+    ),
   };
   return deps;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AppError } from "../src/errors";
-import type { HoldAnswer } from "../src/services/hold-batcher";
-import { createHold, HOLDS_SCOPE, insertHolds } from "../src/services/holds";
+import { type HoldAnswer, HoldBatcher } from "../src/services/hold-batcher";
+import { createHold, HOLDS_SCOPE, insertHolds, reserveHolds } from "../src/services/holds";
 import { fingerprintOf } from "../src/services/idempotency";
 import { type Client, client, createProduct } from "./fixtures";
 import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
@@ -164,5 +164,37 @@ describe("hold ids of a multi-row insert", () => {
     ]);
     // These rows bypassed the stock counters; remove them so the file's invariants still hold.
     await ctx.sql.query("DELETE FROM holds WHERE product_id = ?", [productId]);
+  });
+});
+
+describe("requests past their deadline", () => {
+  test("a request still queued when its deadline passed is dropped, not reserved", async () => {
+    const productId = await createProduct(api, 10);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // A batcher whose first batch is held open, so the second request waits in the queue.
+    const batcher = new HoldBatcher(
+      64,
+      async (batch) => {
+        await gate;
+        return reserveHolds(ctx.deps, batch);
+      },
+      50,
+    );
+    const first = batcher.submit({ productId, qty: 1 });
+    const late = batcher.submit({ productId, qty: 2 }).catch((err: unknown) => err as AppError);
+    await Bun.sleep(100);
+    release();
+    expect(summary(await first)).toEqual({ granted: 1 });
+    expect(((await late) as AppError).code).toBe("service_unavailable");
+    const held = await rows<{ qty: number }>(
+      ctx.sql,
+      "SELECT qty FROM holds WHERE product_id = ?",
+      [productId],
+    );
+    expect(held.map((h) => h.qty)).toEqual([1]);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 });

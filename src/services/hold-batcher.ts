@@ -1,4 +1,4 @@
-import type { AppError } from "../errors";
+import { type AppError, serviceUnavailable } from "../errors";
 import type { IdempotencyRequest, Outcome } from "./idempotency";
 import type { HoldView } from "./views";
 
@@ -14,6 +14,7 @@ export type HoldAnswer = Outcome<HoldView> | AppError;
 export type ReserveBatch = (batch: HoldRequest[]) => Promise<HoldAnswer[]>;
 
 type Waiting = HoldRequest & {
+  enqueuedAt: number;
   resolve: (answer: HoldAnswer) => void;
   reject: (err: unknown) => void;
 };
@@ -28,15 +29,20 @@ type Waiting = HoldRequest & {
 export class HoldBatcher {
   private readonly queues = new Map<number, Waiting[]>();
 
+  /**
+   * `maxWaitMs` is the request deadline: a request still queued past it has already been
+   * answered 503, so it is dropped instead of reserving units its client will never use.
+   */
   constructor(
     private readonly maxBatch: number,
     private readonly reserve: ReserveBatch,
+    private readonly maxWaitMs = Number.POSITIVE_INFINITY,
   ) {}
 
   submit(request: HoldRequest): Promise<HoldAnswer> {
     if (this.maxBatch === 1) return this.reserve([request]).then(firstAnswer);
     return new Promise((resolve, reject) => {
-      const waiting = { ...request, resolve, reject };
+      const waiting = { ...request, enqueuedAt: performance.now(), resolve, reject };
       const queue = this.queues.get(request.productId);
       if (queue) {
         queue.push(waiting);
@@ -50,7 +56,8 @@ export class HoldBatcher {
 
   private async drain(productId: number, queue: Waiting[]): Promise<void> {
     while (queue.length > 0) {
-      const batch = queue.splice(0, this.maxBatch);
+      const batch = this.takeBatch(queue);
+      if (batch.length === 0) continue;
       try {
         const answers = await this.reserve(batch);
         for (const [i, waiting] of batch.entries()) waiting.resolve(answers[i] as HoldAnswer);
@@ -59,6 +66,16 @@ export class HoldBatcher {
       }
     }
     this.queues.delete(productId);
+  }
+
+  private takeBatch(queue: Waiting[]): Waiting[] {
+    const batch = queue.splice(0, this.maxBatch);
+    const cutoff = performance.now() - this.maxWaitMs;
+    const late = batch.filter((waiting) => waiting.enqueuedAt < cutoff);
+    if (late.length === 0) return batch;
+    const expired = serviceUnavailable("The request waited too long for its turn; retry shortly.");
+    for (const waiting of late) waiting.reject(expired);
+    return batch.filter((waiting) => waiting.enqueuedAt >= cutoff);
   }
 }
 
