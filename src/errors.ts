@@ -80,8 +80,6 @@ export class AppError extends Error {
   }
 }
 
-export type Problem = ReturnType<AppError["toProblem"]>;
-
 export const notFound = {
   product: (id: number) => new AppError("product_not_found", `Product ${id} does not exist.`),
   hold: (id: number) => new AppError("hold_not_found", `Hold ${id} does not exist.`),

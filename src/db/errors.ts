@@ -4,7 +4,6 @@ type DriverError = { errno?: number; code?: string; fatal?: boolean; message?: s
 
 const DEADLOCK = 1213;
 const LOCK_WAIT_TIMEOUT = 1205;
-export const DUPLICATE_ENTRY = 1062;
 
 const unreachableCodes = new Set([
   "ECONNREFUSED",
@@ -34,10 +33,6 @@ export function isLockWaitTimeout(err: unknown): boolean {
   return driverError(err)?.errno === LOCK_WAIT_TIMEOUT;
 }
 
-export function isDuplicateEntry(err: unknown): boolean {
-  return driverError(err)?.errno === DUPLICATE_ENTRY;
-}
-
 function causeChain(err: unknown): DriverError[] {
   const chain: DriverError[] = [];
   let current: unknown = err;
@@ -48,7 +43,7 @@ function causeChain(err: unknown): DriverError[] {
   return chain;
 }
 
-export function isUnreachable(err: unknown): boolean {
+function isUnreachable(err: unknown): boolean {
   return causeChain(err).some(
     (e) =>
       (e.code !== undefined && unreachableCodes.has(e.code)) ||

@@ -129,9 +129,6 @@ export const idempotencyKeys = mysqlTable(
   ],
 );
 
-export type Product = typeof products.$inferSelect;
-export type Hold = typeof holds.$inferSelect;
-export type Order = typeof orders.$inferSelect;
 export type HoldStatus = (typeof holdStatuses)[number];
 export type OrderStatus = (typeof orderStatuses)[number];
 export type PaymentStatus = (typeof paymentStatuses)[number];
