@@ -20,13 +20,16 @@ const unreachableCodes = new Set([
 ]);
 
 /** Drizzle wraps driver errors; the errno that matters sits somewhere down the cause chain. */
-export function driverError(err: unknown): DriverError | undefined {
+function driverError(err: unknown): DriverError | undefined {
   return causeChain(err).find((e) => typeof e.errno === "number" || typeof e.code === "string");
 }
 
-export function isRetryable(err: unknown): boolean {
+/** Why a transaction may succeed if run again, or undefined when it would not. */
+export function retryReason(err: unknown): "deadlock" | "lock_wait_timeout" | undefined {
   const errno = driverError(err)?.errno;
-  return errno === DEADLOCK || errno === LOCK_WAIT_TIMEOUT;
+  if (errno === DEADLOCK) return "deadlock";
+  if (errno === LOCK_WAIT_TIMEOUT) return "lock_wait_timeout";
+  return undefined;
 }
 
 export function isLockWaitTimeout(err: unknown): boolean {
@@ -56,6 +59,6 @@ function isUnreachable(err: unknown): boolean {
 export function toAppError(err: unknown): unknown {
   if (err instanceof AppError) return err;
   if (isUnreachable(err)) return serviceUnavailable("The database is unreachable; retry shortly.");
-  if (isRetryable(err)) return serviceUnavailable("The database is too busy; retry shortly.");
+  if (retryReason(err)) return serviceUnavailable("The database is too busy; retry shortly.");
   return err;
 }

@@ -1,12 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AppError, serviceUnavailable } from "../errors";
 import type { Db, Tx } from "./client";
-import { driverError, isRetryable, toAppError } from "./errors";
+import { retryReason, toAppError } from "./errors";
 
 const MAX_ATTEMPTS = 4;
 
-export type RetryReason = "deadlock" | "lock_wait_timeout";
-export type RetryObserver = (reason: RetryReason) => void;
+export type RetryObserver = (reason: NonNullable<ReturnType<typeof retryReason>>) => void;
 
 /**
  * Runs `work` in one transaction, retrying deadlocks and lock wait timeouts a bounded number
@@ -26,8 +25,9 @@ export async function withTransaction<T>(
       return await db.transaction(work, config);
     } catch (err) {
       if (err instanceof AppError) throw err;
-      if (!isRetryable(err)) throw toAppError(err);
-      onRetry?.(driverError(err)?.errno === 1213 ? "deadlock" : "lock_wait_timeout");
+      const reason = retryReason(err);
+      if (!reason) throw toAppError(err);
+      onRetry?.(reason);
       if (attempt >= MAX_ATTEMPTS) {
         throw serviceUnavailable("Too much contention on the same rows; retry shortly.");
       }
