@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq, sql } from "drizzle-orm";
+import { products } from "../src/db/schema";
+import { withTransaction } from "../src/db/transaction";
+import { AppError } from "../src/errors";
+import { client, createProduct } from "./fixtures";
+import { createTestContext, type TestContext } from "./helpers/harness";
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+afterAll(() => ctx.close());
+
+const deadlock = () =>
+  Object.assign(new Error("Deadlock found when trying to get lock"), { errno: 1213 });
+
+describe("transaction retries", () => {
+  test("a deadlock is retried and the transaction then succeeds", async () => {
+    const reasons: string[] = [];
+    let attempts = 0;
+    const result = await withTransaction(
+      ctx.deps.db,
+      async () => {
+        attempts++;
+        if (attempts < 3) throw deadlock();
+        return "done";
+      },
+      (reason) => reasons.push(reason),
+    );
+    expect(result).toBe("done");
+    expect(reasons).toEqual(["deadlock", "deadlock"]);
+  });
+
+  test("retries are bounded, then the answer is 503 service_unavailable", async () => {
+    let attempts = 0;
+    const error = await withTransaction(ctx.deps.db, async () => {
+      attempts++;
+      throw deadlock();
+    }).catch((err: unknown) => err);
+    expect(attempts).toBe(4);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe("service_unavailable");
+    expect((error as AppError).retryAfterSeconds).toBe(1);
+  });
+
+  test("a real InnoDB deadlock between two transactions: both complete", async () => {
+    const api = client(ctx.app);
+    const [a, b] = [await createProduct(api, 10), await createProduct(api, 10)];
+    let ready = 0;
+    const bothHoldOneLock = async () => {
+      ready++;
+      while (ready < 2) await Bun.sleep(5);
+    };
+    const reasons: string[] = [];
+    const bump = (first: number, second: number) =>
+      withTransaction(
+        ctx.deps.db,
+        async (tx) => {
+          await tx.select().from(products).where(eq(products.id, first)).for("update");
+          await bothHoldOneLock();
+          await tx.select().from(products).where(eq(products.id, second)).for("update");
+          await tx
+            .update(products)
+            .set({ version: sql`${products.version} + 1` })
+            .where(eq(products.id, second));
+        },
+        (reason) => reasons.push(reason),
+      );
+    await Promise.all([bump(a, b), bump(b, a)]);
+    const [rows] = (await ctx.sql.query(
+      "SELECT id, version FROM products WHERE id IN (?, ?) ORDER BY id",
+      [a, b],
+    )) as unknown as [{ id: number; version: number }[]];
+    expect(rows.map((r) => r.version)).toEqual([2, 2]);
+    // InnoDB chose a victim; running it again was enough.
+    expect(reasons).toEqual(["deadlock"]);
+  });
+});
