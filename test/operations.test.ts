@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { createApp } from "../src/app";
+import { reserveHolds } from "../src/services/holds";
 import { admin, type Client, client, createProduct } from "./fixtures";
 import { ADMIN_TOKEN, createTestContext, type TestContext } from "./helpers/harness";
 
@@ -160,6 +161,7 @@ describe("metrics", () => {
     const after = await scrape();
     const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
     expect(delta("holds_granted_total")).toBe(2);
+    expect(delta('http_requests_total{method="POST",route="/api/holds",status="409"}')).toBe(1);
     expect(delta('holds_refused_total{reason="insufficient_stock"}')).toBe(1);
     expect(
       delta('http_request_duration_seconds_count{method="POST",route="/api/holds",status="201"}'),
@@ -168,16 +170,22 @@ describe("metrics", () => {
   });
 });
 
+/** A logger at info whose JSON lines land in an array. */
+function captureLogs() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return { lines, logger: pino({ level: "info" }, sink) };
+}
+
 describe("logs", () => {
   test("one JSON line per request carries the request id; no secret is logged", async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(...String(chunk).split("\n").filter(Boolean));
-        done();
-      },
-    });
-    const app = createApp({ ...ctx.deps, logger: pino({ level: "info" }, sink) });
+    const { lines, logger } = captureLogs();
+    const app = createApp({ ...ctx.deps, logger });
     await app.request("/api/products/1", { headers: { "x-request-id": "trace-me-42" } });
     await app.request("/api/admin/products", {
       method: "POST",
@@ -191,5 +199,19 @@ describe("logs", () => {
       method: "GET",
     });
     expect(lines.join("\n")).not.toContain(ADMIN_TOKEN);
+  });
+
+  test("selling out is logged once, with the product", async () => {
+    const { lines, logger } = captureLogs();
+    const productId = await createProduct(api, 2);
+    const deps = { ...ctx.deps, logger };
+    await reserveHolds(deps, [{ productId, qty: 1 }]);
+    await reserveHolds(deps, [{ productId, qty: 1 }]);
+    await reserveHolds(deps, [{ productId, qty: 1 }]);
+    const soldOut = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.productId === productId);
+    expect(soldOut).toHaveLength(1);
+    expect(soldOut[0]).toMatchObject({ level: 30, msg: expect.stringContaining("sold out") });
   });
 });

@@ -80,7 +80,11 @@ let sequence = 0;
  * answer, and one metric sample and log line labelled by route pattern, not raw path.
  */
 export function requestLifecycle(logger: Logger, metrics: Metrics, deadlineMs: number) {
-  const durations = new Map<string, { observe: (seconds: number) => void }>();
+  // Label lookups cost as much as the cached read itself, so each series is bound once.
+  const series = new Map<
+    string,
+    { count: { inc: () => void }; duration: { observe: (s: number) => void } }
+  >();
   const expired = serviceUnavailable(
     `The request did not finish within ${deadlineMs} ms; retry shortly.`,
   );
@@ -106,12 +110,16 @@ export function requestLifecycle(logger: Logger, metrics: Metrics, deadlineMs: n
     const route = c.req.matchedRoutes.findLast((r) => r.method !== "ALL")?.path ?? "unmatched";
     const status = String(c.res.status);
     const key = `${c.req.method} ${route} ${status}`;
-    let series = durations.get(key);
-    if (!series) {
-      series = metrics.httpDuration.labels(c.req.method, route, status);
-      durations.set(key, series);
+    let bound = series.get(key);
+    if (!bound) {
+      bound = {
+        count: metrics.httpRequests.labels(c.req.method, route, status),
+        duration: metrics.httpDuration.labels(c.req.method, route, status),
+      };
+      series.set(key, bound);
     }
-    series.observe(seconds);
+    bound.count.inc();
+    bound.duration.observe(seconds);
     if (logger.isLevelEnabled("info")) {
       logger.info(
         { requestId, method: c.req.method, route, status, durationMs: Math.round(seconds * 1000) },

@@ -19,9 +19,15 @@ export function createMetrics(labels: Record<string, string> = {}) {
   });
   return {
     registry,
+    httpRequests: new Counter({
+      name: "http_requests_total",
+      help: "HTTP requests answered, by route pattern and status",
+      labelNames: ["method", "route", "status"] as const,
+      registers,
+    }),
     httpDuration: new Histogram({
       name: "http_request_duration_seconds",
-      help: "Time to answer an HTTP request, by route and status (its _count is the request count)",
+      help: "Time to answer an HTTP request, by route pattern and status",
       labelNames: ["method", "route", "status"] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,

@@ -63,7 +63,7 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
   const productId = batch[0]?.productId;
   if (productId === undefined) return [];
   const autoIncrement = await autoIncrementOf(deps.db);
-  const { decisions, snapshot, reclaimedHolds } = await transact(deps, async (tx) => {
+  const { decisions, snapshot, reclaimedHolds, soldOut } = await transact(deps, async (tx) => {
     const decisions: Decision[] = new Array(batch.length);
     // Keys are claimed in a fixed order so two batches sharing keys cannot deadlock.
     const keyed = batch
@@ -99,6 +99,7 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
   });
 
   if (snapshot) publishProducts(deps, [snapshot]);
+  if (soldOut) deps.logger.info({ productId }, "product sold out: every unit is held or sold");
   deps.metrics.holdBatchSize.observe(batch.length);
   if (reclaimedHolds > 0) deps.metrics.holdsExpired.inc({ by: "buyer" }, reclaimedHolds);
   let granted = 0;
@@ -118,7 +119,7 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
   return Promise.all(answers);
 }
 
-type Allocation = { snapshot?: ProductSnapshot; reclaimedHolds: number };
+type Allocation = { snapshot?: ProductSnapshot; reclaimedHolds: number; soldOut?: boolean };
 
 /**
  * Decides the undecided requests of a batch against a locked product, in arrival order, and
@@ -134,7 +135,8 @@ async function allocate(
   autoIncrement: AutoIncrement,
 ): Promise<Allocation> {
   const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
-  let available = product.stockAvailable - product.stockReserved;
+  const availableBefore = product.stockAvailable - product.stockReserved;
+  let available = availableBefore;
   let reclaimed: { holds: number; units: number } | undefined;
   const granted: number[] = [];
   for (const [i, request] of batch.entries()) {
@@ -167,6 +169,7 @@ async function allocate(
   return {
     snapshot: changed ? await changeStock(tx, product, { reserved }) : undefined,
     reclaimedHolds: reclaimed?.holds ?? 0,
+    soldOut: availableBefore > 0 && available === 0,
   };
 }
 
