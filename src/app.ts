@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Deps } from "./deps";
 import { AppError } from "./errors";
-import { requestLifecycle } from "./http/middleware";
+import { type RequestBindings, withRequestLifecycle } from "./http/lifecycle";
 import { errorHandler, problemResponse } from "./http/problem";
 import { adminRoutes } from "./http/routes/admin";
 import { opsRoutes } from "./http/routes/ops";
@@ -15,8 +15,7 @@ const MAX_BODY_BYTES = 16 * 1024;
 /** Builds the HTTP app from its dependencies; no runtime API, so tests build the same app. */
 export function createApp(deps: Deps) {
   const schemas = requestSchemas(deps.config);
-  const app = new Hono();
-  app.use(requestLifecycle(deps.logger, deps.metrics, deps.config.REQUEST_TIMEOUT_MS));
+  const app = new Hono<{ Bindings: RequestBindings }>();
   app.on(
     ["POST", "PUT", "PATCH", "DELETE"],
     "*",
@@ -32,9 +31,14 @@ export function createApp(deps: Deps) {
   app.route("/api/payments", paymentRoutes(deps, schemas));
   app.route("/api/admin", adminRoutes(deps, schemas));
   app.notFound((c) =>
-    problemResponse(c, new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`)),
+    problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`)),
   );
   app.onError(errorHandler(deps.logger));
+  withRequestLifecycle(app, {
+    logger: deps.logger,
+    metrics: deps.metrics,
+    deadlineMs: deps.config.REQUEST_TIMEOUT_MS,
+  });
   return app;
 }
 

@@ -1,10 +1,7 @@
-import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createMiddleware } from "hono/factory";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
-import { AppError, serviceUnavailable } from "../errors";
-import type { Logger } from "../lib/logger";
-import type { Metrics } from "../lib/metrics";
-import { problemResponse } from "./problem";
+import { AppError } from "../errors";
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
 
@@ -60,71 +57,5 @@ export function webhookSignature(secret: string | undefined) {
       }
     }
     await next();
-  });
-}
-
-declare module "hono" {
-  interface ContextVariableMap {
-    requestId: string;
-  }
-}
-
-const VALID_REQUEST_ID = /^[\w.:=-]{1,200}$/;
-const bootId = randomUUID().slice(0, 8);
-let sequence = 0;
-
-/**
- * Everything every request needs, in one middleware because each extra layer costs as much as
- * the work itself on the cached read path: a request id (echoing a valid incoming one), a
- * deadline past which the client gets a 503 instead of waiting on a database that does not
- * answer, and one metric sample and log line labelled by route pattern, not raw path.
- */
-export function requestLifecycle(logger: Logger, metrics: Metrics, deadlineMs: number) {
-  // Label lookups cost as much as the cached read itself, so each series is bound once.
-  const series = new Map<
-    string,
-    { count: { inc: () => void }; duration: { observe: (s: number) => void } }
-  >();
-  const expired = serviceUnavailable(
-    `The request did not finish within ${deadlineMs} ms; retry shortly.`,
-  );
-  return createMiddleware(async (c, next) => {
-    const started = performance.now();
-    const incoming = c.req.header("x-request-id");
-    const requestId =
-      incoming !== undefined && VALID_REQUEST_ID.test(incoming)
-        ? incoming
-        : `${bootId}-${(++sequence).toString(36)}`;
-    c.set("requestId", requestId);
-
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<"expired">((resolve) => {
-      timer = setTimeout(() => resolve("expired"), deadlineMs);
-    });
-    const outcome = await Promise.race([next(), deadline]);
-    clearTimeout(timer);
-    if (outcome === "expired") c.res = problemResponse(c, expired);
-    c.res.headers.set("x-request-id", requestId);
-
-    const seconds = (performance.now() - started) / 1000;
-    const route = c.req.matchedRoutes.findLast((r) => r.method !== "ALL")?.path ?? "unmatched";
-    const status = String(c.res.status);
-    const key = `${c.req.method} ${route} ${status}`;
-    let bound = series.get(key);
-    if (!bound) {
-      bound = {
-        count: metrics.httpRequests.labels(c.req.method, route, status),
-        duration: metrics.httpDuration.labels(c.req.method, route, status),
-      };
-      series.set(key, bound);
-    }
-    bound.count.inc();
-    bound.duration.observe(seconds);
-    if (logger.isLevelEnabled("info")) {
-      logger.info(
-        { requestId, method: c.req.method, route, status, durationMs: Math.round(seconds * 1000) },
-        "request",
-      );
-    }
   });
 }

@@ -3,14 +3,15 @@ import { HTTPException } from "hono/http-exception";
 import { toAppError } from "../db/errors";
 import { AppError } from "../errors";
 import type { Logger } from "../lib/logger";
+import { requestIdOf } from "./lifecycle";
 
 export const PROBLEM_JSON = "application/problem+json";
 
-export function problemResponse(c: Context, error: AppError): Response {
+export function problemResponse(error: AppError): Response {
   const headers: Record<string, string> = { "content-type": PROBLEM_JSON };
   if (error.retryAfterSeconds !== undefined)
     headers["retry-after"] = String(error.retryAfterSeconds);
-  return c.body(JSON.stringify(error.toProblem()), error.status, headers);
+  return new Response(JSON.stringify(error.toProblem()), { status: error.status, headers });
 }
 
 /** Hono's own exceptions (from its built-in middleware) mapped onto the contract's codes. */
@@ -32,23 +33,20 @@ function fromHttpException(err: HTTPException): AppError {
 /** The one place that turns anything thrown into a response; a 500 says nothing internal. */
 export function errorHandler(logger: Logger) {
   return (err: Error, c: Context): Response => {
+    const requestId = requestIdOf(c);
     const mapped = toAppError(err);
     if (mapped instanceof AppError) {
       if (mapped.status >= 500) {
-        logger.warn(
-          { requestId: c.get("requestId"), code: mapped.code, cause: err.message },
-          mapped.detail,
-        );
+        logger.warn({ requestId, code: mapped.code, cause: err.message }, mapped.detail);
       }
-      return problemResponse(c, mapped);
+      return problemResponse(mapped);
     }
-    if (err instanceof HTTPException) return problemResponse(c, fromHttpException(err));
-    logger.error({ requestId: c.get("requestId"), err }, "unhandled error");
+    if (err instanceof HTTPException) return problemResponse(fromHttpException(err));
+    logger.error({ requestId, err }, "unhandled error");
     return problemResponse(
-      c,
       new AppError(
         "internal_error",
-        `An unexpected error occurred; quote request id ${c.get("requestId")}.`,
+        `An unexpected error occurred; quote request id ${requestId}.`,
       ),
     );
   };

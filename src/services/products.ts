@@ -118,12 +118,16 @@ async function readProduct(db: Db, id: number) {
   return row;
 }
 
-export async function getProduct(deps: Deps, id: number): Promise<CachedProduct> {
+/** The cached product, if this process has a fresh one: no await, so no promise on the hot path. */
+export function peekProduct(deps: Deps, id: number): CachedProduct | undefined {
   const cached = deps.productCache.get(id);
-  if (cached) {
-    deps.metrics.productCacheHits.inc();
-    return cached;
-  }
+  if (cached) deps.metrics.productCacheHits.inc();
+  return cached;
+}
+
+export async function getProduct(deps: Deps, id: number): Promise<CachedProduct> {
+  const cached = peekProduct(deps, id);
+  if (cached) return cached;
   deps.metrics.productCacheMisses.inc();
   return deps.productCache.load(id, async () => {
     const row = await readProduct(deps.db, id);
