@@ -168,6 +168,22 @@ describe("metrics", () => {
     ).toBe(2);
     expect(after.has("hold_batch_size_count")).toBe(true);
   });
+
+  test("requests are labelled by route pattern, unknown paths as unmatched", async () => {
+    const before = await scrape();
+    await api.get("/api/products/987654321");
+    await api.get("/api/products/abc");
+    await api.get("/no/such/path");
+    const after = await scrape();
+    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    expect(delta('http_requests_total{method="GET",route="/api/products/:id",status="404"}')).toBe(
+      1,
+    );
+    expect(delta('http_requests_total{method="GET",route="/api/products/:id",status="422"}')).toBe(
+      1,
+    );
+    expect(delta('http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
+  });
 });
 
 /** A logger at info whose JSON lines land in an array. */
