@@ -1,7 +1,10 @@
 import type { Subprocess } from "bun";
 import type { Logger } from "./lib/logger";
 
-const RESTART_DELAY_MS = 500;
+const FIRST_RESTART_DELAY_MS = 500;
+const MAX_RESTART_DELAY_MS = 30_000;
+/** A worker that ran this long is considered healthy: its next crash restarts it quickly again. */
+const HEALTHY_AFTER_MS = 60_000;
 
 /**
  * Runs N copies of this entry point on one port (SO_REUSEPORT: the kernel spreads
@@ -10,9 +13,11 @@ const RESTART_DELAY_MS = 500;
  */
 export function superviseWorkers(count: number, logger: Logger): void {
   const workers = new Map<number, Subprocess>();
+  const delays = new Map<number, number>();
   let stopping = false;
 
   const spawn = (id: number) => {
+    const startedAt = Date.now();
     const child = Bun.spawn([process.execPath, ...process.argv.slice(1)], {
       env: { ...process.env, FLASH_SALE_WORKER_ID: String(id) },
       stdio: ["ignore", "inherit", "inherit"],
@@ -22,8 +27,21 @@ export function superviseWorkers(count: number, logger: Logger): void {
           if (workers.size === 0) process.exit(0);
           return;
         }
-        logger.error({ worker: id, code, signal }, "worker exited; starting it again");
-        setTimeout(() => spawn(id), RESTART_DELAY_MS);
+        // A worker that keeps dying at start-up (port taken, database gone) is retried ever
+        // more slowly instead of in a tight loop.
+        const previous = delays.get(id) ?? FIRST_RESTART_DELAY_MS / 2;
+        const delay =
+          Date.now() - startedAt > HEALTHY_AFTER_MS
+            ? FIRST_RESTART_DELAY_MS
+            : Math.min(previous * 2, MAX_RESTART_DELAY_MS);
+        delays.set(id, delay);
+        logger.error(
+          { worker: id, code, signal, restartInMs: delay },
+          "worker exited; starting it again",
+        );
+        setTimeout(() => {
+          if (!stopping) spawn(id);
+        }, delay);
       },
     });
     workers.set(id, child);
