@@ -112,7 +112,12 @@ async function orderStatusOf(tx: Tx, id: number): Promise<OrderStatus | null> {
   return row?.status ?? null;
 }
 
-type Applied = { httpStatus: 200 | 202; body: WebhookResult; snapshot?: ProductSnapshot };
+type Applied = {
+  httpStatus: 200 | 202;
+  body: WebhookResult;
+  outcome: PaymentOutcome | "duplicate";
+  snapshot?: ProductSnapshot;
+};
 
 export async function applyPaymentEvent(deps: Deps, input: PaymentEventInput): Promise<Applied> {
   const fingerprint = fingerprintOf("webhook", input);
@@ -141,7 +146,7 @@ export async function applyPaymentEvent(deps: Deps, input: PaymentEventInput): P
           duplicate: false,
           deferred: true,
         };
-        return { httpStatus: 202, body };
+        return { httpStatus: 202, body, outcome: "deferred" };
       }
       const settled = await settleOrder(tx, order, input.status);
       await tx
@@ -155,23 +160,14 @@ export async function applyPaymentEvent(deps: Deps, input: PaymentEventInput): P
         duplicate: false,
       };
       if (settled.outcome === "conflict") body.conflict = true;
-      return { httpStatus: 200, body, snapshot: settled.snapshot };
+      return { httpStatus: 200, body, outcome: settled.outcome, snapshot: settled.snapshot };
     },
     { isolationLevel: "repeatable read" },
   );
 
   if (result.snapshot) publishProducts(deps, [result.snapshot]);
   const { body } = result;
-  const outcome = body.duplicate
-    ? "duplicate"
-    : body.deferred
-      ? "deferred"
-      : body.conflict
-        ? "conflict"
-        : body.applied
-          ? "applied"
-          : "duplicate-state";
-  deps.metrics.webhookEvents.inc({ outcome });
+  deps.metrics.webhookEvents.inc({ outcome: result.outcome });
   if (body.applied && body.order_status === "cancelled") {
     deps.metrics.ordersCancelled.inc({ reason: "payment_failed" });
   }
@@ -212,5 +208,5 @@ async function duplicateOf(
     duplicate: true,
   };
   if (first?.outcome === "deferred") body.deferred = true;
-  return { httpStatus: 200, body };
+  return { httpStatus: 200, body, outcome: "duplicate" };
 }
