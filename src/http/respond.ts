@@ -1,7 +1,6 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { IdempotencyHeader } from "../services/holds";
-import { fingerprintOf, type Outcome } from "../services/idempotency";
+import { fingerprintOf, type IdempotencyHeader, type Outcome } from "../services/idempotency";
 import { PROBLEM_JSON } from "./problem";
 
 /** The validated Idempotency-Key with the fingerprint of the validated body, if a key came. */

@@ -7,6 +7,7 @@ import type { HoldAnswer, HoldRequest } from "./hold-batcher";
 import {
   type ClaimResult,
   claimKey,
+  type IdempotencyHeader,
   type Outcome,
   precheckKey,
   replayTaken,
@@ -25,7 +26,6 @@ import { transact } from "./transact";
 import { type HoldView, parseDbTime, toHoldView } from "./views";
 
 export type CreateHoldInput = { product_id: number; qty: number };
-export type IdempotencyHeader = { key: string; fingerprint: string };
 
 export const HOLDS_SCOPE = "POST /api/holds";
 

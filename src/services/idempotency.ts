@@ -5,6 +5,9 @@ import { isLockWaitTimeout } from "../db/errors";
 import { idempotencyKeys } from "../db/schema";
 import { AppError } from "../errors";
 
+/** A valid Idempotency-Key header and the fingerprint of the request it came with. */
+export type IdempotencyHeader = { key: string; fingerprint: string };
+
 /** What a client sent with an Idempotency-Key, reduced to what decides a replay. */
 export type IdempotencyRequest = {
   scope: string;

@@ -3,10 +3,11 @@ import type { Tx } from "../db/client";
 import { holds, orders } from "../db/schema";
 import type { Deps } from "../deps";
 import { AppError, notFound } from "../errors";
-import { expireHold, holdAlreadyUsed, type IdempotencyHeader, lockHold } from "./holds";
+import { expireHold, holdAlreadyUsed, lockHold } from "./holds";
 import {
   type ClaimResult,
   claimKey,
+  type IdempotencyHeader,
   type IdempotencyRequest,
   type Outcome,
   precheckKey,
