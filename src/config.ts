@@ -50,6 +50,8 @@ export const ConfigSchema = z.object({
   RECONCILE_CRON: cronPattern.default("0 * * * * *"),
   ADMIN_TOKEN: z.preprocess(emptyAsUnset, z.string().optional()),
   WEBHOOK_SECRET: z.preprocess(emptyAsUnset, webhookSecret.optional()),
+  // Set by the supervisor on the processes it starts; not for operators.
+  FLASH_SALE_WORKER_ID: z.string().regex(/^\d+$/).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

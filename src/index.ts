@@ -10,7 +10,7 @@ import { superviseWorkers } from "./supervisor";
 const SHUTDOWN_GRACE_MS = 8000;
 
 const config = loadConfig();
-const workerId = process.env.FLASH_SALE_WORKER_ID;
+const workerId = config.FLASH_SALE_WORKER_ID;
 
 if (config.WORKERS > 1 && workerId === undefined) {
   const logger = createLogger(config.LOG_LEVEL);
