@@ -125,9 +125,8 @@ export function peekProduct(deps: Deps, id: number): CachedProduct | undefined {
   return cached;
 }
 
-export async function getProduct(deps: Deps, id: number): Promise<CachedProduct> {
-  const cached = peekProduct(deps, id);
-  if (cached) return cached;
+/** A product this process has no fresh copy of: one database read, shared by concurrent misses. */
+export function loadProduct(deps: Deps, id: number): Promise<CachedProduct> {
   deps.metrics.productCacheMisses.inc();
   return deps.productCache.load(id, async () => {
     const row = await readProduct(deps.db, id);

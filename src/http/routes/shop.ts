@@ -3,7 +3,7 @@ import type { Deps } from "../../deps";
 import type { CachedProduct } from "../../lib/product-cache";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
-import { getProduct, peekProduct } from "../../services/products";
+import { loadProduct, peekProduct } from "../../services/products";
 import { jsonBody } from "../middleware";
 import { idempotencyOf, sendOutcome } from "../respond";
 import { IdempotencyHeaders, IdParams, type RequestSchemas } from "../schemas";
@@ -20,7 +20,7 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         const send = (product: CachedProduct): Response => c.body(product.body, 200, JSON_TYPE);
         const cached = peekProduct(deps, id);
         if (cached) return send(cached);
-        return getProduct(deps, id).then<Response>(send);
+        return loadProduct(deps, id).then<Response>(send);
       })
       .post(
         "/holds",
