@@ -4,6 +4,7 @@ import { admin, type Client, client, countBy, createHold, createProduct } from "
 import {
   createTestContext,
   invariantViolations,
+  ordersOfHold,
   rows,
   type ServedContext,
   useServedContext,
@@ -183,12 +184,7 @@ describe("concurrent duplicates", () => {
     expect(new Set(ok.map((r) => r.body.order_id)).size).toBe(1);
     for (const r of replies.filter((r) => r.status === 409))
       expect(r.body.code).toBe("idempotency_key_in_progress");
-    const [count] = await rows<{ n: number }>(
-      ctx.sql,
-      "SELECT COUNT(*) AS n FROM orders WHERE hold_id = ?",
-      [holdId],
-    );
-    expect(count?.n).toBe(1);
+    expect(await ordersOfHold(ctx.sql, holdId)).toBe(1);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 

@@ -141,9 +141,10 @@ describe("metrics", () => {
     const res = await api.raw("/metrics", {});
     expect(res.headers.get("content-type")).toContain("text/plain");
     const samples = new Map<string, number>();
+    // prom-client writes NaN as "Nan"; Prometheus parses the special values case-insensitively.
     for (const line of (await res.text()).split("\n")) {
       if (line === "" || line.startsWith("#")) continue;
-      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(
+      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (-?[0-9.e+-]+|[+-]?Inf|NaN)$/i.exec(
         line,
       );
       expect(match, `not Prometheus text: ${line}`).not.toBeNull();

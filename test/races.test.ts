@@ -1,6 +1,12 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { type Client, client, countBy, createHold, createProduct } from "./fixtures";
-import { invariantViolations, rows, type ServedContext, useServedContext } from "./helpers/harness";
+import {
+  invariantViolations,
+  ordersOfHold,
+  rows,
+  type ServedContext,
+  useServedContext,
+} from "./helpers/harness";
 
 // The same races with one transaction per request and with group reservation: both must hold.
 describe.each([["1"], ["64"]])("races with HOLD_BATCH_MAX=%s", (batchMax) => {
@@ -63,12 +69,7 @@ describe.each([["1"], ["64"]])("races with HOLD_BATCH_MAX=%s", (batchMax) => {
     for (const r of replies.filter((r) => r.status === 409)) {
       expect(r.body).toMatchObject({ code: "hold_already_used", order_id: orderId });
     }
-    const [count] = await rows<{ n: number }>(
-      ctx.sql,
-      "SELECT COUNT(*) AS n FROM orders WHERE hold_id = ?",
-      [holdId],
-    );
-    expect(count?.n).toBe(1);
+    expect(await ordersOfHold(ctx.sql, holdId)).toBe(1);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 

@@ -95,6 +95,16 @@ export async function rows<T = Record<string, unknown>>(
   return result as T[];
 }
 
+/** How many orders a hold became: the contract allows at most one. */
+export async function ordersOfHold(pool: mysql.Pool, holdId: number): Promise<number> {
+  const [row] = await rows<{ n: number }>(
+    pool,
+    "SELECT COUNT(*) AS n FROM orders WHERE hold_id = ?",
+    [holdId],
+  );
+  return Number(row?.n);
+}
+
 /**
  * The contract's three invariants, checked in SQL for every product. `expectedTotals` maps a
  * product id to the units the test created and restocked, so invariant 3 does not trust any
