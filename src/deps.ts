@@ -1,5 +1,6 @@
 import type { Config } from "./config";
 import { createDb, createPool, type Db, type Pool } from "./db/client";
+import { DatabaseHealth } from "./db/health";
 import { createLogger, type Logger } from "./lib/logger";
 import { createMetrics, type Metrics } from "./lib/metrics";
 import { ProductCache } from "./lib/product-cache";
@@ -13,24 +14,24 @@ export type Deps = {
   db: Db;
   logger: Logger;
   metrics: Metrics;
+  dbHealth: DatabaseHealth;
   productCache: ProductCache;
   holdBatcher: HoldBatcher;
 };
 
 export function buildDeps(config: Config, metricLabels: Record<string, string> = {}): Deps {
   const pool = createPool(config);
+  const logger = createLogger(config.LOG_LEVEL);
+  const metrics = createMetrics(metricLabels);
   const deps: Deps = {
     config,
     pool,
     db: createDb(pool),
-    logger: createLogger(config.LOG_LEVEL),
-    metrics: createMetrics(metricLabels),
+    logger,
+    metrics,
+    dbHealth: new DatabaseHealth(logger, metrics.databaseUp),
     productCache: new ProductCache(config.PRODUCT_CACHE_TTL_MS),
-    holdBatcher: new HoldBatcher(
-      config.HOLD_BATCH_MAX,
-      (batch) => reserveHolds(deps, batch),
-      config.REQUEST_TIMEOUT_MS,
-    ),
+    holdBatcher: new HoldBatcher(config.HOLD_BATCH_MAX, (batch) => reserveHolds(deps, batch)),
   };
   return deps;
 }

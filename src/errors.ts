@@ -94,3 +94,8 @@ export function insufficientStock(available: number): AppError {
 export function serviceUnavailable(detail: string): AppError {
   return new AppError("service_unavailable", detail, {}, 1);
 }
+
+/** The client's deadline passed before its work could commit; the work was rolled back. */
+export function gaveUp(): AppError {
+  return serviceUnavailable("The request did not finish in time; nothing was changed.");
+}

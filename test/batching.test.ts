@@ -3,8 +3,15 @@ import { AppError } from "../src/errors";
 import { type HoldAnswer, HoldBatcher } from "../src/services/hold-batcher";
 import { createHold, HOLDS_SCOPE, insertHolds, reserveHolds } from "../src/services/holds";
 import { fingerprintOf } from "../src/services/idempotency";
-import { type Client, client, createProduct } from "./fixtures";
-import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
+import { transact } from "../src/services/transact";
+import { type Client, client, createProduct, patience } from "./fixtures";
+import {
+  createTestContext,
+  invariantViolations,
+  rows,
+  type TestContext,
+  waitForLockWaits,
+} from "./helpers/harness";
 
 let ctx: TestContext;
 let api: Client;
@@ -31,7 +38,8 @@ describe("group reservation", () => {
   test("requests arriving during a transaction are served together, in arrival order", async () => {
     const productId = await createProduct(api, 10);
     const before = await batchSizes();
-    const submit = (qty: number) => ctx.deps.holdBatcher.submit({ productId, qty });
+    const submit = (qty: number) =>
+      ctx.deps.holdBatcher.submit({ productId, qty, deadline: patience() });
     // The first request starts a transaction at once; the next five queue behind it.
     const answers = await Promise.all([
       submit(1),
@@ -64,7 +72,9 @@ describe("group reservation", () => {
   test("hold ids in a batch match their own rows", async () => {
     const productId = await createProduct(api, 100);
     const answers = await Promise.all(
-      [3, 1, 4, 1, 5, 9, 2, 6].map((qty) => createHold(ctx.deps, { product_id: productId, qty })),
+      [3, 1, 4, 1, 5, 9, 2, 6].map((qty) =>
+        createHold(ctx.deps, { product_id: productId, qty }, patience()),
+      ),
     );
     for (const answer of answers) {
       if (answer.replayed) throw new Error("unexpected replay");
@@ -82,6 +92,7 @@ describe("group reservation", () => {
     const keyed = (qty: number) => ({
       productId,
       qty,
+      deadline: patience(),
       idem: {
         scope: HOLDS_SCOPE,
         key: "same-key",
@@ -93,11 +104,11 @@ describe("group reservation", () => {
       ctx.deps.holdBatcher.submit(request);
     // The first request runs alone; the other four form the next batch, in this order.
     const answers = await Promise.all([
-      submit({ productId, qty: 1 }),
+      submit({ productId, qty: 1, deadline: patience() }),
       submit(keyed(2)),
-      submit({ productId, qty: 50 }),
+      submit({ productId, qty: 50, deadline: patience() }),
       submit(keyed(3)),
-      submit({ productId, qty: 2 }),
+      submit({ productId, qty: 2, deadline: patience() }),
     ]);
     expect(answers.map(summary)).toEqual([
       { granted: 1 },
@@ -111,7 +122,9 @@ describe("group reservation", () => {
 
   test("a batch for a missing product answers each request 404", async () => {
     const answers = await Promise.all(
-      [1, 2, 3].map((qty) => ctx.deps.holdBatcher.submit({ productId: 987_654, qty })),
+      [1, 2, 3].map((qty) =>
+        ctx.deps.holdBatcher.submit({ productId: 987_654, qty, deadline: patience() }),
+      ),
     );
     expect(answers.map(summary)).toEqual([
       { code: "product_not_found", available: undefined },
@@ -126,7 +139,9 @@ describe("group reservation", () => {
       const productId = await createProduct(client(broken.app), 10);
       await broken.deps.pool.end();
       const results = await Promise.allSettled(
-        [1, 2, 3].map((qty) => broken.deps.holdBatcher.submit({ productId, qty })),
+        [1, 2, 3].map((qty) =>
+          broken.deps.holdBatcher.submit({ productId, qty, deadline: patience() }),
+        ),
       );
       for (const result of results) {
         expect(result.status).toBe("rejected");
@@ -149,7 +164,7 @@ describe("hold ids of a multi-row insert", () => {
   ])("%s match the rows", async (_name, layout) => {
     const productId = await createProduct(api, 100);
     const expiresAt = new Date(Date.now() + 60_000);
-    const ids = await ctx.deps.db.transaction((tx) =>
+    const ids = await transact(ctx.deps, patience(), (tx) =>
       insertHolds(tx, layout, productId, [3, 1, 2], expiresAt),
     );
     const held = await rows<{ id: number; qty: number }>(
@@ -168,24 +183,23 @@ describe("hold ids of a multi-row insert", () => {
 });
 
 describe("requests past their deadline", () => {
-  test("a request still queued when its deadline passed is dropped, not reserved", async () => {
+  test("a request whose client gave up while it queued is dropped, not reserved", async () => {
     const productId = await createProduct(api, 10);
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
     // A batcher whose first batch is held open, so the second request waits in the queue.
-    const batcher = new HoldBatcher(
-      64,
-      async (batch) => {
-        await gate;
-        return reserveHolds(ctx.deps, batch);
-      },
-      50,
-    );
-    const first = batcher.submit({ productId, qty: 1 });
-    const late = batcher.submit({ productId, qty: 2 }).catch((err: unknown) => err as AppError);
-    await Bun.sleep(100);
+    const batcher = new HoldBatcher(64, async (batch) => {
+      await gate;
+      return reserveHolds(ctx.deps, batch);
+    });
+    const first = batcher.submit({ productId, qty: 1, deadline: patience() });
+    const leaving = patience();
+    const late = batcher
+      .submit({ productId, qty: 2, deadline: leaving })
+      .catch((err: unknown) => err as AppError);
+    expect(leaving.abandon()).toBe(true);
     release();
     expect(summary(await first)).toEqual({ granted: 1 });
     expect(((await late) as AppError).code).toBe("service_unavailable");
@@ -195,6 +209,36 @@ describe("requests past their deadline", () => {
       [productId],
     );
     expect(held.map((h) => h.qty)).toEqual([1]);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("a batch whose client gave up mid-transaction is rolled back and served again without it", async () => {
+    const productId = await createProduct(api, 10);
+    const leaving = patience();
+    const locker = await ctx.sql.getConnection();
+    await locker.query("BEGIN");
+    await locker.query("SELECT id FROM products WHERE id = ? FOR UPDATE", [productId]);
+    const pending = reserveHolds(ctx.deps, [
+      { productId, qty: 1, deadline: patience() },
+      { productId, qty: 2, deadline: leaving },
+      { productId, qty: 3, deadline: patience() },
+    ]);
+    await waitForLockWaits(ctx.sql, 1);
+    // Gives up while its batch is inside a transaction, waiting for the product row.
+    expect(leaving.abandon()).toBe(true);
+    await locker.query("ROLLBACK");
+    locker.release();
+    expect((await pending).map(summary)).toEqual([
+      { granted: 1 },
+      { code: "service_unavailable", available: undefined },
+      { granted: 3 },
+    ]);
+    const held = await rows<{ qty: number }>(
+      ctx.sql,
+      "SELECT qty FROM holds WHERE product_id = ? ORDER BY id",
+      [productId],
+    );
+    expect(held.map((h) => h.qty)).toEqual([1, 3]);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 });

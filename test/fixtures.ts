@@ -1,4 +1,5 @@
 import type { App } from "../src/app";
+import { Deadline } from "../src/lib/deadline";
 import { ADMIN_TOKEN } from "./helpers/harness";
 
 type Json = Record<string, unknown>;
@@ -35,6 +36,9 @@ export function client(target: App | string) {
 }
 
 export type Client = ReturnType<typeof client>;
+
+/** A deadline for services called directly: far enough away never to cut a test short. */
+export const patience = (): Deadline => Deadline.after(60_000);
 
 export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 

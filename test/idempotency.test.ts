@@ -1,6 +1,14 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { purgeExpiredKeys } from "../src/services/idempotency";
-import { admin, type Client, client, countBy, createHold, createProduct } from "./fixtures";
+import {
+  admin,
+  type Client,
+  client,
+  countBy,
+  createHold,
+  createProduct,
+  patience,
+} from "./fixtures";
 import {
   createTestContext,
   invariantViolations,
@@ -142,7 +150,7 @@ describe("expiry of keys", () => {
       "UPDATE idempotency_keys SET expires_at = NOW(3) - INTERVAL 1 SECOND WHERE idempotency_key = ?",
       [key],
     );
-    if (purge) expect(await purgeExpiredKeys(ctx.deps.db, 1000)).toBeGreaterThanOrEqual(1);
+    if (purge) expect(await purgeExpiredKeys(ctx.deps, 1000, patience())).toBeGreaterThanOrEqual(1);
     const again = await api.post("/api/holds", { product_id: productId, qty: 3 }, withKey(key));
     expect(again.status).toBe(201);
     expect(again.headers.get("idempotent-replayed")).toBeNull();

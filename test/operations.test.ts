@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import { createApp } from "../src/app";
 import { reserveHolds } from "../src/services/holds";
-import { admin, type Client, client, createProduct } from "./fixtures";
+import { admin, type Client, client, createProduct, patience } from "./fixtures";
 import { ADMIN_TOKEN, createTestContext, type TestContext } from "./helpers/harness";
 
 type Schema = {
@@ -222,9 +222,9 @@ describe("logs", () => {
     const { lines, logger } = captureLogs();
     const productId = await createProduct(api, 2);
     const deps = { ...ctx.deps, logger };
-    await reserveHolds(deps, [{ productId, qty: 1 }]);
-    await reserveHolds(deps, [{ productId, qty: 1 }]);
-    await reserveHolds(deps, [{ productId, qty: 1 }]);
+    await reserveHolds(deps, [{ productId, qty: 1, deadline: patience() }]);
+    await reserveHolds(deps, [{ productId, qty: 1, deadline: patience() }]);
+    await reserveHolds(deps, [{ productId, qty: 1, deadline: patience() }]);
     const soldOut = lines
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((e) => e.productId === productId);

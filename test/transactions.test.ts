@@ -3,7 +3,8 @@ import { eq, sql } from "drizzle-orm";
 import { products } from "../src/db/schema";
 import { withTransaction } from "../src/db/transaction";
 import { AppError } from "../src/errors";
-import { client, createProduct } from "./fixtures";
+import { transact } from "../src/services/transact";
+import { client, createProduct, patience } from "./fixtures";
 import { createTestContext, type TestContext } from "./helpers/harness";
 
 let ctx: TestContext;
@@ -21,13 +22,13 @@ describe("transaction retries", () => {
     const reasons: string[] = [];
     let attempts = 0;
     const result = await withTransaction(
-      ctx.deps.db,
+      ctx.deps.pool,
       async () => {
         attempts++;
         if (attempts < 3) throw deadlock();
         return "done";
       },
-      (reason) => reasons.push(reason),
+      { guard: patience(), onRetry: (reason) => reasons.push(reason) },
     );
     expect(result).toBe("done");
     expect(reasons).toEqual(["deadlock", "deadlock"]);
@@ -35,7 +36,7 @@ describe("transaction retries", () => {
 
   test("retries are bounded, then the answer is 503 service_unavailable", async () => {
     let attempts = 0;
-    const error = await withTransaction(ctx.deps.db, async () => {
+    const error = await transact(ctx.deps, patience(), async () => {
       attempts++;
       throw deadlock();
     }).catch((err: unknown) => err);
@@ -56,7 +57,7 @@ describe("transaction retries", () => {
     const reasons: string[] = [];
     const bump = (first: number, second: number) =>
       withTransaction(
-        ctx.deps.db,
+        ctx.deps.pool,
         async (tx) => {
           await tx.select().from(products).where(eq(products.id, first)).for("update");
           await bothHoldOneLock();
@@ -66,7 +67,7 @@ describe("transaction retries", () => {
             .set({ version: sql`${products.version} + 1` })
             .where(eq(products.id, second));
         },
-        (reason) => reasons.push(reason),
+        { guard: patience(), onRetry: (reason) => reasons.push(reason) },
       );
     await Promise.all([bump(a, b), bump(b, a)]);
     const [rows] = (await ctx.sql.query(

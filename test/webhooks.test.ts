@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Webhook } from "standardwebhooks";
 import { cancelUnpaidOrders } from "../src/services/orders";
-import { type Client, client, countBy, createHold, createOrder, createProduct } from "./fixtures";
+import {
+  type Client,
+  client,
+  countBy,
+  createHold,
+  createOrder,
+  createProduct,
+  patience,
+} from "./fixtures";
 import {
   createTestContext,
   invariantViolations,
@@ -149,7 +157,7 @@ describe("contract rows", () => {
     await ctx.sql.query("UPDATE orders SET created_at = NOW(3) - INTERVAL 1 HOUR WHERE id = ?", [
       orderId,
     ]);
-    expect(await cancelUnpaidOrders(ctx.deps, 100)).toBe(1);
+    expect(await cancelUnpaidOrders(ctx.deps, 100, patience())).toBe(1);
     const res = await api.post("/api/payments/webhook", event(orderId, "succeeded"));
     expect(res.body).toEqual({
       order_id: orderId,

@@ -5,7 +5,8 @@ import type { Config } from "../config";
 import * as schema from "./schema";
 
 export type Db = MySql2Database<typeof schema>;
-export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+/** Drizzle over one pooled connection inside a transaction (see ./transaction). */
+export type Tx = MySql2Database<typeof schema>;
 export type Pool = mysql.Pool;
 
 type PoolConfig = Pick<

@@ -1,9 +1,24 @@
-import { AppError, serviceUnavailable } from "../errors";
+import { AppError, gaveUp, serviceUnavailable } from "../errors";
 
 type DriverError = { errno?: number; code?: string; fatal?: boolean; message?: string };
 
-const DEADLOCK = 1213;
-const LOCK_WAIT_TIMEOUT = 1205;
+/**
+ * Server errors after which the statement (and with our rollback, the transaction) left
+ * nothing behind, and running the transaction again may well succeed.
+ */
+const transientErrnos = new Map<number, TransientReason>([
+  [1213, "deadlock"], // also Galera's certification failure
+  [1205, "lock_wait_timeout"],
+  [1317, "interrupted"], // KILL QUERY, or a server shutting down
+  [1927, "interrupted"], // MariaDB: the connection was killed
+  [1969, "statement_timeout"], // MariaDB max_statement_time
+  [3024, "statement_timeout"], // MySQL max_execution_time
+  [1047, "node_not_ready"], // Galera: the node is not part of a primary component
+  [1053, "unreachable"], // server shutdown in progress
+  [1040, "unreachable"], // too many connections
+  [2013, "connection_lost"],
+  [2006, "connection_lost"],
+]);
 
 const unreachableCodes = new Set([
   "ECONNREFUSED",
@@ -19,23 +34,16 @@ const unreachableCodes = new Set([
   "POOL_CLOSED",
 ]);
 
+export type TransientReason =
+  | "deadlock"
+  | "lock_wait_timeout"
+  | "interrupted"
+  | "statement_timeout"
+  | "node_not_ready"
+  | "connection_lost"
+  | "unreachable";
+
 /** Drizzle wraps driver errors; the errno that matters sits somewhere down the cause chain. */
-function driverError(err: unknown): DriverError | undefined {
-  return causeChain(err).find((e) => typeof e.errno === "number" || typeof e.code === "string");
-}
-
-/** Why a transaction may succeed if run again, or undefined when it would not. */
-export function retryReason(err: unknown): "deadlock" | "lock_wait_timeout" | undefined {
-  const errno = driverError(err)?.errno;
-  if (errno === DEADLOCK) return "deadlock";
-  if (errno === LOCK_WAIT_TIMEOUT) return "lock_wait_timeout";
-  return undefined;
-}
-
-export function isLockWaitTimeout(err: unknown): boolean {
-  return driverError(err)?.errno === LOCK_WAIT_TIMEOUT;
-}
-
 function causeChain(err: unknown): DriverError[] {
   const chain: DriverError[] = [];
   let current: unknown = err;
@@ -46,19 +54,63 @@ function causeChain(err: unknown): DriverError[] {
   return chain;
 }
 
-function isUnreachable(err: unknown): boolean {
-  return causeChain(err).some(
-    (e) =>
-      (e.code !== undefined && unreachableCodes.has(e.code)) ||
-      e.fatal === true ||
-      /pool is closed|closed state/i.test(e.message ?? ""),
-  );
+/**
+ * Why a database failure is temporary (a 503 with Retry-After), or undefined for anything
+ * else: a bug, a constraint, bad SQL. The one table every path maps errors through.
+ */
+export function transientReason(err: unknown): TransientReason | undefined {
+  for (const e of causeChain(err)) {
+    if (typeof e.errno === "number") {
+      const reason = transientErrnos.get(e.errno);
+      if (reason) return reason;
+    }
+    if (e.code !== undefined && unreachableCodes.has(e.code)) {
+      return e.code === "PROTOCOL_CONNECTION_LOST" ? "connection_lost" : "unreachable";
+    }
+    if (e.fatal === true || /pool is closed|closed state/i.test(e.message ?? "")) {
+      return "connection_lost";
+    }
+  }
+  return undefined;
 }
+
+/** The client gave up before COMMIT: the transaction was cut off and rolled back. */
+export class Abandoned extends Error {
+  constructor() {
+    super("every caller gave up before the commit; rolled back");
+    this.name = "Abandoned";
+  }
+}
+
+/** No pooled connection came free before the request's deadline. */
+export class PoolExhausted extends Error {
+  constructor() {
+    super("no database connection came free in time");
+    this.name = "PoolExhausted";
+  }
+}
+
+const detailByReason: Record<TransientReason, string> = {
+  deadlock: "Too much contention on the same rows; retry shortly.",
+  lock_wait_timeout: "Too much contention on the same rows; retry shortly.",
+  interrupted: "The database cancelled the request; retry shortly.",
+  statement_timeout: "The database took too long; retry shortly.",
+  node_not_ready: "The database node is not ready; retry shortly.",
+  connection_lost: "The connection to the database was lost; retry shortly.",
+  unreachable: "The database is unreachable; retry shortly.",
+};
 
 /** Turns database failures into the contract's 503; anything unknown stays as it is. */
 export function toAppError(err: unknown): unknown {
   if (err instanceof AppError) return err;
-  if (isUnreachable(err)) return serviceUnavailable("The database is unreachable; retry shortly.");
-  if (retryReason(err)) return serviceUnavailable("The database is too busy; retry shortly.");
-  return err;
+  if (err instanceof Abandoned) return gaveUp();
+  if (err instanceof PoolExhausted) {
+    return serviceUnavailable("Every database connection is busy; retry shortly.");
+  }
+  const reason = transientReason(err);
+  return reason ? serviceUnavailable(detailByReason[reason]) : err;
+}
+
+export function isLockWaitTimeout(err: unknown): boolean {
+  return causeChain(err).some((e) => e.errno === 1205);
 }

@@ -1,37 +1,226 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { AppError, serviceUnavailable } from "../errors";
-import type { Db, Tx } from "./client";
-import { retryReason, toAppError } from "./errors";
+import { drizzle } from "drizzle-orm/mysql2";
+import type mysql from "mysql2/promise";
+import type { CommitGuard } from "../lib/deadline";
+import type { Pool, Tx } from "./client";
+import { Abandoned, PoolExhausted, type TransientReason, transientReason } from "./errors";
+import type { DatabaseHealth } from "./health";
+import * as schema from "./schema";
 
 const MAX_ATTEMPTS = 4;
 
-export type RetryObserver = (reason: NonNullable<ReturnType<typeof retryReason>>) => void;
+type Connection = mysql.PoolConnection;
+
+export type IsolationLevel = "read committed" | "repeatable read";
+
+export type RunOptions = {
+  /** The callers' deadline: no BEGIN after it, no COMMIT once they have given up. */
+  guard: CommitGuard;
+  /** Defaults to the session's READ COMMITTED. */
+  isolationLevel?: IsolationLevel;
+  onRetry?: (reason: TransientReason) => void;
+  health?: DatabaseHealth;
+};
+
+/** COMMIT was sent and its answer lost: the outcome is unknown, so it is never retried. */
+class CommitOutcomeUnknown extends Error {
+  constructor(override readonly cause: unknown) {
+    super("the connection was lost while COMMIT was under way");
+    this.name = "CommitOutcomeUnknown";
+  }
+}
+
+const sessions = new WeakMap<object, Tx>();
+
+/** One drizzle session per pooled connection, made the first time it is used. */
+function sessionOf(conn: Connection): Tx {
+  let session = sessions.get(conn.connection);
+  if (!session) {
+    session = drizzle({ client: conn, schema, mode: "default" });
+    sessions.set(conn.connection, session);
+  }
+  return session;
+}
 
 /**
- * Runs `work` in one transaction, retrying deadlocks and lock wait timeouts a bounded number
- * of times: InnoDB resolves a deadlock by rolling one transaction back, and running it again is
- * the documented remedy. The last failed attempt, and a lost database, become a 503.
+ * A pooled connection, or PoolExhausted once the callers' time is up: mysql2's pool has no
+ * acquire timeout, and without one a request waits on an exhausted pool forever.
  */
-export type TransactionConfig = NonNullable<Parameters<Db["transaction"]>[1]>;
+function acquire(pool: Pool, guard: CommitGuard): Promise<Connection> {
+  const remaining = guard.remainingMs();
+  if (guard.abandoned) return Promise.reject(new Abandoned());
+  if (remaining <= 0) return Promise.reject(new PoolExhausted());
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(new PoolExhausted());
+    }, remaining);
+    pool.getConnection().then(
+      (conn) => {
+        if (settled) return conn.release();
+        settled = true;
+        clearTimeout(timer);
+        resolve(conn);
+      },
+      (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
 
-export async function withTransaction<T>(
-  db: Db,
+/**
+ * Closes a connection whose state is unknown (a statement still running for a caller that
+ * left, a failed BEGIN or ROLLBACK) and takes it out of the pool. Destroying the socket with
+ * an error is what makes mysql2 reject the statement in flight at once; the server rolls the
+ * transaction back when it notices, since COMMIT was never sent.
+ */
+function discard(conn: Connection): void {
+  const stream = (conn.connection as unknown as { stream?: { destroy: (err: Error) => void } })
+    .stream;
+  stream?.destroy(new Error("connection discarded"));
+  conn.destroy();
+}
+
+async function rollback(conn: Connection): Promise<void> {
+  try {
+    await conn.query("ROLLBACK");
+    conn.release();
+  } catch {
+    discard(conn);
+  }
+}
+
+/**
+ * The transaction boundary, owned here rather than by drizzle's `transaction()`, which sends
+ * BEGIN outside its try/finally and so leaked the pooled connection whenever BEGIN failed.
+ * Every path ends in exactly one of release (state known clean) or discard (state unknown).
+ */
+async function runOnce<T>(
+  pool: Pool,
   work: (tx: Tx) => Promise<T>,
-  onRetry?: RetryObserver,
-  config?: TransactionConfig,
+  options: RunOptions,
+): Promise<T> {
+  const { guard } = options;
+  const conn = await acquire(pool, guard);
+  const stopWatching = guard.onAbandon(() => discard(conn));
+  let begun = false;
+  try {
+    if (options.isolationLevel) {
+      await conn.query(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`);
+    }
+    await conn.query("BEGIN");
+    begun = true;
+    const result = await work(sessionOf(conn));
+    stopWatching();
+    if (!guard.beginCommit()) {
+      await rollback(conn);
+      throw new Abandoned();
+    }
+    try {
+      await conn.query("COMMIT");
+    } catch (err) {
+      // A server's refusal (a Galera certification failure) rolled the transaction back; a
+      // lost connection leaves it unknown.
+      if (transientReason(err) === "connection_lost" || transientReason(err) === "unreachable") {
+        discard(conn);
+        throw new CommitOutcomeUnknown(err);
+      }
+      guard.commitFailed();
+      await rollback(conn);
+      throw err;
+    }
+    conn.release();
+    return result;
+  } catch (err) {
+    stopWatching();
+    if (err instanceof Abandoned || err instanceof CommitOutcomeUnknown) throw err;
+    if (guard.abandoned) {
+      discard(conn);
+      throw new Abandoned();
+    }
+    if (!begun) discard(conn);
+    else if (!connectionGone(conn)) await rollback(conn);
+    else discard(conn);
+    throw err;
+  }
+}
+
+function connectionGone(conn: Connection): boolean {
+  const core = conn.connection as unknown as { _fatalError?: unknown; _closing?: boolean };
+  return Boolean(core._fatalError || core._closing);
+}
+
+/**
+ * Runs `work` in one transaction. Transient failures (deadlocks, lock wait timeouts, a
+ * cancelled statement, a lost connection, a node not ready) are retried a bounded number of
+ * times while the callers still wait; InnoDB resolves a deadlock by rolling one transaction
+ * back, and running it again is the documented remedy. Nothing commits once the callers have
+ * given up, so a 503 always means nothing changed.
+ */
+export async function withTransaction<T>(
+  pool: Pool,
+  work: (tx: Tx) => Promise<T>,
+  options: RunOptions,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction(work, config);
+      const result = await runOnce(pool, work, options);
+      options.health?.answered();
+      return result;
     } catch (err) {
-      if (err instanceof AppError) throw err;
-      const reason = retryReason(err);
-      if (!reason) throw toAppError(err);
-      onRetry?.(reason);
-      if (attempt >= MAX_ATTEMPTS) {
-        throw serviceUnavailable("Too much contention on the same rows; retry shortly.");
+      if (err instanceof CommitOutcomeUnknown) {
+        options.health?.failed("connection_lost");
+        throw err.cause;
       }
-      await sleep(Math.random() * 10 * attempt);
+      const reason = transientReason(err);
+      if (!reason) {
+        if (!(err instanceof Abandoned || err instanceof PoolExhausted)) options.health?.answered();
+        throw err;
+      }
+      options.health?.failed(reason);
+      const pause = Math.random() * 10 * attempt;
+      if (attempt >= MAX_ATTEMPTS || options.guard.remainingMs() <= pause) throw err;
+      options.onRetry?.(reason);
+      await sleep(pause);
     }
+  }
+}
+
+/**
+ * Runs reads on one pooled connection, cut off (and the connection closed) when the callers
+ * give up, so that a hung database cannot keep pooled connections past the deadline.
+ */
+export async function withConnection<T>(
+  pool: Pool,
+  work: (db: Tx) => Promise<T>,
+  options: Pick<RunOptions, "guard" | "health">,
+): Promise<T> {
+  const conn = await acquire(pool, options.guard);
+  const stopWatching = options.guard.onAbandon(() => discard(conn));
+  try {
+    const result = await work(sessionOf(conn));
+    stopWatching();
+    conn.release();
+    options.health?.answered();
+    return result;
+  } catch (err) {
+    stopWatching();
+    if (options.guard.abandoned) {
+      discard(conn);
+      throw new Abandoned();
+    }
+    const reason = transientReason(err);
+    if (reason) {
+      options.health?.failed(reason);
+      discard(conn);
+    } else {
+      conn.release();
+    }
+    throw err;
   }
 }

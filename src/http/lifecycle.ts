@@ -1,15 +1,23 @@
 import { randomUUID } from "node:crypto";
 import type { Context, Hono } from "hono";
 import { serviceUnavailable } from "../errors";
+import { Deadline } from "../lib/deadline";
 import type { Logger } from "../lib/logger";
 import type { Metrics } from "../lib/metrics";
 import { problemResponse } from "./problem";
 
 /** What the lifecycle hands to every handler through Hono's `c.env`. */
-export type RequestBindings = { requestId: string };
+export type RequestBindings = { requestId: string; deadline: Deadline };
 
 export function requestIdOf(c: Context): string | undefined {
   return (c.env as Partial<RequestBindings> | undefined)?.requestId;
+}
+
+/** The request's deadline, for the services to bound and guard their database work. */
+export function deadlineOf(c: Context): Deadline {
+  const deadline = (c.env as Partial<RequestBindings> | undefined)?.deadline;
+  if (!deadline) throw new Error("no request deadline: the app was served without its lifecycle");
+  return deadline;
 }
 
 const VALID_REQUEST_ID = /^[\w.:=-]{1,200}$/;
@@ -28,7 +36,9 @@ function pathOf(url: string): string {
 /**
  * Wraps the app's fetch with what every request needs: a request id (echoing a valid incoming
  * one), a deadline past which the client gets a 503 instead of waiting on a database that does
- * not answer, and one metric sample and log line labelled by route pattern. It sits around the
+ * not answer, and one metric sample and log line labelled by route pattern. The 503 is sent
+ * only when the deadline could abandon the request's work (nothing committed, nothing will);
+ * a request whose COMMIT is under way is answered with its real outcome. It sits around the
  * app rather than inside it as middleware so that a handler answering synchronously (a cached
  * product read) keeps Hono's and Bun's synchronous fast path: one async middleware alone cost
  * a third of the cached-read throughput.
@@ -86,13 +96,23 @@ export function withRequestLifecycle(
     return response;
   };
 
-  const withDeadline = (pending: Promise<Response>): Promise<Response> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<Response>((resolve) => {
-      timer = setTimeout(() => resolve(problemResponse(expired)), deadlineMs);
+  const withDeadline = (pending: Promise<Response>, deadline: Deadline): Promise<Response> =>
+    new Promise<Response>((resolve, reject) => {
+      const stopWaiting = deadline.onAbandon(() => resolve(problemResponse(expired)));
+      deadline.arm();
+      pending.then(
+        (response) => {
+          stopWaiting();
+          deadline.clear();
+          resolve(response);
+        },
+        (err: unknown) => {
+          stopWaiting();
+          deadline.clear();
+          reject(err);
+        },
+      );
     });
-    return Promise.race([pending, late]).finally(() => clearTimeout(timer));
-  };
 
   app.fetch = (request: Request, _env?: unknown, executionCtx?: Parameters<typeof dispatch>[2]) => {
     const started = performance.now();
@@ -101,9 +121,12 @@ export function withRequestLifecycle(
       incoming !== null && VALID_REQUEST_ID.test(incoming)
         ? incoming
         : `${bootId}-${(++sequence).toString(36)}`;
-    const result = dispatch(request, { requestId }, executionCtx);
+    const deadline = Deadline.after(deadlineMs);
+    const result = dispatch(request, { requestId, deadline }, executionCtx);
     if (result instanceof Promise) {
-      return withDeadline(result).then((response) => finish(request, requestId, started, response));
+      return withDeadline(result, deadline).then((response) =>
+        finish(request, requestId, started, response),
+      );
     }
     return finish(request, requestId, started, result);
   };

@@ -36,8 +36,9 @@ export function errorHandler(logger: Logger) {
     const requestId = requestIdOf(c);
     const mapped = toAppError(err);
     if (mapped instanceof AppError) {
+      // An outage fails every request: the database health tracker logs it once instead.
       if (mapped.status >= 500) {
-        logger.warn({ requestId, code: mapped.code, cause: err.message }, mapped.detail);
+        logger.debug({ requestId, code: mapped.code, cause: err.message }, mapped.detail);
       }
       return problemResponse(mapped);
     }

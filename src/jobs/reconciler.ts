@@ -1,6 +1,7 @@
 import { Cron } from "croner";
 import type { Deps } from "../deps";
 import { findStockDrift } from "../services/reconcile";
+import { logJobFailure } from "./failures";
 
 export function startReconciler(deps: Deps): Cron {
   return new Cron(
@@ -8,7 +9,7 @@ export function startReconciler(deps: Deps): Cron {
     {
       name: "reconciler",
       protect: true,
-      catch: (err) => deps.logger.error({ err }, "reconciliation run failed"),
+      catch: (err) => logJobFailure(deps, "reconciler", err),
     },
     async () => {
       const drift = await findStockDrift(deps);

@@ -1,18 +1,28 @@
 import { Cron } from "croner";
 import type { Deps } from "../deps";
+import { Deadline } from "../lib/deadline";
 import { expireHolds } from "../services/holds";
 import { purgeExpiredKeys } from "../services/idempotency";
 import { cancelUnpaidOrders } from "../services/orders";
+import { logJobFailure } from "./failures";
 
 /** Batches per tick at most, so one tick never runs long enough to overlap the next many times. */
 const MAX_BATCHES = 20;
 
-async function drain(step: (limit: number) => Promise<number>, limit: number): Promise<number> {
+type Step = (limit: number, deadline: Deadline) => Promise<number>;
+
+/** Runs a step until it finds less than a full batch, each batch bounded like a request. */
+async function drain(step: Step, limit: number, timeoutMs: number): Promise<number> {
   let total = 0;
   for (let i = 0; i < MAX_BATCHES; i++) {
-    const done = await step(limit);
-    total += done;
-    if (done < limit) break;
+    const deadline = Deadline.start(timeoutMs);
+    try {
+      const done = await step(limit, deadline);
+      total += done;
+      if (done < limit) break;
+    } finally {
+      deadline.clear();
+    }
   }
   return total;
 }
@@ -28,12 +38,13 @@ export function startSweeper(deps: Deps): Cron {
     {
       name: "sweeper",
       protect: true,
-      catch: (err) => deps.logger.error({ err }, "sweeper run failed"),
+      catch: (err) => logJobFailure(deps, "sweeper", err),
     },
     async () => {
-      const expired = await drain((n) => expireHolds(deps, n), limit);
-      const cancelled = await drain((n) => cancelUnpaidOrders(deps, n), limit);
-      const purged = await drain((n) => purgeExpiredKeys(deps.db, n), limit);
+      const timeout = deps.config.REQUEST_TIMEOUT_MS;
+      const expired = await drain((n, d) => expireHolds(deps, n, d), limit, timeout);
+      const cancelled = await drain((n, d) => cancelUnpaidOrders(deps, n, d), limit, timeout);
+      const purged = await drain((n, d) => purgeExpiredKeys(deps, n, d), limit, timeout);
       if (expired + cancelled + purged > 0) {
         deps.logger.debug({ expired, cancelled, purged }, "sweeper run");
       }

@@ -51,7 +51,7 @@ export function createMetrics(labels: Record<string, string> = {}) {
     }),
     txRetries: new Counter({
       name: "db_transaction_retries_total",
-      help: "Transactions retried after a deadlock or lock wait timeout",
+      help: "Transactions retried after a transient failure (deadlock, lock wait timeout, lost connection...), by reason",
       labelNames: ["reason"] as const,
       registers,
     }),
@@ -76,6 +76,11 @@ export function createMetrics(labels: Record<string, string> = {}) {
     // Bound once: label lookup per read would cost as much as the cached read itself.
     productCacheHits: productCache.labels("hit"),
     productCacheMisses: productCache.labels("miss"),
+    databaseUp: new Gauge({
+      name: "database_up",
+      help: "1 while the database answers this process, 0 from the first failure until it answers again",
+      registers,
+    }),
     stockDrift: new Gauge({
       name: "stock_drift_products",
       help: "Products whose stock counters disagree with their holds and orders at the last check",

@@ -1,4 +1,5 @@
-import { type AppError, serviceUnavailable } from "../errors";
+import { type AppError, gaveUp } from "../errors";
+import type { CommitGuard } from "../lib/deadline";
 import type { IdempotencyRequest, Outcome } from "./idempotency";
 import type { HoldView } from "./views";
 
@@ -6,6 +7,8 @@ export type HoldRequest = {
   productId: number;
   qty: number;
   idem?: IdempotencyRequest;
+  /** The client's deadline: a request it passed is never served. */
+  deadline: CommitGuard;
 };
 
 /** One answer per request of a batch, in the batch's order: an outcome or a domain error. */
@@ -14,7 +17,6 @@ export type HoldAnswer = Outcome<HoldView> | AppError;
 export type ReserveBatch = (batch: HoldRequest[]) => Promise<HoldAnswer[]>;
 
 type Waiting = HoldRequest & {
-  enqueuedAt: number;
   resolve: (answer: HoldAnswer) => void;
   reject: (err: unknown) => void;
 };
@@ -29,20 +31,15 @@ type Waiting = HoldRequest & {
 export class HoldBatcher {
   private readonly queues = new Map<number, Waiting[]>();
 
-  /**
-   * `maxWaitMs` is the request deadline: a request still queued past it has already been
-   * answered 503, so it is dropped instead of reserving units its client will never use.
-   */
   constructor(
     private readonly maxBatch: number,
     private readonly reserve: ReserveBatch,
-    private readonly maxWaitMs = Number.POSITIVE_INFINITY,
   ) {}
 
   submit(request: HoldRequest): Promise<HoldAnswer> {
     if (this.maxBatch === 1) return this.reserve([request]).then(firstAnswer);
     return new Promise((resolve, reject) => {
-      const waiting = { ...request, enqueuedAt: performance.now(), resolve, reject };
+      const waiting = { ...request, resolve, reject };
       const queue = this.queues.get(request.productId);
       if (queue) {
         queue.push(waiting);
@@ -68,14 +65,13 @@ export class HoldBatcher {
     this.queues.delete(productId);
   }
 
+  /** The next requests in line; those whose client gave up while queued were answered 503. */
   private takeBatch(queue: Waiting[]): Waiting[] {
     const batch = queue.splice(0, this.maxBatch);
-    const cutoff = performance.now() - this.maxWaitMs;
-    const late = batch.filter((waiting) => waiting.enqueuedAt < cutoff);
+    const late = batch.filter((waiting) => waiting.deadline.abandoned);
     if (late.length === 0) return batch;
-    const expired = serviceUnavailable("The request waited too long for its turn; retry shortly.");
-    for (const waiting of late) waiting.reject(expired);
-    return batch.filter((waiting) => waiting.enqueuedAt >= cutoff);
+    for (const waiting of late) waiting.reject(gaveUp());
+    return batch.filter((waiting) => !waiting.deadline.abandoned);
   }
 }
 

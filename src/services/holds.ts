@@ -1,8 +1,10 @@
 import { and, asc, eq, gte, inArray, lte, sql } from "drizzle-orm";
 import { type AutoIncrement, type Db, dbNow, readAutoIncrement, type Tx } from "../db/client";
+import { Abandoned } from "../db/errors";
 import { holds, orders } from "../db/schema";
 import type { Deps } from "../deps";
-import { AppError, insufficientStock, notFound } from "../errors";
+import { AppError, gaveUp, insufficientStock, notFound } from "../errors";
+import { allOf, type CommitGuard } from "../lib/deadline";
 import type { HoldAnswer, HoldRequest } from "./hold-batcher";
 import {
   type ClaimResult,
@@ -22,7 +24,7 @@ import {
   publishProducts,
   returnStock,
 } from "./products";
-import { transact } from "./transact";
+import { query, transact } from "./transact";
 import { type HoldView, parseDbTime, toHoldView } from "./views";
 
 export type CreateHoldInput = { product_id: number; qty: number };
@@ -32,15 +34,13 @@ export const HOLDS_SCOPE = "POST /api/holds";
 export async function createHold(
   deps: Deps,
   input: CreateHoldInput,
+  deadline: CommitGuard,
   idempotency?: IdempotencyHeader,
 ): Promise<Outcome<HoldView>> {
-  const request: HoldRequest = { productId: input.product_id, qty: input.qty };
+  const request: HoldRequest = { productId: input.product_id, qty: input.qty, deadline };
   if (idempotency) {
-    const checked = await precheckKey(
-      deps.db,
-      HOLDS_SCOPE,
-      idempotency.key,
-      idempotency.fingerprint,
+    const checked = await query(deps, deadline, (db) =>
+      precheckKey(db, HOLDS_SCOPE, idempotency.key, idempotency.fingerprint),
     );
     if ("replayed" in checked) return checked;
     request.idem = checked;
@@ -56,47 +56,79 @@ type Decision =
   | { kind: "taken"; claim: ClaimResult };
 
 /**
- * Serves a batch of hold requests for one product in one transaction: the product row is
- * locked once, requests are decided in arrival order, each all-or-nothing.
+ * Serves a batch of hold requests for one product in one transaction. A batch commits only
+ * while every one of its clients still waits; when some gave up (and were answered 503), it
+ * is rolled back and served again without them.
  */
 export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<HoldAnswer[]> {
+  const answers: HoldAnswer[] = new Array(batch.length);
+  let live = batch.map((request, index) => ({ request, index }));
+  for (;;) {
+    live = live.filter(({ request, index }) => {
+      if (request.deadline.abandoned) answers[index] = gaveUp();
+      return !request.deadline.abandoned;
+    });
+    if (live.length === 0) return answers;
+    try {
+      const served = await reserveBatch(
+        deps,
+        live.map((entry) => entry.request),
+      );
+      for (const [i, entry] of live.entries()) answers[entry.index] = served[i] as HoldAnswer;
+      return answers;
+    } catch (err) {
+      if (!(err instanceof Abandoned)) throw err;
+    }
+  }
+}
+
+/**
+ * One transaction for a batch: the product row is locked once, requests are decided in
+ * arrival order, each all-or-nothing.
+ */
+async function reserveBatch(deps: Deps, batch: HoldRequest[]): Promise<HoldAnswer[]> {
   const productId = batch[0]?.productId;
   if (productId === undefined) return [];
   const autoIncrement = await autoIncrementOf(deps.db);
-  const { decisions, snapshot, reclaimedHolds, soldOut } = await transact(deps, async (tx) => {
-    const decisions: Decision[] = new Array(batch.length);
-    // Keys are claimed in a fixed order so two batches sharing keys cannot deadlock.
-    const keyed = batch
-      .map((request, index) => ({ request, index }))
-      .filter((entry) => entry.request.idem)
-      .sort((a, b) => compareKeys(a.request.idem?.key ?? "", b.request.idem?.key ?? ""));
-    for (const { request, index } of keyed) {
-      if (!request.idem) continue;
-      const claim = await claimKey(tx, request.idem, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
-      if (claim !== "claimed") decisions[index] = { kind: "taken", claim };
-    }
+  const guard = allOf(batch.map((request) => request.deadline));
+  const { decisions, snapshot, reclaimedHolds, soldOut } = await transact(
+    deps,
+    guard,
+    async (tx) => {
+      const decisions: Decision[] = new Array(batch.length);
+      // Keys are claimed in a fixed order so two batches sharing keys cannot deadlock.
+      const keyed = batch
+        .map((request, index) => ({ request, index }))
+        .filter((entry) => entry.request.idem)
+        .sort((a, b) => compareKeys(a.request.idem?.key ?? "", b.request.idem?.key ?? ""));
+      for (const { request, index } of keyed) {
+        if (!request.idem) continue;
+        const claim = await claimKey(tx, request.idem, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
+        if (claim !== "claimed") decisions[index] = { kind: "taken", claim };
+      }
 
-    const product = await lockProduct(tx, productId);
-    let outcome: Allocation = { reclaimedHolds: 0 };
-    if (product) {
-      outcome = await allocate(tx, deps, product, batch, decisions, autoIncrement);
-    } else {
-      batch.forEach((_, i) => {
-        decisions[i] ??= { kind: "refused", error: notFound.product(productId) };
-      });
-    }
+      const product = await lockProduct(tx, productId);
+      let outcome: Allocation = { reclaimedHolds: 0 };
+      if (product) {
+        outcome = await allocate(tx, deps, product, batch, decisions, autoIncrement);
+      } else {
+        batch.forEach((_, i) => {
+          decisions[i] ??= { kind: "refused", error: notFound.product(productId) };
+        });
+      }
 
-    for (const [i, request] of batch.entries()) {
-      const decision = decisions[i];
-      if (!request.idem || !decision || decision.kind === "taken") continue;
-      const response =
-        decision.kind === "granted"
-          ? responseOf({ status: 201, value: decision.view })
-          : responseOf(decision.error);
-      await storeResponse(tx, request.idem, response);
-    }
-    return { decisions, ...outcome };
-  });
+      for (const [i, request] of batch.entries()) {
+        const decision = decisions[i];
+        if (!request.idem || !decision || decision.kind === "taken") continue;
+        const response =
+          decision.kind === "granted"
+            ? responseOf({ status: 201, value: decision.view })
+            : responseOf(decision.error);
+        await storeResponse(tx, request.idem, response);
+      }
+      return { decisions, ...outcome };
+    },
+  );
 
   if (snapshot) publishProducts(deps, [snapshot]);
   if (soldOut) deps.logger.info({ productId }, "product sold out: every unit is held or sold");
@@ -112,7 +144,7 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
         deps.metrics.holdsRefused.inc({ reason: decision.error.code });
         return decision.error;
       default:
-        return replayAfterCommit(deps, batch[i]?.idem, decision.claim);
+        return replayAfterCommit(deps, batch[i], decision.claim);
     }
   });
   deps.metrics.holdsGranted.inc(granted);
@@ -175,12 +207,14 @@ async function allocate(
 
 async function replayAfterCommit(
   deps: Deps,
-  idem: HoldRequest["idem"],
+  request: HoldRequest | undefined,
   claim: ClaimResult,
 ): Promise<HoldAnswer> {
-  if (!idem) throw new Error("a key was taken for a request without one");
+  const idem = request?.idem;
+  if (!request || !idem) throw new Error("a key was taken for a request without one");
   try {
-    return { replayed: true, response: await replayTaken(deps.db, idem, claim) };
+    const response = await query(deps, request.deadline, (db) => replayTaken(db, idem, claim));
+    return { replayed: true, response };
   } catch (err) {
     if (err instanceof AppError) return err;
     throw err;
@@ -310,28 +344,34 @@ export async function expireHold(tx: Tx, hold: LockedHold) {
   return changeStock(tx, product, { reserved: -hold.qty });
 }
 
-export async function getHold(deps: Deps, id: number): Promise<HoldView> {
-  const [row] = await deps.db
-    .select({
-      id: holds.id,
-      productId: holds.productId,
-      qty: holds.qty,
-      status: holds.status,
-      expiresAt: holds.expiresAt,
-      now: dbNow,
-      orderId: orders.id,
-    })
-    .from(holds)
-    .leftJoin(orders, eq(orders.holdId, holds.id))
-    .where(eq(holds.id, id))
-    .limit(1);
+export async function getHold(deps: Deps, id: number, deadline: CommitGuard): Promise<HoldView> {
+  const [row] = await query(deps, deadline, (db) =>
+    db
+      .select({
+        id: holds.id,
+        productId: holds.productId,
+        qty: holds.qty,
+        status: holds.status,
+        expiresAt: holds.expiresAt,
+        now: dbNow,
+        orderId: orders.id,
+      })
+      .from(holds)
+      .leftJoin(orders, eq(orders.holdId, holds.id))
+      .where(eq(holds.id, id))
+      .limit(1),
+  );
   if (!row) throw notFound.hold(id);
   return toHoldView(row, parseDbTime(row.now), row.orderId ?? undefined);
 }
 
 /** Releases an active hold now; releasing a released or expired hold changes nothing. */
-export async function releaseHold(deps: Deps, id: number): Promise<HoldView> {
-  const { view, snapshot } = await transact(deps, async (tx) => {
+export async function releaseHold(
+  deps: Deps,
+  id: number,
+  deadline: CommitGuard,
+): Promise<HoldView> {
+  const { view, snapshot } = await transact(deps, deadline, async (tx) => {
     const hold = await lockHold(tx, id);
     if (!hold) throw notFound.hold(id);
     if (hold.status === "converted") throw await holdAlreadyUsed(tx, id);
@@ -355,8 +395,12 @@ export async function releaseHold(deps: Deps, id: number): Promise<HoldView> {
  * lets several processes share the work; a hold a buyer or another sweeper is handling is left
  * to them.
  */
-export async function expireHolds(deps: Deps, limit: number): Promise<number> {
-  const { count, snapshots } = await transact(deps, async (tx) => {
+export async function expireHolds(
+  deps: Deps,
+  limit: number,
+  deadline: CommitGuard,
+): Promise<number> {
+  const { count, snapshots } = await transact(deps, deadline, async (tx) => {
     const expired = await tx
       .select({ id: holds.id, productId: holds.productId, qty: holds.qty })
       .from(holds)

@@ -1,9 +1,12 @@
 import { createHash } from "node:crypto";
 import { and, eq, lte, sql } from "drizzle-orm";
-import type { Db, Tx } from "../db/client";
+import type { Tx } from "../db/client";
 import { isLockWaitTimeout } from "../db/errors";
 import { idempotencyKeys } from "../db/schema";
+import type { Deps } from "../deps";
 import { AppError } from "../errors";
+import type { CommitGuard } from "../lib/deadline";
+import { transact } from "./transact";
 
 /** A valid Idempotency-Key header and the fingerprint of the request it came with. */
 export type IdempotencyHeader = { key: string; fingerprint: string };
@@ -58,7 +61,7 @@ type KeyRow = {
   expired: number;
 };
 
-async function readKey(db: Db, scope: string, key: string): Promise<KeyRow | undefined> {
+async function readKey(db: Tx, scope: string, key: string): Promise<KeyRow | undefined> {
   const [row] = await db
     .select({
       fingerprint: idempotencyKeys.fingerprint,
@@ -83,7 +86,7 @@ function replayOf(row: KeyRow, fingerprint: string): StoredResponse {
  * an expired one is marked to be replaced, an unknown one goes on to claim.
  */
 export async function precheckKey(
-  db: Db,
+  db: Tx,
   scope: string,
   key: string,
   fingerprint: string,
@@ -147,7 +150,7 @@ export async function storeResponse(
 
 /** After commit, answers a request whose key another request claimed first. */
 export async function replayTaken(
-  db: Db,
+  db: Tx,
   req: IdempotencyRequest,
   claim: ClaimResult,
 ): Promise<StoredResponse> {
@@ -157,10 +160,16 @@ export async function replayTaken(
   return replayOf(row, req.fingerprint);
 }
 
-export async function purgeExpiredKeys(db: Db, limit: number): Promise<number> {
-  const [result] = await db
-    .delete(idempotencyKeys)
-    .where(lte(idempotencyKeys.expiresAt, sql`NOW(3)`))
-    .limit(limit);
-  return result.affectedRows;
+export async function purgeExpiredKeys(
+  deps: Pick<Deps, "pool" | "metrics" | "dbHealth">,
+  limit: number,
+  deadline: CommitGuard,
+): Promise<number> {
+  return transact(deps, deadline, async (tx) => {
+    const [result] = await tx
+      .delete(idempotencyKeys)
+      .where(lte(idempotencyKeys.expiresAt, sql`NOW(3)`))
+      .limit(limit);
+    return result.affectedRows;
+  });
 }

@@ -3,6 +3,7 @@ import type { Tx } from "../db/client";
 import { holds, orders } from "../db/schema";
 import type { Deps } from "../deps";
 import { AppError, notFound } from "../errors";
+import type { CommitGuard } from "../lib/deadline";
 import { expireHold, holdAlreadyUsed, lockHold } from "./holds";
 import {
   type ClaimResult,
@@ -23,7 +24,7 @@ import {
   publishProducts,
   returnStock,
 } from "./products";
-import { transact } from "./transact";
+import { query, transact } from "./transact";
 import { type OrderView, toOrderView } from "./views";
 
 export type CreateOrderInput = { hold_id: number };
@@ -87,37 +88,41 @@ function holdExpired(holdId: number): AppError {
 export async function createOrder(
   deps: Deps,
   input: CreateOrderInput,
+  deadline: CommitGuard,
   idempotency?: IdempotencyHeader,
 ): Promise<Outcome<OrderView>> {
   let request: IdempotencyRequest | undefined;
   if (idempotency) {
-    const checked = await precheckKey(
-      deps.db,
-      ORDERS_SCOPE,
-      idempotency.key,
-      idempotency.fingerprint,
+    const checked = await query(deps, deadline, (db) =>
+      precheckKey(db, ORDERS_SCOPE, idempotency.key, idempotency.fingerprint),
     );
     if ("replayed" in checked) return checked;
     request = checked;
   }
-  const result = await transact(deps, async (tx): Promise<Redeemed | { claim: ClaimResult }> => {
-    if (request) {
-      const claim = await claimKey(tx, request, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
-      if (claim !== "claimed") return { claim };
-    }
-    const redeemed = await redeemHold(tx, input.hold_id);
-    if (request) {
-      const response = redeemed.error
-        ? responseOf(redeemed.error)
-        : responseOf({ status: 201, value: redeemed.view });
-      await storeResponse(tx, request, response);
-    }
-    return redeemed;
-  });
+  const result = await transact(
+    deps,
+    deadline,
+    async (tx): Promise<Redeemed | { claim: ClaimResult }> => {
+      if (request) {
+        const claim = await claimKey(tx, request, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
+        if (claim !== "claimed") return { claim };
+      }
+      const redeemed = await redeemHold(tx, input.hold_id);
+      if (request) {
+        const response = redeemed.error
+          ? responseOf(redeemed.error)
+          : responseOf({ status: 201, value: redeemed.view });
+        await storeResponse(tx, request, response);
+      }
+      return redeemed;
+    },
+  );
 
   if ("claim" in result) {
-    if (!request) throw new Error("a key was taken for a request without one");
-    return { replayed: true, response: await replayTaken(deps.db, request, result.claim) };
+    const taken = request;
+    if (!taken) throw new Error("a key was taken for a request without one");
+    const response = await query(deps, deadline, (db) => replayTaken(db, taken, result.claim));
+    return { replayed: true, response };
   }
   if (result.snapshot) publishProducts(deps, [result.snapshot]);
   if (result.error) throw result.error;
@@ -126,16 +131,22 @@ export async function createOrder(
   return { replayed: false, value: result.view };
 }
 
-export async function getOrder(deps: Deps, id: number): Promise<OrderView> {
-  const [row] = await deps.db.select().from(orders).where(eq(orders.id, id)).limit(1);
+export async function getOrder(deps: Deps, id: number, deadline: CommitGuard): Promise<OrderView> {
+  const [row] = await query(deps, deadline, (db) =>
+    db.select().from(orders).where(eq(orders.id, id)).limit(1),
+  );
   if (!row) throw notFound.order(id);
   return toOrderView(row);
 }
 
 /** Cancels pending orders past the payment timeout and returns their units to stock. */
-export async function cancelUnpaidOrders(deps: Deps, limit: number): Promise<number> {
+export async function cancelUnpaidOrders(
+  deps: Deps,
+  limit: number,
+  deadline: CommitGuard,
+): Promise<number> {
   const timeout = deps.config.ORDER_PAYMENT_TIMEOUT_SECONDS;
-  const { count, snapshots } = await transact(deps, async (tx) => {
+  const { count, snapshots } = await transact(deps, deadline, async (tx) => {
     const due = await tx
       .select({ id: orders.id, productId: orders.productId, qty: orders.qty })
       .from(orders)

@@ -9,6 +9,7 @@ import {
 } from "../db/schema";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
+import type { CommitGuard } from "../lib/deadline";
 import { fingerprintOf } from "./idempotency";
 import {
   changeStock,
@@ -119,7 +120,11 @@ type Applied = {
   snapshot?: ProductSnapshot;
 };
 
-export async function applyPaymentEvent(deps: Deps, input: PaymentEventInput): Promise<Applied> {
+export async function applyPaymentEvent(
+  deps: Deps,
+  input: PaymentEventInput,
+  deadline: CommitGuard,
+): Promise<Applied> {
   const fingerprint = fingerprintOf("webhook", input);
   // The order row is locked before the event is recorded, and under REPEATABLE READ, so that a
   // missing order's id is gap-locked: the transaction creating that order waits for this one
@@ -127,6 +132,7 @@ export async function applyPaymentEvent(deps: Deps, input: PaymentEventInput): P
   // first also keeps the lock order (order, then event) of the order-creating transaction.
   const result = await transact(
     deps,
+    deadline,
     async (tx): Promise<Applied> => {
       const order = await lockOrder(tx, input.order_id);
       // The unique key serialises duplicates: a second copy waits here until the first commits.
@@ -162,7 +168,7 @@ export async function applyPaymentEvent(deps: Deps, input: PaymentEventInput): P
       if (settled.outcome === "conflict") body.conflict = true;
       return { httpStatus: 200, body, outcome: settled.outcome, snapshot: settled.snapshot };
     },
-    { isolationLevel: "repeatable read" },
+    "repeatable read",
   );
 
   if (result.snapshot) publishProducts(deps, [result.snapshot]);

@@ -1,10 +1,11 @@
 import { eq, inArray, sql } from "drizzle-orm";
-import { type Db, dbNow, type Tx } from "../db/client";
+import { dbNow, type Tx } from "../db/client";
 import { products } from "../db/schema";
 import type { Deps } from "../deps";
 import { AppError, notFound } from "../errors";
+import { type CommitGuard, Deadline } from "../lib/deadline";
 import type { CachedProduct } from "../lib/product-cache";
-import { transact } from "./transact";
+import { query, transact } from "./transact";
 import { type ProductView, parseDbTime, toProductView } from "./views";
 
 const MAX_STOCK = 2_147_483_647;
@@ -113,7 +114,7 @@ export function publishProducts(
   for (const snapshot of snapshots) deps.productCache.offer(snapshot.version, snapshot.view);
 }
 
-async function readProduct(db: Db, id: number) {
+async function readProduct(db: Tx, id: number) {
   const [row] = await db.select().from(products).where(eq(products.id, id)).limit(1);
   return row;
 }
@@ -129,28 +130,46 @@ export function peekProduct(deps: Deps, id: number): CachedProduct | undefined {
 export function loadProduct(deps: Deps, id: number): Promise<CachedProduct> {
   deps.metrics.productCacheMisses.inc();
   return deps.productCache.load(id, async () => {
-    const row = await readProduct(deps.db, id);
-    if (!row) throw notFound.product(id);
-    return { version: row.version, view: toProductView(row) };
+    // Shared by every request that missed, so bounded by a deadline of its own.
+    const deadline = Deadline.start(deps.config.REQUEST_TIMEOUT_MS);
+    try {
+      const row = await query(deps, deadline, (db) => readProduct(db, id));
+      if (!row) throw notFound.product(id);
+      return { version: row.version, view: toProductView(row) };
+    } finally {
+      deadline.clear();
+    }
   });
 }
 
 export type CreateProductInput = { name: string; price_cents: number; stock: number };
 
-export async function createProduct(deps: Deps, input: CreateProductInput): Promise<ProductView> {
-  const [result] = await deps.db.insert(products).values({
-    name: input.name,
-    priceCents: input.price_cents,
-    stockAvailable: input.stock,
-    stockTotal: input.stock,
+export async function createProduct(
+  deps: Deps,
+  input: CreateProductInput,
+  deadline: CommitGuard,
+): Promise<ProductView> {
+  const row = await transact(deps, deadline, async (tx) => {
+    const [result] = await tx.insert(products).values({
+      name: input.name,
+      priceCents: input.price_cents,
+      stockAvailable: input.stock,
+      stockTotal: input.stock,
+    });
+    const row = await readProduct(tx, result.insertId);
+    if (!row) throw notFound.product(result.insertId);
+    return row;
   });
-  const row = await readProduct(deps.db, result.insertId);
-  if (!row) throw notFound.product(result.insertId);
   return deps.productCache.offer(row.version, toProductView(row)).view;
 }
 
-export async function restockProduct(deps: Deps, id: number, qty: number): Promise<ProductView> {
-  const snapshot = await transact(deps, async (tx) => {
+export async function restockProduct(
+  deps: Deps,
+  id: number,
+  qty: number,
+  deadline: CommitGuard,
+): Promise<ProductView> {
+  const snapshot = await transact(deps, deadline, async (tx) => {
     const product = await lockProduct(tx, id);
     if (!product) throw notFound.product(id);
     // The counters are 32-bit columns; refuse the request rather than let the database fail.

@@ -148,3 +148,23 @@ export async function invariantViolations(
   }
   return problems;
 }
+
+/**
+ * Waits until at least `count` transactions of this test's database wait for a row lock, so
+ * that a test can act while requests are provably blocked, without guessing with a sleep.
+ */
+export async function waitForLockWaits(pool: mysql.Pool, count: number): Promise<void> {
+  const [[db]] = (await pool.query("SELECT DATABASE() AS name")) as unknown as [{ name: string }[]];
+  for (let i = 0; i < 500; i++) {
+    const [row] = await rows<{ n: number }>(
+      pool,
+      `SELECT COUNT(*) AS n FROM information_schema.innodb_trx t
+       JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id
+       WHERE t.trx_state = 'LOCK WAIT' AND p.db = ?`,
+      [db?.name],
+    );
+    if (Number(row?.n) >= count) return;
+    await Bun.sleep(20);
+  }
+  throw new Error(`fewer than ${count} transactions ever waited for a lock`);
+}

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { Deps } from "../../deps";
 import { createProduct, restockProduct } from "../../services/products";
+import { deadlineOf } from "../lifecycle";
 import { adminAuth, jsonBody } from "../middleware";
 import { IdParams, type RequestSchemas } from "../schemas";
 import { validate } from "../validate";
@@ -9,7 +10,7 @@ export function adminRoutes(deps: Deps, schemas: RequestSchemas) {
   return new Hono()
     .use(adminAuth(deps.config.ADMIN_TOKEN))
     .post("/products", jsonBody, validate("json", schemas.CreateProductInput), async (c) => {
-      return c.json(await createProduct(deps, c.req.valid("json")), 201);
+      return c.json(await createProduct(deps, c.req.valid("json"), deadlineOf(c)), 201);
     })
     .post(
       "/products/:id/restock",
@@ -21,6 +22,7 @@ export function adminRoutes(deps: Deps, schemas: RequestSchemas) {
           deps,
           c.req.valid("param").id,
           c.req.valid("json").qty,
+          deadlineOf(c),
         );
         return c.json(product);
       },

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { Deps } from "../../deps";
 import { applyPaymentEvent } from "../../services/payments";
+import { deadlineOf } from "../lifecycle";
 import { jsonBody, webhookSignature } from "../middleware";
 import type { RequestSchemas } from "../schemas";
 import { validate } from "../validate";
@@ -12,7 +13,7 @@ export function paymentRoutes(deps: Deps, schemas: RequestSchemas) {
     jsonBody,
     validate("json", schemas.PaymentEventInput),
     async (c) => {
-      const result = await applyPaymentEvent(deps, c.req.valid("json"));
+      const result = await applyPaymentEvent(deps, c.req.valid("json"), deadlineOf(c));
       return c.json(result.body, result.httpStatus);
     },
   );

@@ -4,6 +4,7 @@ import type { CachedProduct } from "../../lib/product-cache";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct } from "../../services/products";
+import { deadlineOf } from "../lifecycle";
 import { jsonBody } from "../middleware";
 import { idempotencyOf, sendOutcome } from "../respond";
 import { IdempotencyHeaders, IdParams, type RequestSchemas } from "../schemas";
@@ -30,14 +31,14 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         async (c) => {
           const input = c.req.valid("json");
           const key = idempotencyOf(c.req.valid("header")["idempotency-key"], HOLDS_SCOPE, input);
-          return sendOutcome(c, await createHold(deps, input, key), 201);
+          return sendOutcome(c, await createHold(deps, input, deadlineOf(c), key), 201);
         },
       )
       .get("/holds/:id", validate("param", IdParams), async (c) => {
-        return c.json(await getHold(deps, c.req.valid("param").id));
+        return c.json(await getHold(deps, c.req.valid("param").id, deadlineOf(c)));
       })
       .delete("/holds/:id", validate("param", IdParams), async (c) => {
-        return c.json(await releaseHold(deps, c.req.valid("param").id));
+        return c.json(await releaseHold(deps, c.req.valid("param").id, deadlineOf(c)));
       })
       .post(
         "/orders",
@@ -47,11 +48,11 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         async (c) => {
           const input = c.req.valid("json");
           const key = idempotencyOf(c.req.valid("header")["idempotency-key"], ORDERS_SCOPE, input);
-          return sendOutcome(c, await createOrder(deps, input, key), 201);
+          return sendOutcome(c, await createOrder(deps, input, deadlineOf(c), key), 201);
         },
       )
       .get("/orders/:id", validate("param", IdParams), async (c) => {
-        return c.json(await getOrder(deps, c.req.valid("param").id));
+        return c.json(await getOrder(deps, c.req.valid("param").id, deadlineOf(c)));
       })
   );
 }
