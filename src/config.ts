@@ -11,12 +11,31 @@ const mysqlUrl = z
   })
   .refine((value) => new URL(value).pathname.length > 1, "must name a database in its path");
 
-const webhookSecret = z
-  .string()
-  .regex(
-    /^whsec_[A-Za-z0-9+/=]+$/,
-    "must be a Standard Webhooks secret: whsec_ followed by base64",
-  );
+const WEBHOOK_SECRET_PREFIX = "whsec_";
+/** Standard Webhooks asks for 24 to 64 random bytes; fewer is accepted with a warning. */
+export const WEBHOOK_SECRET_MIN_BYTES = 24;
+const WEBHOOK_SECRET_MAX_BYTES = 64;
+
+/** The decoded key of a `whsec_` secret, or a reason it is not one. */
+export function webhookSecretKey(secret: string): Buffer | string {
+  if (!secret.startsWith(WEBHOOK_SECRET_PREFIX)) return "must start with whsec_";
+  const encoded = secret.slice(WEBHOOK_SECRET_PREFIX.length);
+  // Canonical base64 only: Node's decoder skips bad characters, the signer's throws at start-up.
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(encoded)) {
+    return "must be whsec_ followed by base64 (A-Z a-z 0-9 + /, padded with = to a multiple of 4)";
+  }
+  const key = Buffer.from(encoded, "base64");
+  if (key.length === 0) return "has an empty key after whsec_";
+  if (key.length > WEBHOOK_SECRET_MAX_BYTES) {
+    return `decodes to ${key.length} bytes; Standard Webhooks secrets are 24 to 64 bytes`;
+  }
+  return key;
+}
+
+const webhookSecret = z.string().superRefine((value, ctx) => {
+  const key = webhookSecretKey(value);
+  if (typeof key === "string") ctx.addIssue({ code: "custom", message: key });
+});
 
 const cronPattern = z.string().refine((pattern) => {
   try {
@@ -37,6 +56,9 @@ export const ConfigSchema = z.object({
   DB_POOL_SIZE: int(1, 1000).default(Math.max(4, cpus().length * 4)),
   DB_CONNECT_TIMEOUT_MS: int(100, 60_000).default(2000),
   DB_LOCK_WAIT_TIMEOUT_SECONDS: int(1, 3600).default(5),
+  // How long start-up waits for a database that does not answer yet (a container started
+  // before its database), trying once a second.
+  DB_STARTUP_TIMEOUT_SECONDS: int(0, 3600).default(60),
   REQUEST_TIMEOUT_MS: int(100, 120_000).default(10_000),
   WORKERS: int(1, 256).default(1),
   HOLD_TTL_SECONDS: int(1, 86_400).default(120),

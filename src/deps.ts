@@ -1,6 +1,7 @@
 import type { Config } from "./config";
 import { createDb, createPool, type Db, type Pool } from "./db/client";
 import { DatabaseHealth } from "./db/health";
+import { ReadinessProbe } from "./db/readiness";
 import { createLogger, type Logger } from "./lib/logger";
 import { createMetrics, type Metrics } from "./lib/metrics";
 import { ProductCache } from "./lib/product-cache";
@@ -15,6 +16,7 @@ export type Deps = {
   logger: Logger;
   metrics: Metrics;
   dbHealth: DatabaseHealth;
+  readiness: ReadinessProbe;
   productCache: ProductCache;
   holdBatcher: HoldBatcher;
 };
@@ -23,15 +25,23 @@ export function buildDeps(config: Config, metricLabels: Record<string, string> =
   const pool = createPool(config);
   const logger = createLogger(config.LOG_LEVEL);
   const metrics = createMetrics(metricLabels);
+  const dbHealth = new DatabaseHealth(logger, metrics.databaseUp);
   const deps: Deps = {
     config,
     pool,
     db: createDb(pool),
     logger,
     metrics,
-    dbHealth: new DatabaseHealth(logger, metrics.databaseUp),
+    dbHealth,
+    readiness: new ReadinessProbe(config.DATABASE_URL, dbHealth),
     productCache: new ProductCache(config.PRODUCT_CACHE_TTL_MS),
     holdBatcher: new HoldBatcher(config.HOLD_BATCH_MAX, (batch) => reserveHolds(deps, batch)),
   };
   return deps;
+}
+
+/** Closes what buildDeps opened. */
+export async function closeDeps(deps: Deps): Promise<void> {
+  deps.readiness.close();
+  await deps.pool.end().catch(() => undefined);
 }

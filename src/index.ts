@@ -1,10 +1,11 @@
 import { createApp } from "./app";
-import { loadConfig } from "./config";
+import { loadConfig, WEBHOOK_SECRET_MIN_BYTES, webhookSecretKey } from "./config";
 import { migrateDatabase } from "./db/migrate";
-import { buildDeps } from "./deps";
+import { StartupError, waitForDatabase } from "./db/startup";
+import { buildDeps, closeDeps } from "./deps";
 import { startReconciler } from "./jobs/reconciler";
 import { startSweeper } from "./jobs/sweeper";
-import { createLogger } from "./lib/logger";
+import { createLogger, type Logger } from "./lib/logger";
 import { superviseWorkers } from "./supervisor";
 
 const SHUTDOWN_GRACE_MS = 8000;
@@ -12,17 +13,35 @@ const SHUTDOWN_GRACE_MS = 8000;
 const config = loadConfig();
 const workerId = config.FLASH_SALE_WORKER_ID;
 
+/** Waits for the database and migrates it; any failure is one clear line and exit 1. */
+async function prepareDatabase(logger: Logger): Promise<void> {
+  try {
+    await waitForDatabase(config.DATABASE_URL, config.DB_STARTUP_TIMEOUT_SECONDS, logger);
+    await migrateDatabase(config.DATABASE_URL);
+  } catch (err) {
+    const reason = err instanceof StartupError ? err.message : `migration failed: ${String(err)}`;
+    logger.fatal(`cannot start: ${reason}`);
+    process.exit(1);
+  }
+}
+
 if (config.WORKERS > 1 && workerId === undefined) {
   const logger = createLogger(config.LOG_LEVEL);
-  await migrateDatabase(config.DATABASE_URL);
+  await prepareDatabase(logger);
   superviseWorkers(config.WORKERS, logger);
 } else {
-  if (workerId === undefined) await migrateDatabase(config.DATABASE_URL);
+  if (workerId === undefined) await prepareDatabase(createLogger(config.LOG_LEVEL));
   const deps = buildDeps(config, workerId === undefined ? {} : { worker: workerId });
   const { logger } = deps;
-  if (!config.WEBHOOK_SECRET) {
+  const webhookKey =
+    config.WEBHOOK_SECRET === undefined ? undefined : webhookSecretKey(config.WEBHOOK_SECRET);
+  if (webhookKey === undefined) {
     logger.warn(
       "WEBHOOK_SECRET is not set: payment webhooks are accepted without a signature check",
+    );
+  } else if (typeof webhookKey !== "string" && webhookKey.length < WEBHOOK_SECRET_MIN_BYTES) {
+    logger.warn(
+      `WEBHOOK_SECRET is ${webhookKey.length} bytes; Standard Webhooks asks for at least ${WEBHOOK_SECRET_MIN_BYTES}`,
     );
   }
   if (!config.ADMIN_TOKEN) logger.warn("ADMIN_TOKEN is not set: every admin route answers 401");
@@ -50,7 +69,7 @@ if (config.WORKERS > 1 && workerId === undefined) {
     }, SHUTDOWN_GRACE_MS);
     for (const job of jobs) job.stop();
     await server.stop(false);
-    await deps.pool.end().catch(() => undefined);
+    await closeDeps(deps);
     clearTimeout(forced);
     logger.info("stopped");
     process.exit(0);

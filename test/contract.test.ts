@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { closeDeps } from "../src/deps";
 import { admin, type Client, client, createHold, createOrder, createProduct } from "./fixtures";
-import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
+import {
+  buildTestApp,
+  createTestContext,
+  invariantViolations,
+  rows,
+  type TestContext,
+} from "./helpers/harness";
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -322,9 +329,11 @@ describe("error codes", () => {
   });
 
   test("503 service_unavailable with Retry-After when the database is gone", async () => {
-    const gone = await createTestContext({ DB_CONNECT_TIMEOUT_MS: "500" });
+    // Nothing listens on port 1: every connection is refused.
+    const gone = buildTestApp("mysql://root@127.0.0.1:1/flash_sale", {
+      DB_CONNECT_TIMEOUT_MS: "500",
+    });
     try {
-      await gone.deps.pool.end();
       const res = await client(gone.app).get("/api/holds/1");
       expect(res.status).toBe(503);
       expect(res.headers.get("retry-after")).toBe("1");
@@ -333,7 +342,7 @@ describe("error codes", () => {
       expect(ready.status).toBe(503);
       expect(ready.body).toEqual(problem("service_unavailable", 503));
     } finally {
-      await gone.close();
+      await closeDeps(gone.deps);
     }
   });
 });

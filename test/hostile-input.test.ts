@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { admin, type Client, client, createHold, createProduct } from "./fixtures";
-import { createTestContext, invariantViolations, type TestContext } from "./helpers/harness";
+import { createTestContext, invariantViolations, serve, type TestContext } from "./helpers/harness";
 
 let ctx: TestContext;
 let api: Client;
@@ -348,6 +348,32 @@ const cases: Case[] = [
   },
   { name: "unknown route", method: "GET", path: "/api/holdz", code: "not_found" },
   { name: "wrong method", method: "DELETE", path: "/api/orders/1", code: "not_found" },
+  ...[
+    ["NUL then garbage", '{"product_id":1,"qty":1}\u0000garbage'],
+    ["a lone trailing NUL", '{"product_id":1,"qty":1}\u0000'],
+    ["a second document", '{"product_id":1,"qty":1}{"product_id":1,"qty":1}'],
+    ["garbage after whitespace", '{"product_id":1,"qty":1} \n x'],
+  ].map(([what, body]) => ({
+    name: `hold: ${what} after the JSON`,
+    method: "POST" as const,
+    path: "/api/holds",
+    body,
+    code: "malformed_json",
+  })),
+  {
+    name: "order: NUL then garbage after the JSON",
+    method: "POST",
+    path: "/api/orders",
+    body: '{"hold_id":1}\u0000{}',
+    code: "malformed_json",
+  },
+  {
+    name: "webhook: NUL then garbage after the JSON",
+    method: "POST",
+    path: "/api/payments/webhook",
+    body: '{"idempotency_key":"k","order_id":1,"status":"failed"}\u0000x',
+    code: "malformed_json",
+  },
   {
     name: "order for a live hold with extra field",
     method: "POST",
@@ -375,6 +401,24 @@ describe("hostile input", () => {
     expect(typeof body.title).toBe("string");
     expect(typeof body.detail).toBe("string");
     if (c.code === "validation_failed") expect(Array.isArray(body.errors)).toBe(true);
+  });
+
+  test("trailing bytes after the JSON are refused through a real socket too", async () => {
+    const running = serve(ctx.app);
+    try {
+      for (const tail of ["\u0000garbage", "\u0000", " x"]) {
+        const res = await fetch(`${running.baseUrl}/api/holds`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: `{"product_id":${productId},"qty":1}${tail}`,
+        });
+        expect(res.status).toBe(400);
+        expect(((await res.json()) as { code: string }).code).toBe("malformed_json");
+        expect(res.headers.get("x-request-id")).toBeTruthy();
+      }
+    } finally {
+      await running.stop();
+    }
   });
 
   test("none of it changed stock", async () => {

@@ -3,7 +3,7 @@ import mysql from "mysql2/promise";
 import { type App, createApp } from "../../src/app";
 import { type Config, parseConfig } from "../../src/config";
 import { migrateDatabase } from "../../src/db/migrate";
-import { buildDeps, type Deps } from "../../src/deps";
+import { buildDeps, closeDeps, type Deps } from "../../src/deps";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 const serverUrl = process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/flash_sale";
@@ -47,7 +47,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     url,
     sql,
     close: async () => {
-      await deps.pool.end().catch(() => undefined);
+      await closeDeps(deps);
       await sql.query(`DROP DATABASE IF EXISTS ${mysql.escapeId(name)}`);
       await sql.end();
     },

@@ -1,5 +1,4 @@
 import { Scalar } from "@scalar/hono-api-reference";
-import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { Deps } from "../../deps";
 import { serviceUnavailable } from "../../errors";
@@ -11,9 +10,7 @@ export function opsRoutes(deps: Deps, schemas: RequestSchemas) {
   return new Hono()
     .get("/healthz", (c) => c.json({ status: "ok" }))
     .get("/readyz", async (c) => {
-      try {
-        await deps.db.execute(sql`SELECT 1`);
-      } catch {
+      if (!(await deps.readiness.check())) {
         throw serviceUnavailable("The database does not answer.");
       }
       return c.json({ status: "ready" });
