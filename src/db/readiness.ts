@@ -16,41 +16,42 @@ export class ReadinessProbe {
   ) {}
 
   check(): Promise<boolean> {
+    this.conn ??= mysql.createConnection({ uri: this.url, connectTimeout: this.timeoutMs });
+    const conn = this.conn;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.close();
-        this.health.failed("unreachable");
-        resolve(false);
-      }, this.timeoutMs);
-      this.ping().then(
-        () => {
-          clearTimeout(timer);
+      let settled = false;
+      const settle = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (ok) {
           this.health.answered();
-          resolve(true);
-        },
-        () => {
-          clearTimeout(timer);
-          this.close();
+        } else {
+          this.drop(conn);
           this.health.failed("unreachable");
-          resolve(false);
-        },
-      );
+        }
+        resolve(ok);
+      };
+      const timer = setTimeout(() => settle(false), this.timeoutMs);
+      conn
+        .then((c) => c.query("SELECT 1"))
+        .then(
+          () => settle(true),
+          () => settle(false),
+        );
     });
   }
 
-  /** Drops the probe's connection; the next check opens a new one. */
   close(): void {
-    const conn = this.conn;
-    this.conn = undefined;
-    conn?.then(
+    if (this.conn) this.drop(this.conn);
+  }
+
+  /** Forgets a connection that failed; a later check opens a new one. */
+  private drop(conn: Promise<mysql.Connection>): void {
+    if (this.conn === conn) this.conn = undefined;
+    conn.then(
       (c) => c.destroy(),
       () => undefined,
     );
-  }
-
-  private async ping(): Promise<void> {
-    this.conn ??= mysql.createConnection({ uri: this.url, connectTimeout: this.timeoutMs });
-    const conn = await this.conn;
-    await conn.query("SELECT 1");
   }
 }

@@ -150,12 +150,18 @@ export async function invariantViolations(
 }
 
 /**
+ * InnoDB refreshes its INFORMATION_SCHEMA.INNODB_TRX snapshot only when it was last read more
+ * than 100 ms ago: polling faster would see the same stale rows for ever.
+ */
+export const INNODB_TRX_REFRESH_MS = 150;
+
+/**
  * Waits until at least `count` transactions of this test's database wait for a row lock, so
  * that a test can act while requests are provably blocked, without guessing with a sleep.
  */
 export async function waitForLockWaits(pool: mysql.Pool, count: number): Promise<void> {
   const [[db]] = (await pool.query("SELECT DATABASE() AS name")) as unknown as [{ name: string }[]];
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < 100; i++) {
     const [row] = await rows<{ n: number }>(
       pool,
       `SELECT COUNT(*) AS n FROM information_schema.innodb_trx t
@@ -164,7 +170,7 @@ export async function waitForLockWaits(pool: mysql.Pool, count: number): Promise
       [db?.name],
     );
     if (Number(row?.n) >= count) return;
-    await Bun.sleep(20);
+    await Bun.sleep(INNODB_TRX_REFRESH_MS);
   }
   throw new Error(`fewer than ${count} transactions ever waited for a lock`);
 }

@@ -6,12 +6,16 @@ type Peer = { pair: Pair; pending: Uint8Array[] };
 /**
  * A TCP proxy on 127.0.0.1 between the app and the database, for outage tests. `cut()` drops
  * every open connection and leaves new ones hanging, as a dead network would; `restore()`
- * forwards again.
+ * forwards again. `dropWhenSent(text)` closes any connection whose client sends `text` (a
+ * statement), so that exactly that statement fails with a lost connection.
  */
 export class TcpProxy {
   private listener?: TCPSocketListener<Peer>;
   private readonly pairs = new Set<Pair>();
   private up = true;
+  private tripwire: Buffer | undefined;
+  /** How many connections the tripwire closed. */
+  dropped = 0;
 
   constructor(
     private readonly targetHost: string,
@@ -23,10 +27,10 @@ export class TcpProxy {
     return this.listener.port;
   }
 
-  start(): void {
+  start(port = 0): void {
     this.listener = Bun.listen<Peer>({
       hostname: "127.0.0.1",
-      port: 0,
+      port,
       socket: {
         open: (client) => {
           const pair: Pair = { client };
@@ -58,6 +62,12 @@ export class TcpProxy {
         data: (client, chunk) => {
           const { pair } = client.data;
           if (!this.up) return;
+          if (this.tripwire && Buffer.from(chunk).includes(this.tripwire)) {
+            this.dropped++;
+            pair.upstream?.end();
+            client.end();
+            return;
+          }
           if (pair.upstream) pair.upstream.write(chunk);
           else client.data.pending.push(new Uint8Array(chunk));
         },
@@ -79,6 +89,10 @@ export class TcpProxy {
       pair.client.end();
     }
     this.pairs.clear();
+  }
+
+  dropWhenSent(text: string | undefined): void {
+    this.tripwire = text === undefined ? undefined : Buffer.from(text);
   }
 
   restore(): void {
