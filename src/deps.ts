@@ -6,7 +6,7 @@ import { createLogger, type Logger } from "./lib/logger";
 import { createMetrics, type Metrics } from "./lib/metrics";
 import { ProductCache } from "./lib/product-cache";
 import { HoldBatcher } from "./services/hold-batcher";
-import { reserveHolds } from "./services/holds";
+import { reserveHolds } from "./services/hold-reservation";
 
 /** Everything a service needs, built once per process (or per test) and passed in. */
 export type Deps = {
@@ -21,9 +21,17 @@ export type Deps = {
   holdBatcher: HoldBatcher;
 };
 
-export function buildDeps(config: Config, metricLabels: Record<string, string> = {}): Deps {
+export type BuildOptions = {
+  /** Labels on every metric series (the worker id under a supervisor). */
+  metricLabels?: Record<string, string>;
+  /** A logger of the caller's; by default one at LOG_LEVEL on stdout. */
+  logger?: Logger;
+};
+
+export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
+  const { metricLabels = {} } = options;
   const pool = createPool(config);
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const metrics = createMetrics(metricLabels);
   const dbHealth = new DatabaseHealth(logger, metrics.databaseUp);
   const deps: Deps = {

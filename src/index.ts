@@ -31,7 +31,9 @@ if (config.WORKERS > 1 && workerId === undefined) {
   superviseWorkers(config.WORKERS, logger);
 } else {
   if (workerId === undefined) await prepareDatabase(createLogger(config.LOG_LEVEL));
-  const deps = buildDeps(config, workerId === undefined ? {} : { worker: workerId });
+  const deps = buildDeps(config, {
+    metricLabels: workerId === undefined ? {} : { worker: workerId },
+  });
   const { logger } = deps;
   const webhookKey =
     config.WEBHOOK_SECRET === undefined ? undefined : webhookSecretKey(config.WEBHOOK_SECRET);

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AppError } from "../src/errors";
 import { type HoldAnswer, HoldBatcher } from "../src/services/hold-batcher";
-import { createHold, HOLDS_SCOPE, insertHolds, reserveHolds } from "../src/services/holds";
+import { insertHolds, reserveHolds } from "../src/services/hold-reservation";
+import { createHold, HOLDS_SCOPE } from "../src/services/holds";
 import { fingerprintOf } from "../src/services/idempotency";
 import { transact } from "../src/services/transact";
 import { type Client, client, createProduct, patience } from "./fixtures";

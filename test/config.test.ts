@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, parseConfig } from "../src/config";
+import { Webhook } from "standardwebhooks";
+import { ConfigError, parseConfig, webhookSecretKey } from "../src/config";
 
 describe("configuration", () => {
   test("defaults are the contract's", () => {
@@ -53,5 +54,29 @@ describe("configuration", () => {
     const config = parseConfig({ ADMIN_TOKEN: "", WEBHOOK_SECRET: "" });
     expect(config.ADMIN_TOKEN).toBeUndefined();
     expect(config.WEBHOOK_SECRET).toBeUndefined();
+  });
+
+  const base64 = (bytes: number) => Buffer.alloc(bytes, 7).toString("base64");
+
+  test.each([
+    ["no whsec_ prefix", base64(32)],
+    ["a lone base64 character (whsec_A)", "whsec_A"],
+    ["padding only (whsec_=)", "whsec_="],
+    ["an empty key (whsec_)", "whsec_"],
+    ["a character outside base64", `whsec_${base64(30).slice(0, -4)}a*b=`],
+    ["base64 of 65 bytes", `whsec_${base64(65)}`],
+  ])("WEBHOOK_SECRET with %s is refused at start-up, not at the first webhook", (_name, value) => {
+    expect(() => parseConfig({ WEBHOOK_SECRET: value })).toThrow(ConfigError);
+  });
+
+  test.each([
+    [3, 3],
+    [24, 24],
+    [64, 64],
+  ])("WEBHOOK_SECRET of %i bytes is accepted, and the signer takes it", (bytes, length) => {
+    const secret = `whsec_${base64(bytes)}`;
+    expect(parseConfig({ WEBHOOK_SECRET: secret }).WEBHOOK_SECRET).toBe(secret);
+    expect((webhookSecretKey(secret) as Buffer).length).toBe(length);
+    expect(() => new Webhook(secret)).not.toThrow();
   });
 });

@@ -3,6 +3,7 @@ import type mysql from "mysql2/promise";
 import { closeDeps } from "../src/deps";
 import {
   type Client,
+  captureLogs,
   client,
   countBy,
   createHold,
@@ -310,6 +311,85 @@ describe("BEGIN failing on every connection", () => {
     expect(countBy(after, (r) => r.status)).toEqual({ "201": POOL * 3 });
     expect(await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds")).toBe(POOL * 3);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("COMMIT sent and its answer lost: answered with the real outcome, found in the database", async () => {
+    const api = client(viaProxy.app);
+    const productId = await createProduct(api, 100);
+    const before = await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds");
+    proxy.dropWhenSent("\u0003COMMIT", { forward: true, once: true });
+    const hold = await api.post("/api/holds", { product_id: productId, qty: 1 });
+    const order = await (async () => {
+      proxy.dropWhenSent("\u0003COMMIT", { forward: true, once: true });
+      return api.post("/api/orders", { hold_id: hold.body.hold_id });
+    })();
+    proxy.dropWhenSent(undefined);
+    console.info(
+      `lost COMMIT answers: hold ${hold.status}, order ${order.status} (the database had committed both)`,
+    );
+    expect(hold.status).toBe(201);
+    expect(order.status).toBe(201);
+    expect((await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds")) - before).toBe(1);
+    expect(
+      await count(ctx.sql, "SELECT COUNT(*) AS n FROM orders WHERE id = ? AND hold_id = ?", [
+        order.body.order_id,
+        hold.body.hold_id,
+      ]),
+    ).toBe(1);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("COMMIT never reaching the database: 503 and no trace", async () => {
+    const api = client(viaProxy.app);
+    const productId = await createProduct(api, 100);
+    const before = await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds");
+    proxy.dropWhenSent("\u0003COMMIT");
+    const hold = await api.post("/api/holds", { product_id: productId, qty: 1 });
+    proxy.dropWhenSent(undefined);
+    expect(hold.status).toBe(503);
+    expect(hold.headers.get("retry-after")).toBe("1");
+    expect(await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds")).toBe(before);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("an outage is logged once when lost and once when back, not once per request", async () => {
+    const { lines, logger } = captureLogs("info");
+    const url = new URL(ctx.url);
+    url.port = String(proxy.port);
+    const watched = buildTestApp(
+      url.toString(),
+      { REQUEST_TIMEOUT_MS: "2000", DB_CONNECT_TIMEOUT_MS: "500" },
+      logger,
+    );
+    try {
+      const api = client(watched.app);
+      const productId = await createProduct(api, 100);
+      proxy.cut();
+      const during = await Promise.all(
+        Array.from({ length: 40 }, () => api.post("/api/holds", { product_id: productId, qty: 1 })),
+      );
+      proxy.restore();
+      let back = 0;
+      for (let i = 0; i < 50 && back !== 201; i++) {
+        back = (await api.post("/api/holds", { product_id: productId, qty: 1 })).status;
+      }
+      expect(during.every((r) => r.status === 503)).toBe(true);
+      expect(back).toBe(201);
+      const entries = lines
+        .map((l) => JSON.parse(l) as { msg: string; level: number; failures?: number })
+        .filter((e) => e.level >= 40);
+      console.info(
+        `outage logging: ${during.length} failed requests, ${entries.length} warn/error lines: ${entries.map((e) => e.msg).join(" | ")}`,
+      );
+      expect(entries.map((e) => e.msg)).toEqual([
+        "database lost: answering 503 until it is back",
+        "database back",
+      ]);
+      expect(entries[1]?.failures).toBeGreaterThan(0);
+    } finally {
+      proxy.restore();
+      await closeDeps(watched.deps);
+    }
   });
 
   test("/readyz answers 503 within about a second while the database hangs", async () => {

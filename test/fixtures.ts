@@ -1,3 +1,5 @@
+import { Writable } from "node:stream";
+import pino from "pino";
 import type { App } from "../src/app";
 import { Deadline } from "../src/lib/deadline";
 import { ADMIN_TOKEN } from "./helpers/harness";
@@ -76,4 +78,16 @@ export function countBy<T>(items: T[], key: (item: T) => string | number): Recor
     counts[k] = (counts[k] ?? 0) + 1;
   }
   return counts;
+}
+
+/** A logger whose JSON lines land in `lines`, for tests that read what operators would. */
+export function captureLogs(level = "info") {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return { lines, logger: pino({ level }, sink) };
 }

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Writable } from "node:stream";
-import pino from "pino";
 import { createApp } from "../src/app";
-import { reserveHolds } from "../src/services/holds";
-import { admin, type Client, client, createProduct, patience } from "./fixtures";
+import { reserveHolds } from "../src/services/hold-reservation";
+import { admin, type Client, captureLogs, client, createProduct, patience } from "./fixtures";
 import { ADMIN_TOKEN, createTestContext, type TestContext } from "./helpers/harness";
 
 type Schema = {
@@ -188,17 +186,6 @@ describe("metrics", () => {
 });
 
 /** A logger at info whose JSON lines land in an array. */
-function captureLogs() {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...String(chunk).split("\n").filter(Boolean));
-      done();
-    },
-  });
-  return { lines, logger: pino({ level: "info" }, sink) };
-}
-
 describe("logs", () => {
   test("one JSON line per request carries the request id; no secret is logged", async () => {
     const { lines, logger } = captureLogs();

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { drizzle } from "drizzle-orm/mysql2";
 import type mysql from "mysql2/promise";
-import type { CommitGuard } from "../lib/deadline";
+import { type CommitGuard, Deadline } from "../lib/deadline";
 import type { Pool, Tx } from "./client";
 import { Abandoned, PoolExhausted, type TransientReason, transientReason } from "./errors";
 import type { DatabaseHealth } from "./health";
@@ -13,18 +13,29 @@ type Connection = mysql.PoolConnection;
 
 export type IsolationLevel = "read committed" | "repeatable read";
 
-export type RunOptions = {
+export type RunOptions<T = unknown> = {
   /** The callers' deadline: no BEGIN after it, no COMMIT once they have given up. */
   guard: CommitGuard;
   /** Defaults to the session's READ COMMITTED. */
   isolationLevel?: IsolationLevel;
   onRetry?: (reason: TransientReason) => void;
   health?: DatabaseHealth;
+  /**
+   * Tells from the database whether the transaction that produced `result` committed, for
+   * when the connection was lost while COMMIT was under way: the client is then answered with
+   * the real outcome instead of a 503 that might hide a committed change.
+   */
+  committed?: (db: Tx, result: T) => Promise<boolean>;
+  /** How long to keep asking for that outcome while the database comes back. */
+  outcomeWaitMs?: number;
 };
 
-/** COMMIT was sent and its answer lost: the outcome is unknown, so it is never retried. */
+/** COMMIT was sent and its answer lost: the outcome is unknown until the database says. */
 class CommitOutcomeUnknown extends Error {
-  constructor(override readonly cause: unknown) {
+  constructor(
+    override readonly cause: unknown,
+    readonly result: unknown,
+  ) {
     super("the connection was lost while COMMIT was under way");
     this.name = "CommitOutcomeUnknown";
   }
@@ -44,9 +55,10 @@ function sessionOf(conn: Connection): Tx {
 
 /**
  * A pooled connection, or PoolExhausted once the callers' time is up: mysql2's pool has no
- * acquire timeout, and without one a request waits on an exhausted pool forever.
+ * acquire timeout, and without one a request waits on an exhausted pool forever. A connection
+ * attempt that fails after its caller left still tells the health tracker.
  */
-function acquire(pool: Pool, guard: CommitGuard): Promise<Connection> {
+function acquire(pool: Pool, guard: CommitGuard, health?: DatabaseHealth): Promise<Connection> {
   const remaining = guard.remainingMs();
   if (guard.abandoned) return Promise.reject(new Abandoned());
   if (remaining <= 0) return Promise.reject(new PoolExhausted());
@@ -64,6 +76,8 @@ function acquire(pool: Pool, guard: CommitGuard): Promise<Connection> {
         resolve(conn);
       },
       (err: unknown) => {
+        const reason = transientReason(err);
+        if (reason) health?.failed(reason);
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -103,10 +117,10 @@ async function rollback(conn: Connection): Promise<void> {
 async function runOnce<T>(
   pool: Pool,
   work: (tx: Tx) => Promise<T>,
-  options: RunOptions,
+  options: RunOptions<T>,
 ): Promise<T> {
   const { guard } = options;
-  const conn = await acquire(pool, guard);
+  const conn = await acquire(pool, guard, options.health);
   const stopWatching = guard.onAbandon(() => discard(conn));
   let begun = false;
   try {
@@ -128,7 +142,7 @@ async function runOnce<T>(
       // lost connection leaves it unknown.
       if (transientReason(err) === "connection_lost" || transientReason(err) === "unreachable") {
         discard(conn);
-        throw new CommitOutcomeUnknown(err);
+        throw new CommitOutcomeUnknown(err, result);
       }
       guard.commitFailed();
       await rollback(conn);
@@ -165,7 +179,7 @@ function connectionGone(conn: Connection): boolean {
 export async function withTransaction<T>(
   pool: Pool,
   work: (tx: Tx) => Promise<T>,
-  options: RunOptions,
+  options: RunOptions<T>,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -175,6 +189,13 @@ export async function withTransaction<T>(
     } catch (err) {
       if (err instanceof CommitOutcomeUnknown) {
         options.health?.failed("connection_lost");
+        const committed = await outcomeOf(pool, err.result as T, options);
+        if (committed === true) return err.result as T;
+        // Rolled back for sure: as safe to run again as any failure before COMMIT.
+        if (committed === false && attempt < MAX_ATTEMPTS && options.guard.remainingMs() > 0) {
+          options.guard.commitFailed();
+          continue;
+        }
         throw err.cause;
       }
       const reason = transientReason(err);
@@ -192,6 +213,35 @@ export async function withTransaction<T>(
 }
 
 /**
+ * Asks the database, on fresh connections and for at most `outcomeWaitMs`, whether a
+ * transaction whose COMMIT lost its answer took effect. Undefined when it cannot tell.
+ */
+async function outcomeOf<T>(
+  pool: Pool,
+  result: T,
+  options: RunOptions<T>,
+): Promise<boolean | undefined> {
+  const { committed } = options;
+  if (!committed) return undefined;
+  const wait = Deadline.start(options.outcomeWaitMs ?? 0);
+  try {
+    while (!wait.abandoned) {
+      try {
+        return await withConnection(pool, (db) => committed(db, result), {
+          guard: wait,
+          health: options.health,
+        });
+      } catch {
+        await sleep(Math.min(200, Math.max(0, wait.remainingMs())));
+      }
+    }
+    return undefined;
+  } finally {
+    wait.clear();
+  }
+}
+
+/**
  * Runs reads on one pooled connection, cut off (and the connection closed) when the callers
  * give up, so that a hung database cannot keep pooled connections past the deadline.
  */
@@ -200,7 +250,7 @@ export async function withConnection<T>(
   work: (db: Tx) => Promise<T>,
   options: Pick<RunOptions, "guard" | "health">,
 ): Promise<T> {
-  const conn = await acquire(pool, options.guard);
+  const conn = await acquire(pool, options.guard, options.health);
   const stopWatching = options.guard.onAbandon(() => discard(conn));
   try {
     const result = await work(sessionOf(conn));

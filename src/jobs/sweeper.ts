@@ -1,7 +1,7 @@
 import { Cron } from "croner";
 import type { Deps } from "../deps";
 import { Deadline } from "../lib/deadline";
-import { expireHolds } from "../services/holds";
+import { expireHolds } from "../services/hold-expiry";
 import { purgeExpiredKeys } from "../services/idempotency";
 import { cancelUnpaidOrders } from "../services/orders";
 import { logJobFailure } from "./failures";

@@ -161,7 +161,7 @@ export async function replayTaken(
 }
 
 export async function purgeExpiredKeys(
-  deps: Pick<Deps, "pool" | "metrics" | "dbHealth">,
+  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
   limit: number,
   deadline: CommitGuard,
 ): Promise<number> {

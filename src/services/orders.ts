@@ -81,6 +81,17 @@ async function redeemHold(tx: Tx, holdId: number): Promise<Redeemed> {
   return { view: toOrderView({ ...row, id: order.id, status: deferred.status }), snapshot };
 }
 
+/** An order's row proves its transaction committed; a refusal or a replay is true either way. */
+async function orderCommitted(db: Tx, result: Redeemed | { claim: ClaimResult }): Promise<boolean> {
+  if ("claim" in result || !result.view) return true;
+  const [row] = await db
+    .select({ id: orders.id })
+    .from(orders)
+    .where(eq(orders.id, result.view.order_id))
+    .limit(1);
+  return row !== undefined;
+}
+
 function holdExpired(holdId: number): AppError {
   return new AppError("hold_expired", `Hold ${holdId} has expired; its units are back on sale.`);
 }
@@ -116,6 +127,7 @@ export async function createOrder(
       }
       return redeemed;
     },
+    { committed: orderCommitted },
   );
 
   if ("claim" in result) {

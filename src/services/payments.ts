@@ -168,7 +168,10 @@ export async function applyPaymentEvent(
       if (settled.outcome === "conflict") body.conflict = true;
       return { httpStatus: 200, body, outcome: settled.outcome, snapshot: settled.snapshot };
     },
-    "repeatable read",
+    {
+      isolationLevel: "repeatable read",
+      committed: (db) => eventRecorded(db, input.idempotency_key),
+    },
   );
 
   if (result.snapshot) publishProducts(deps, [result.snapshot]);
@@ -215,4 +218,14 @@ async function duplicateOf(
   };
   if (first?.outcome === "deferred") body.deferred = true;
   return { httpStatus: 200, body, outcome: "duplicate" };
+}
+
+/** Whether an event with this key was recorded: the proof that its transaction committed. */
+async function eventRecorded(db: Tx, key: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: paymentEvents.id })
+    .from(paymentEvents)
+    .where(eq(paymentEvents.idempotencyKey, key))
+    .limit(1);
+  return row !== undefined;
 }

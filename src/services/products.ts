@@ -149,17 +149,22 @@ export async function createProduct(
   input: CreateProductInput,
   deadline: CommitGuard,
 ): Promise<ProductView> {
-  const row = await transact(deps, deadline, async (tx) => {
-    const [result] = await tx.insert(products).values({
-      name: input.name,
-      priceCents: input.price_cents,
-      stockAvailable: input.stock,
-      stockTotal: input.stock,
-    });
-    const row = await readProduct(tx, result.insertId);
-    if (!row) throw notFound.product(result.insertId);
-    return row;
-  });
+  const row = await transact(
+    deps,
+    deadline,
+    async (tx) => {
+      const [result] = await tx.insert(products).values({
+        name: input.name,
+        priceCents: input.price_cents,
+        stockAvailable: input.stock,
+        stockTotal: input.stock,
+      });
+      const row = await readProduct(tx, result.insertId);
+      if (!row) throw notFound.product(result.insertId);
+      return row;
+    },
+    { committed: async (db, row) => (await readProduct(db, row.id)) !== undefined },
+  );
   return deps.productCache.offer(row.version, toProductView(row)).view;
 }
 
@@ -169,21 +174,29 @@ export async function restockProduct(
   qty: number,
   deadline: CommitGuard,
 ): Promise<ProductView> {
-  const snapshot = await transact(deps, deadline, async (tx) => {
-    const product = await lockProduct(tx, id);
-    if (!product) throw notFound.product(id);
-    // The counters are 32-bit columns; refuse the request rather than let the database fail.
-    if (product.stockTotal + qty > MAX_STOCK) {
-      throw new AppError(
-        "validation_failed",
-        `Product ${id} cannot hold more than ${MAX_STOCK} units.`,
-        {
-          errors: [{ path: "qty", message: `would take the product's stock above ${MAX_STOCK}` }],
-        },
-      );
-    }
-    return changeStock(tx, product, { available: qty, total: qty });
-  });
+  const snapshot = await transact(
+    deps,
+    deadline,
+    async (tx) => {
+      const product = await lockProduct(tx, id);
+      if (!product) throw notFound.product(id);
+      // The counters are 32-bit columns; refuse the request rather than let the database fail.
+      if (product.stockTotal + qty > MAX_STOCK) {
+        throw new AppError(
+          "validation_failed",
+          `Product ${id} cannot hold more than ${MAX_STOCK} units.`,
+          {
+            errors: [{ path: "qty", message: `would take the product's stock above ${MAX_STOCK}` }],
+          },
+        );
+      }
+      return changeStock(tx, product, { available: qty, total: qty });
+    },
+    {
+      committed: async (db, snapshot) =>
+        ((await readProduct(db, id))?.version ?? 0) >= snapshot.version,
+    },
+  );
   publishProducts(deps, [snapshot]);
   return snapshot.view;
 }

@@ -4,16 +4,26 @@ import { type IsolationLevel, withConnection, withTransaction } from "../db/tran
 import type { Deps } from "../deps";
 import type { CommitGuard } from "../lib/deadline";
 
+export type TransactOptions<T> = {
+  isolationLevel?: IsolationLevel;
+  /**
+   * Whether the transaction that returned `result` committed, read after a connection lost
+   * during COMMIT; without it such a request is answered 503 with its outcome unknown.
+   */
+  committed?: (db: Tx, result: T) => Promise<boolean>;
+};
+
 /** A service transaction: bounded retries, each counted, cut off when its callers give up. */
 export function transact<T>(
-  deps: Pick<Deps, "pool" | "metrics" | "dbHealth">,
+  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
   guard: CommitGuard,
   work: (tx: Tx) => Promise<T>,
-  isolationLevel?: IsolationLevel,
+  options: TransactOptions<T> = {},
 ): Promise<T> {
   return withTransaction(deps.pool, work, {
     guard,
-    isolationLevel,
+    ...options,
+    outcomeWaitMs: deps.config.REQUEST_TIMEOUT_MS,
     health: deps.dbHealth,
     onRetry: (reason) => deps.metrics.txRetries.inc({ reason }),
   }).catch(asServiceError);

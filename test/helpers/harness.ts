@@ -4,6 +4,7 @@ import { type App, createApp } from "../../src/app";
 import { type Config, parseConfig } from "../../src/config";
 import { migrateDatabase } from "../../src/db/migrate";
 import { buildDeps, closeDeps, type Deps } from "../../src/deps";
+import type { Logger } from "../../src/lib/logger";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 const serverUrl = process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/flash_sale";
@@ -27,9 +28,9 @@ export type TestContext = {
 };
 
 /** The real app over the database at `url`, configured as the tests need. */
-export function buildTestApp(url: string, env: Record<string, string> = {}) {
+export function buildTestApp(url: string, env: Record<string, string> = {}, logger?: Logger) {
   const config = parseConfig({ LOG_LEVEL: "silent", ADMIN_TOKEN, ...env, DATABASE_URL: url });
-  const deps = buildDeps(config);
+  const deps = buildDeps(config, { logger });
   return { config, deps, app: createApp(deps) };
 }
 

@@ -7,13 +7,14 @@ type Peer = { pair: Pair; pending: Uint8Array[] };
  * A TCP proxy on 127.0.0.1 between the app and the database, for outage tests. `cut()` drops
  * every open connection and leaves new ones hanging, as a dead network would; `restore()`
  * forwards again. `dropWhenSent(text)` closes any connection whose client sends `text` (a
- * statement), so that exactly that statement fails with a lost connection.
+ * statement), so that exactly that statement fails with a lost connection; with `forward`, the
+ * statement reaches the database first and only its answer is lost.
  */
 export class TcpProxy {
   private listener?: TCPSocketListener<Peer>;
   private readonly pairs = new Set<Pair>();
   private up = true;
-  private tripwire: Buffer | undefined;
+  private tripwire: { text: Buffer; forward: boolean; once: boolean } | undefined;
   /** How many connections the tripwire closed. */
   dropped = 0;
 
@@ -62,8 +63,11 @@ export class TcpProxy {
         data: (client, chunk) => {
           const { pair } = client.data;
           if (!this.up) return;
-          if (this.tripwire && Buffer.from(chunk).includes(this.tripwire)) {
+          const wire = this.tripwire;
+          if (wire && Buffer.from(chunk).includes(wire.text)) {
             this.dropped++;
+            if (wire.once) this.tripwire = undefined;
+            if (wire.forward) pair.upstream?.write(chunk);
             pair.upstream?.end();
             client.end();
             return;
@@ -91,8 +95,18 @@ export class TcpProxy {
     this.pairs.clear();
   }
 
-  dropWhenSent(text: string | undefined): void {
-    this.tripwire = text === undefined ? undefined : Buffer.from(text);
+  dropWhenSent(
+    text: string | undefined,
+    options: { forward?: boolean; once?: boolean } = {},
+  ): void {
+    this.tripwire =
+      text === undefined
+        ? undefined
+        : {
+            text: Buffer.from(text),
+            forward: options.forward ?? false,
+            once: options.once ?? false,
+          };
   }
 
   restore(): void {

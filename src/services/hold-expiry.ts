@@ -1,0 +1,75 @@
+import { and, asc, eq, inArray, lte } from "drizzle-orm";
+import { dbNow, type Tx } from "../db/client";
+import { holds } from "../db/schema";
+import type { Deps } from "../deps";
+import type { CommitGuard } from "../lib/deadline";
+import { type LockedProduct, publishProducts, returnStock } from "./products";
+import { transact } from "./transact";
+
+/**
+ * A buyer who finds too little stock first takes back that product's expired holds, so the
+ * units of an expired hold are never refused to anyone while the sweeper has not run yet.
+ */
+export async function reclaimExpiredHolds(
+  tx: Tx,
+  product: LockedProduct,
+): Promise<{ holds: number; units: number }> {
+  const expired = await tx
+    .select({ id: holds.id, qty: holds.qty })
+    .from(holds)
+    .where(
+      and(
+        eq(holds.productId, product.id),
+        eq(holds.status, "active"),
+        lte(holds.expiresAt, product.now),
+      ),
+    )
+    .for("update");
+  if (expired.length === 0) return { holds: 0, units: 0 };
+  await tx
+    .update(holds)
+    .set({ status: "expired" })
+    .where(
+      inArray(
+        holds.id,
+        expired.map((hold) => hold.id),
+      ),
+    );
+  return { holds: expired.length, units: expired.reduce((sum, hold) => sum + hold.qty, 0) };
+}
+
+/**
+ * The sweeper's half of expiry: expired holds across products, in bounded batches. SKIP LOCKED
+ * lets several processes share the work; a hold a buyer or another sweeper is handling is left
+ * to them.
+ */
+export async function expireHolds(
+  deps: Deps,
+  limit: number,
+  deadline: CommitGuard,
+): Promise<number> {
+  const { count, snapshots } = await transact(deps, deadline, async (tx) => {
+    const expired = await tx
+      .select({ id: holds.id, productId: holds.productId, qty: holds.qty })
+      .from(holds)
+      .where(and(eq(holds.status, "active"), lte(holds.expiresAt, dbNow)))
+      .orderBy(asc(holds.expiresAt))
+      .limit(limit)
+      .for("update", { skipLocked: true });
+    if (expired.length === 0) return { count: 0, snapshots: [] };
+    const snapshots = await returnStock(tx, expired, "reserved");
+    await tx
+      .update(holds)
+      .set({ status: "expired" })
+      .where(
+        inArray(
+          holds.id,
+          expired.map((hold) => hold.id),
+        ),
+      );
+    return { count: expired.length, snapshots };
+  });
+  publishProducts(deps, snapshots);
+  if (count > 0) deps.metrics.holdsExpired.inc({ by: "sweeper" }, count);
+  return count;
+}
