@@ -3,6 +3,8 @@ import { loadConfig, WEBHOOK_SECRET_MIN_BYTES, webhookSecretKey } from "./config
 import { migrateDatabase } from "./db/migrate";
 import { StartupError, waitForDatabase } from "./db/startup";
 import { buildDeps, closeDeps } from "./deps";
+import { AppError } from "./errors";
+import { problemResponse } from "./http/problem";
 import { startReconciler } from "./jobs/reconciler";
 import { startSweeper } from "./jobs/sweeper";
 import { createLogger, type Logger } from "./lib/logger";
@@ -56,6 +58,11 @@ if (config.WORKERS > 1 && workerId === undefined) {
     hostname: "0.0.0.0",
     reusePort: config.WORKERS > 1,
     fetch: app.fetch,
+    // Only reached if something throws outside the app's own error handling.
+    error: (err) => {
+      logger.error({ err }, "unhandled error outside the app");
+      return problemResponse(new AppError("internal_error", "An unexpected error occurred."));
+    },
   });
   const jobs = [startSweeper(deps), startReconciler(deps)];
   logger.info({ port: server.port, worker: workerId }, "flash-sale listening");

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
+import { toAppError } from "../src/db/errors";
 import { products } from "../src/db/schema";
 import { withTransaction } from "../src/db/transaction";
 import { AppError } from "../src/errors";
@@ -77,5 +78,35 @@ describe("transaction retries", () => {
     expect(rows.map((r) => r.version)).toEqual([2, 2]);
     // InnoDB chose a victim; running it again was enough.
     expect(reasons).toEqual(["deadlock"]);
+  });
+});
+
+describe("database failures map to 503 with Retry-After in one place", () => {
+  const driverError = (fields: Record<string, unknown>) =>
+    Object.assign(new Error("driver error"), fields);
+
+  test.each([
+    ["1213 deadlock (also Galera's certification failure)", { errno: 1213 }],
+    ["1205 lock wait timeout", { errno: 1205 }],
+    ["1317 query interrupted (KILL QUERY)", { errno: 1317 }],
+    ["1927 connection killed", { errno: 1927 }],
+    ["1047 Galera node not ready", { errno: 1047 }],
+    ["1969 MariaDB statement timeout", { errno: 1969 }],
+    ["3024 MySQL statement timeout", { errno: 3024 }],
+    ["connection lost", { code: "PROTOCOL_CONNECTION_LOST", fatal: true }],
+    ["connection refused", { code: "ECONNREFUSED" }],
+    ["connect timeout", { code: "ETIMEDOUT" }],
+  ])("%s", (_name, fields) => {
+    // Drizzle wraps the driver's error; the errno sits down the cause chain.
+    const wrapped = Object.assign(new Error("Failed query"), { cause: driverError(fields) });
+    const mapped = toAppError(wrapped);
+    expect(mapped).toBeInstanceOf(AppError);
+    expect((mapped as AppError).code).toBe("service_unavailable");
+    expect((mapped as AppError).retryAfterSeconds).toBe(1);
+  });
+
+  test("a constraint violation is not a 503: it is a bug, answered 500", () => {
+    const duplicate = driverError({ errno: 1062, code: "ER_DUP_ENTRY" });
+    expect(toAppError(duplicate)).toBe(duplicate);
   });
 });
