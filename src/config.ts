@@ -72,6 +72,17 @@ export const ConfigSchema = z.object({
   RECONCILE_CRON: cronPattern.default("0 * * * * *"),
   ADMIN_TOKEN: z.preprocess(emptyAsUnset, z.string().optional()),
   WEBHOOK_SECRET: z.preprocess(emptyAsUnset, webhookSecret.optional()),
+  // Buyer identity (see src/services/buyers.ts): HS256 with the secret's UTF-8 bytes, and/or
+  // RS256, ES256 and EdDSA keys from a JWKS URL. Neither set: anonymous shoppers.
+  BUYER_JWT_SECRET: z.preprocess(emptyAsUnset, z.string().optional()),
+  BUYER_JWKS_URL: z.preprocess(
+    emptyAsUnset,
+    z
+      .url({ protocol: /^https?$/, error: "must be an http(s):// URL of a JWKS document" })
+      .optional(),
+  ),
+  BUYER_JWT_ISSUER: z.preprocess(emptyAsUnset, z.string().optional()),
+  BUYER_JWT_AUDIENCE: z.preprocess(emptyAsUnset, z.string().optional()),
   // Set by the supervisor on the processes it starts; not for operators.
   FLASH_SALE_WORKER_ID: z.string().regex(/^\d+$/).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

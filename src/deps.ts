@@ -5,6 +5,7 @@ import { ReadinessProbe } from "./db/readiness";
 import { createLogger, type Logger } from "./lib/logger";
 import { createMetrics, type Metrics } from "./lib/metrics";
 import { ProductCache } from "./lib/product-cache";
+import { type BuyerVerifier, createBuyerVerifier } from "./services/buyers";
 import { HoldBatcher } from "./services/hold-batcher";
 import { reserveHolds } from "./services/hold-reservation";
 
@@ -17,6 +18,7 @@ export type Deps = {
   metrics: Metrics;
   dbHealth: DatabaseHealth;
   readiness: ReadinessProbe;
+  buyers: BuyerVerifier;
   productCache: ProductCache;
   holdBatcher: HoldBatcher;
 };
@@ -42,6 +44,7 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
     metrics,
     dbHealth,
     readiness: new ReadinessProbe(config.DATABASE_URL, dbHealth),
+    buyers: createBuyerVerifier(config),
     productCache: new ProductCache(config.PRODUCT_CACHE_TTL_MS),
     holdBatcher: new HoldBatcher(config.HOLD_BATCH_MAX, (batch) => reserveHolds(deps, batch)),
   };

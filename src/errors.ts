@@ -10,6 +10,7 @@ export const codeToStatus = {
   insufficient_stock: 409,
   hold_already_used: 409,
   idempotency_key_in_progress: 409,
+  buyer_limit_exceeded: 409,
   hold_expired: 410,
   hold_released: 410,
   payload_too_large: 413,
@@ -33,6 +34,7 @@ const titles: Record<ErrorCode, string> = {
   insufficient_stock: "Insufficient stock",
   hold_already_used: "Hold already used",
   idempotency_key_in_progress: "Idempotency key in progress",
+  buyer_limit_exceeded: "Buyer limit exceeded",
   hold_expired: "Hold expired",
   hold_released: "Hold released",
   payload_too_large: "Payload too large",
@@ -49,6 +51,8 @@ export type FieldError = { path: string; message: string };
 export type ProblemExtras = {
   available?: number;
   order_id?: number;
+  limit?: number;
+  used?: number;
   errors?: FieldError[];
 };
 
@@ -89,6 +93,14 @@ export const notFound = {
 export function insufficientStock(available: number): AppError {
   const units = available === 1 ? "unit is" : "units are";
   return new AppError("insufficient_stock", `Only ${available} ${units} available.`, { available });
+}
+
+export function buyerLimitExceeded(limit: number, used: number): AppError {
+  return new AppError(
+    "buyer_limit_exceeded",
+    `This product allows ${limit} per buyer and this buyer already has ${used}.`,
+    { limit, used },
+  );
 }
 
 export function serviceUnavailable(detail: string): AppError {

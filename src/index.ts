@@ -48,6 +48,13 @@ if (config.WORKERS > 1 && workerId === undefined) {
       `WEBHOOK_SECRET is ${webhookKey.length} bytes; Standard Webhooks asks for at least ${WEBHOOK_SECRET_MIN_BYTES}`,
     );
   }
+  if (!deps.buyers.required) {
+    logger.warn(
+      "BUYER_JWT_SECRET and BUYER_JWKS_URL are unset: shoppers are anonymous, anyone may read or release any anonymous hold by its id, and products with max_per_buyer cannot be held",
+    );
+  } else if (config.BUYER_JWT_SECRET && Buffer.byteLength(config.BUYER_JWT_SECRET) < 32) {
+    logger.warn("BUYER_JWT_SECRET is shorter than 32 bytes: HS256 keys that short can be guessed");
+  }
   if (!config.ADMIN_TOKEN) logger.warn("ADMIN_TOKEN is not set: every admin route answers 401");
   else if (config.ADMIN_TOKEN.length < 16)
     logger.warn("ADMIN_TOKEN is shorter than 16 characters: easy to guess");

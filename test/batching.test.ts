@@ -40,7 +40,7 @@ describe("group reservation", () => {
     const productId = await createProduct(api, 10);
     const before = await batchSizes();
     const submit = (qty: number) =>
-      ctx.deps.holdBatcher.submit({ productId, qty, deadline: patience() });
+      ctx.deps.holdBatcher.submit({ productId, qty, buyer: null, deadline: patience() });
     // The first request starts a transaction at once; the next five queue behind it.
     const answers = await Promise.all([
       submit(1),
@@ -74,7 +74,7 @@ describe("group reservation", () => {
     const productId = await createProduct(api, 100);
     const answers = await Promise.all(
       [3, 1, 4, 1, 5, 9, 2, 6].map((qty) =>
-        createHold(ctx.deps, { product_id: productId, qty }, patience()),
+        createHold(ctx.deps, { product_id: productId, qty }, null, patience()),
       ),
     );
     for (const answer of answers) {
@@ -93,9 +93,11 @@ describe("group reservation", () => {
     const keyed = (qty: number) => ({
       productId,
       qty,
+      buyer: null,
       deadline: patience(),
       idem: {
         scope: HOLDS_SCOPE,
+        buyer: "",
         key: "same-key",
         fingerprint: fingerprintOf(HOLDS_SCOPE, { product_id: productId, qty }),
         replacesExpired: false,
@@ -105,11 +107,11 @@ describe("group reservation", () => {
       ctx.deps.holdBatcher.submit(request);
     // The first request runs alone; the other four form the next batch, in this order.
     const answers = await Promise.all([
-      submit({ productId, qty: 1, deadline: patience() }),
+      submit({ productId, qty: 1, buyer: null, deadline: patience() }),
       submit(keyed(2)),
-      submit({ productId, qty: 50, deadline: patience() }),
+      submit({ productId, qty: 50, buyer: null, deadline: patience() }),
       submit(keyed(3)),
-      submit({ productId, qty: 2, deadline: patience() }),
+      submit({ productId, qty: 2, buyer: null, deadline: patience() }),
     ]);
     expect(answers.map(summary)).toEqual([
       { granted: 1 },
@@ -124,7 +126,7 @@ describe("group reservation", () => {
   test("a batch for a missing product answers each request 404", async () => {
     const answers = await Promise.all(
       [1, 2, 3].map((qty) =>
-        ctx.deps.holdBatcher.submit({ productId: 987_654, qty, deadline: patience() }),
+        ctx.deps.holdBatcher.submit({ productId: 987_654, qty, buyer: null, deadline: patience() }),
       ),
     );
     expect(answers.map(summary)).toEqual([
@@ -141,7 +143,7 @@ describe("group reservation", () => {
       await broken.deps.pool.end();
       const results = await Promise.allSettled(
         [1, 2, 3].map((qty) =>
-          broken.deps.holdBatcher.submit({ productId, qty, deadline: patience() }),
+          broken.deps.holdBatcher.submit({ productId, qty, buyer: null, deadline: patience() }),
         ),
       );
       for (const result of results) {
@@ -166,7 +168,13 @@ describe("hold ids of a multi-row insert", () => {
     const productId = await createProduct(api, 100);
     const expiresAt = new Date(Date.now() + 60_000);
     const ids = await transact(ctx.deps, patience(), (tx) =>
-      insertHolds(tx, layout, productId, [3, 1, 2], expiresAt),
+      insertHolds(
+        tx,
+        layout,
+        productId,
+        [3, 1, 2].map((qty) => ({ qty, buyer: null })),
+        expiresAt,
+      ),
     );
     const held = await rows<{ id: number; qty: number }>(
       ctx.sql,
@@ -195,10 +203,10 @@ describe("requests past their deadline", () => {
       await gate;
       return reserveHolds(ctx.deps, batch);
     });
-    const first = batcher.submit({ productId, qty: 1, deadline: patience() });
+    const first = batcher.submit({ productId, qty: 1, buyer: null, deadline: patience() });
     const leaving = patience();
     const late = batcher
-      .submit({ productId, qty: 2, deadline: leaving })
+      .submit({ productId, qty: 2, buyer: null, deadline: leaving })
       .catch((err: unknown) => err as AppError);
     expect(leaving.abandon()).toBe(true);
     release();
@@ -220,9 +228,9 @@ describe("requests past their deadline", () => {
     await locker.query("BEGIN");
     await locker.query("SELECT id FROM products WHERE id = ? FOR UPDATE", [productId]);
     const pending = reserveHolds(ctx.deps, [
-      { productId, qty: 1, deadline: patience() },
-      { productId, qty: 2, deadline: leaving },
-      { productId, qty: 3, deadline: patience() },
+      { productId, qty: 1, buyer: null, deadline: patience() },
+      { productId, qty: 2, buyer: null, deadline: leaving },
+      { productId, qty: 3, buyer: null, deadline: patience() },
     ]);
     await waitForLockWaits(ctx.sql, 1);
     // Gives up while its batch is inside a transaction, waiting for the product row.

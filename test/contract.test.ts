@@ -47,6 +47,7 @@ describe("happy path", () => {
       stock_available: 100,
       stock_reserved: 0,
       available: 100,
+      max_per_buyer: null,
     });
 
     const hold = await api.post("/api/holds", { product_id: productId, qty: 5 });
@@ -54,6 +55,7 @@ describe("happy path", () => {
     expect(hold.body).toEqual({
       hold_id: expect.any(Number),
       product_id: productId,
+      buyer_id: null,
       qty: 5,
       status: "active",
       expires_at: expect.stringMatching(ISO_MS),
@@ -76,6 +78,7 @@ describe("happy path", () => {
       order_id: expect.any(Number),
       hold_id: holdId,
       product_id: productId,
+      buyer_id: null,
       qty: 5,
       unit_price_cents: 12900,
       total_cents: 64500,

@@ -209,9 +209,9 @@ describe("logs", () => {
     const { lines, logger } = captureLogs();
     const productId = await createProduct(api, 2);
     const deps = { ...ctx.deps, logger };
-    await reserveHolds(deps, [{ productId, qty: 1, deadline: patience() }]);
-    await reserveHolds(deps, [{ productId, qty: 1, deadline: patience() }]);
-    await reserveHolds(deps, [{ productId, qty: 1, deadline: patience() }]);
+    await reserveHolds(deps, [{ productId, qty: 1, buyer: null, deadline: patience() }]);
+    await reserveHolds(deps, [{ productId, qty: 1, buyer: null, deadline: patience() }]);
+    await reserveHolds(deps, [{ productId, qty: 1, buyer: null, deadline: patience() }]);
     const soldOut = lines
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((e) => e.productId === productId);

@@ -9,6 +9,7 @@ const view = (available: number): ProductView => ({
   stock_available: available,
   stock_reserved: 0,
   available,
+  max_per_buyer: null,
 });
 
 describe("product cache", () => {

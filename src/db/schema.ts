@@ -19,6 +19,9 @@ const id = () => bigint("id", { mode: "number", unsigned: true }).autoincrement(
 const ref = (name: string) => bigint(name, { mode: "number", unsigned: true });
 const timestamp = (name: string) => datetime(name, { mode: "date", fsp: 3 });
 const createdAt = () => timestamp("created_at").notNull().default(sql`CURRENT_TIMESTAMP(3)`);
+/** A JWT `sub` is at most 128 characters, each at most 4 bytes of UTF-8. */
+const BUYER_ID_BYTES = 512;
+const buyerId = () => varbinary("buyer_id", { length: BUYER_ID_BYTES });
 
 export const holdStatuses = ["active", "converted", "released", "expired"] as const;
 export const orderStatuses = ["pending", "paid", "cancelled"] as const;
@@ -37,10 +40,15 @@ export const products = mysqlTable(
     stockTotal: int("stock_total").notNull(),
     // Bumped on every stock change so a process never replaces a cached row with an older one.
     version: bigint("version", { mode: "number", unsigned: true }).notNull().default(1),
+    // Units one buyer may have in active holds and pending or paid orders; null: no limit.
+    maxPerBuyer: int("max_per_buyer"),
+    // When the limit last changed: holds granted before it may exceed a lowered limit.
+    maxPerBuyerSetAt: timestamp("max_per_buyer_set_at"),
     createdAt: createdAt(),
   },
   (t) => [
     check("products_price_cents_nonneg", sql`${t.priceCents} >= 0`),
+    check("products_max_per_buyer_positive", sql`${t.maxPerBuyer} > 0`),
     check("products_stock_reserved_nonneg", sql`${t.stockReserved} >= 0`),
     check("products_stock_reserved_le_available", sql`${t.stockReserved} <= ${t.stockAvailable}`),
   ],
@@ -53,6 +61,8 @@ export const holds = mysqlTable(
     productId: ref("product_id")
       .notNull()
       .references(() => products.id),
+    // The JWT `sub` of the buyer (binary: ids compare byte for byte); null when anonymous.
+    buyerId: buyerId(),
     qty: int("qty").notNull(),
     status: mysqlEnum("status", holdStatuses).notNull().default("active"),
     expiresAt: timestamp("expires_at").notNull(),
@@ -61,6 +71,7 @@ export const holds = mysqlTable(
   (t) => [
     index("holds_status_expires_at_idx").on(t.status, t.expiresAt),
     index("holds_product_status_expires_at_idx").on(t.productId, t.status, t.expiresAt),
+    index("holds_product_buyer_status_idx").on(t.productId, t.buyerId, t.status),
     check("holds_qty_positive", sql`${t.qty} > 0`),
   ],
 );
@@ -75,6 +86,7 @@ export const orders = mysqlTable(
     productId: ref("product_id")
       .notNull()
       .references(() => products.id),
+    buyerId: buyerId(),
     qty: int("qty").notNull(),
     unitPriceCents: int("unit_price_cents").notNull(),
     totalCents: bigint("total_cents", { mode: "number" }).notNull(),
@@ -85,6 +97,7 @@ export const orders = mysqlTable(
     uniqueIndex("orders_hold_id_unique").on(t.holdId),
     index("orders_status_created_at_idx").on(t.status, t.createdAt),
     index("orders_product_status_idx").on(t.productId, t.status),
+    index("orders_product_buyer_status_idx").on(t.productId, t.buyerId, t.status),
     check("orders_qty_positive", sql`${t.qty} > 0`),
   ],
 );
@@ -115,6 +128,8 @@ export const idempotencyKeys = mysqlTable(
   {
     id: id(),
     scope: varchar("scope", { length: 64 }).notNull(),
+    // Keys are per buyer: two buyers may use the same key. Empty for anonymous shoppers.
+    buyerId: varbinary("buyer_id", { length: BUYER_ID_BYTES }).notNull().default(""),
     // Binary for byte-for-byte comparison; the header allows only printable ASCII.
     idempotencyKey: varbinary("idempotency_key", { length: 255 }).notNull(),
     fingerprint: char("fingerprint", { length: 64 }).notNull(),
@@ -124,7 +139,7 @@ export const idempotencyKeys = mysqlTable(
     expiresAt: timestamp("expires_at").notNull(),
   },
   (t) => [
-    uniqueIndex("idempotency_keys_scope_key_unique").on(t.scope, t.idempotencyKey),
+    uniqueIndex("idempotency_keys_scope_buyer_key_unique").on(t.scope, t.buyerId, t.idempotencyKey),
     index("idempotency_keys_expires_at_idx").on(t.expiresAt),
   ],
 );

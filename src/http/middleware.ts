@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createMiddleware } from "hono/factory";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { AppError } from "../errors";
+import type { BuyerId, BuyerVerifier } from "../services/buyers";
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
 
@@ -18,6 +19,20 @@ export const jsonBody = createMiddleware(async (c, next) => {
   }
   await next();
 });
+
+/** What the buyer middleware leaves for the handlers. */
+export type BuyerVariables = { buyer: BuyerId };
+
+/**
+ * The shopper's identity from `Authorization: Bearer <JWT>`, or null in anonymous mode; a
+ * missing or bad token is a 401 before anything else runs, so nothing changes.
+ */
+export function buyerAuth(verifier: BuyerVerifier) {
+  return createMiddleware<{ Variables: BuyerVariables }>(async (c, next) => {
+    c.set("buyer", await verifier.verify(c.req.header("authorization")));
+    await next();
+  });
+}
 
 function digest(value: string): Buffer {
   return createHash("sha256").update(value).digest();

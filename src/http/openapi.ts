@@ -41,6 +41,9 @@ const common = {
   "503": problem("Database unreachable or too busy (service_unavailable)"),
 };
 const admin = [{ bearer: [] }];
+/** A buyer token, or nothing in anonymous mode (neither BUYER_JWT_SECRET nor BUYER_JWKS_URL). */
+const shopper = [{ buyer: [] }, {}];
+const notYours = "or another buyer's";
 
 /** The OpenAPI 3.1 document, built from the same zod schemas that validate requests. */
 export function openApiDocument(schemas: s.RequestSchemas) {
@@ -52,12 +55,22 @@ export function openApiDocument(schemas: s.RequestSchemas) {
       description: "Sells limited stock in a flash sale without overselling.",
     },
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" },
+        buyer: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description:
+            "A buyer token: HS256 (BUYER_JWT_SECRET) or RS256/ES256/EdDSA (BUYER_JWKS_URL), with exp and sub",
+        },
+      },
       schemas: {
         CreateHoldInput: schema(schemas.CreateHoldInput),
         CreateOrderInput: schema(schemas.CreateOrderInput),
         PaymentEventInput: schema(schemas.PaymentEventInput),
         CreateProductInput: schema(schemas.CreateProductInput),
+        UpdateProductInput: schema(schemas.UpdateProductInput),
         RestockInput: schema(schemas.RestockInput),
         Product: schema(s.Product),
         Hold: schema(s.Hold),
@@ -81,12 +94,18 @@ export function openApiDocument(schemas: s.RequestSchemas) {
       "/api/holds": {
         post: {
           summary: "Reserve units for HOLD_TTL_SECONDS",
+          security: shopper,
           parameters: [idempotencyHeader],
           requestBody: body("CreateHoldInput"),
           responses: {
             "201": ok("The hold", "Hold"),
+            "401": problem(
+              "unauthorized (no valid buyer token, or an anonymous hold on a limited product)",
+            ),
             "404": problem("product_not_found"),
-            "409": problem("insufficient_stock or idempotency_key_in_progress"),
+            "409": problem(
+              "insufficient_stock, buyer_limit_exceeded (with limit and used) or idempotency_key_in_progress",
+            ),
             ...common,
           },
         },
@@ -94,15 +113,23 @@ export function openApiDocument(schemas: s.RequestSchemas) {
       "/api/holds/{id}": {
         get: {
           summary: "Read a hold",
+          security: shopper,
           parameters: [idParam("hold")],
-          responses: { "200": ok("The hold", "Hold"), "404": problem("hold_not_found"), ...common },
+          responses: {
+            "200": ok("The hold", "Hold"),
+            "401": problem("unauthorized"),
+            "404": problem(`hold_not_found (${notYours})`),
+            ...common,
+          },
         },
         delete: {
           summary: "Release an active hold",
+          security: shopper,
           parameters: [idParam("hold")],
           responses: {
             "200": ok("The hold, released (or unchanged if already released or expired)", "Hold"),
-            "404": problem("hold_not_found"),
+            "401": problem("unauthorized"),
+            "404": problem(`hold_not_found (${notYours})`),
             "409": problem("hold_already_used"),
             ...common,
           },
@@ -111,11 +138,13 @@ export function openApiDocument(schemas: s.RequestSchemas) {
       "/api/orders": {
         post: {
           summary: "Turn a hold into a pending order",
+          security: shopper,
           parameters: [idempotencyHeader],
           requestBody: body("CreateOrderInput"),
           responses: {
             "201": ok("The order", "Order"),
-            "404": problem("hold_not_found"),
+            "401": problem("unauthorized"),
+            "404": problem(`hold_not_found (${notYours})`),
             "409": problem("hold_already_used or idempotency_key_in_progress"),
             "410": problem("hold_expired or hold_released"),
             ...common,
@@ -125,10 +154,12 @@ export function openApiDocument(schemas: s.RequestSchemas) {
       "/api/orders/{id}": {
         get: {
           summary: "Read an order",
+          security: shopper,
           parameters: [idParam("order")],
           responses: {
             "200": ok("The order", "Order"),
-            "404": problem("order_not_found"),
+            "401": problem("unauthorized"),
+            "404": problem(`order_not_found (${notYours})`),
             ...common,
           },
         },
@@ -154,6 +185,20 @@ export function openApiDocument(schemas: s.RequestSchemas) {
           responses: {
             "201": ok("The product", "Product"),
             "401": problem("unauthorized"),
+            ...common,
+          },
+        },
+      },
+      "/api/admin/products/{id}": {
+        patch: {
+          summary: "Rename a product or change its per-buyer limit (existing holds are kept)",
+          security: admin,
+          parameters: [idParam("product")],
+          requestBody: body("UpdateProductInput"),
+          responses: {
+            "200": ok("The product", "Product"),
+            "401": problem("unauthorized"),
+            "404": problem("product_not_found"),
             ...common,
           },
         },

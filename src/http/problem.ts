@@ -11,6 +11,7 @@ export function problemResponse(error: AppError): Response {
   const headers: Record<string, string> = { "content-type": PROBLEM_JSON };
   if (error.retryAfterSeconds !== undefined)
     headers["retry-after"] = String(error.retryAfterSeconds);
+  if (error.code === "unauthorized") headers["www-authenticate"] = "Bearer";
   return new Response(JSON.stringify(error.toProblem()), { status: error.status, headers });
 }
 

@@ -16,6 +16,11 @@ export const IdParams = z.strictObject({
 });
 
 const id = () => z.number().int().min(1).max(MAX_ID);
+const productName = () => z.string().trim().min(1).max(200);
+/** A positive number of units per buyer, or null for no limit. */
+const maxPerBuyer = () => z.number().int().min(1).max(2_147_483_647).nullable();
+/** A buyer id: the `sub` of the buyer's token; null for anonymous shoppers. */
+const buyerId = () => z.string().nullable();
 
 /** 1 to 255 printable ASCII characters, as the contract says. */
 export const IdempotencyHeaders = z.object({
@@ -38,9 +43,14 @@ export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
       status: z.enum(paymentStatuses),
     }),
     CreateProductInput: z.strictObject({
-      name: z.string().trim().min(1).max(200),
+      name: productName(),
       price_cents: z.number().int().min(0).max(2_147_483_647),
       stock: z.number().int().min(0).max(1_000_000_000),
+      max_per_buyer: maxPerBuyer().optional(),
+    }),
+    UpdateProductInput: z.strictObject({
+      name: productName().optional(),
+      max_per_buyer: maxPerBuyer().optional(),
     }),
     RestockInput: z.strictObject({ qty: z.number().int().min(1).max(1_000_000_000) }),
   };
@@ -57,11 +67,13 @@ export const Product = z.object({
   stock_available: z.number().int(),
   stock_reserved: z.number().int(),
   available: z.number().int(),
+  max_per_buyer: z.number().int().nullable(),
 });
 
 export const Hold = z.object({
   hold_id: id(),
   product_id: id(),
+  buyer_id: buyerId(),
   qty: z.number().int(),
   status: z.enum(holdStatuses),
   expires_at: timestamp,
@@ -72,6 +84,7 @@ export const Order = z.object({
   order_id: id(),
   hold_id: id(),
   product_id: id(),
+  buyer_id: buyerId(),
   qty: z.number().int(),
   unit_price_cents: z.number().int(),
   total_cents: z.number().int(),
@@ -96,5 +109,7 @@ export const Problem = z.object({
   detail: z.string(),
   available: z.number().int().optional(),
   order_id: id().optional(),
+  limit: z.number().int().optional(),
+  used: z.number().int().optional(),
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });

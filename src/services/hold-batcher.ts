@@ -1,11 +1,13 @@
 import { type AppError, gaveUp } from "../errors";
 import type { CommitGuard } from "../lib/deadline";
+import type { BuyerId } from "./buyers";
 import type { IdempotencyRequest, Outcome } from "./idempotency";
 import type { HoldView } from "./views";
 
 export type HoldRequest = {
   productId: number;
   qty: number;
+  buyer: BuyerId;
   idem?: IdempotencyRequest;
   /** The client's deadline: a request it passed is never served. */
   deadline: CommitGuard;

@@ -3,8 +3,10 @@ import { type AutoIncrement, type Db, readAutoIncrement, type Tx } from "../db/c
 import { Abandoned } from "../db/errors";
 import { holds } from "../db/schema";
 import type { Deps } from "../deps";
-import { AppError, gaveUp, insufficientStock, notFound } from "../errors";
+import { AppError, buyerLimitExceeded, gaveUp, insufficientStock, notFound } from "../errors";
 import { allOf } from "../lib/deadline";
+import { unitsByBuyer } from "./buyer-limits";
+import type { BuyerId } from "./buyers";
 import type { HoldAnswer, HoldRequest } from "./hold-batcher";
 import { reclaimExpiredHolds } from "./hold-expiry";
 import { holdExists } from "./holds";
@@ -128,8 +130,9 @@ type Allocation = { snapshot?: ProductSnapshot; reclaimedHolds: number; soldOut?
 
 /**
  * Decides the undecided requests of a batch against a locked product, in arrival order, and
- * writes the granted holds and the counter. The first shortfall reclaims the product's expired
- * holds before anyone is refused.
+ * writes the granted holds and the counter. On a product with `max_per_buyer`, each buyer's
+ * units (held or ordered, plus what this batch already gave them) are checked first. The first
+ * shortfall of either kind reclaims the product's expired holds before anyone is refused.
  */
 async function allocate(
   tx: Tx,
@@ -141,36 +144,61 @@ async function allocate(
 ): Promise<Allocation> {
   const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
   const availableBefore = product.stockAvailable - product.stockReserved;
+  const limit = product.maxPerBuyer;
+  const buyers = [
+    ...new Set(batch.flatMap((r, i) => (decisions[i] || r.buyer === null ? [] : [r.buyer]))),
+  ];
+  let owned =
+    limit === null ? new Map<string, number>() : await unitsByBuyer(tx, product.id, buyers);
+  const grantedTo = new Map<string, number>();
+  const usedBy = (buyer: string) => (owned.get(buyer) ?? 0) + (grantedTo.get(buyer) ?? 0);
   let available = availableBefore;
   let reclaimed: { holds: number; units: number } | undefined;
+  const reclaim = async () => {
+    if (reclaimed) return;
+    reclaimed = await reclaimExpiredHolds(tx, product);
+    available += reclaimed.units;
+    if (limit !== null && reclaimed.holds > 0) owned = await unitsByBuyer(tx, product.id, buyers);
+  };
   const granted: number[] = [];
   for (const [i, request] of batch.entries()) {
     if (decisions[i]) continue;
-    if (request.qty > available && !reclaimed) {
-      reclaimed = await reclaimExpiredHolds(tx, product);
-      available += reclaimed.units;
+    const { buyer, qty } = request;
+    if (limit !== null) {
+      if (buyer === null) {
+        decisions[i] = { kind: "refused", error: noBuyer(limit) };
+        continue;
+      }
+      if (usedBy(buyer) + qty > limit) await reclaim();
+      if (usedBy(buyer) + qty > limit) {
+        decisions[i] = { kind: "refused", error: buyerLimitExceeded(limit, usedBy(buyer)) };
+        continue;
+      }
     }
-    if (request.qty <= available) {
-      available -= request.qty;
+    if (qty > available) await reclaim();
+    if (qty <= available) {
+      available -= qty;
       granted.push(i);
+      if (buyer !== null) grantedTo.set(buyer, (grantedTo.get(buyer) ?? 0) + qty);
     } else {
       decisions[i] = { kind: "refused", error: insufficientStock(available) };
     }
   }
-  const quantities = granted.map((i) => batch[i]?.qty ?? 0);
-  const ids = await insertHolds(tx, autoIncrement, product.id, quantities, expiresAt);
+  const rows = granted.map((i) => ({ qty: batch[i]?.qty ?? 0, buyer: batch[i]?.buyer ?? null }));
+  const ids = await insertHolds(tx, autoIncrement, product.id, rows, expiresAt);
   granted.forEach((batchIndex, n) => {
     const row = {
       id: ids[n] ?? 0,
       productId: product.id,
-      qty: quantities[n] ?? 0,
+      buyerId: rows[n]?.buyer ?? null,
+      qty: rows[n]?.qty ?? 0,
       status: "active" as const,
       expiresAt,
     };
     decisions[batchIndex] = { kind: "granted", view: toHoldView(row, product.now) };
   });
-  const reserved = quantities.reduce((sum, qty) => sum + qty, 0) - (reclaimed?.units ?? 0);
-  const changed = quantities.length > 0 || (reclaimed?.holds ?? 0) > 0;
+  const reserved = rows.reduce((sum, row) => sum + row.qty, 0) - (reclaimed?.units ?? 0);
+  const changed = rows.length > 0 || (reclaimed?.holds ?? 0) > 0;
   return {
     snapshot: changed ? await changeStock(tx, product, { reserved }) : undefined,
     reclaimedHolds: reclaimed?.holds ?? 0,
@@ -220,36 +248,48 @@ function autoIncrementOf(db: Db): Promise<AutoIncrement> {
   return layout;
 }
 
+function noBuyer(limit: number): AppError {
+  return new AppError(
+    "unauthorized",
+    `This product allows ${limit} per buyer; holding it needs a buyer token, and none is configured or sent.`,
+  );
+}
+
 /** Inserts the granted holds in one statement and returns their ids in insertion order. */
 export async function insertHolds(
   tx: Tx,
   autoIncrement: AutoIncrement,
   productId: number,
-  quantities: number[],
+  rows: { qty: number; buyer: BuyerId }[],
   expiresAt: Date,
 ): Promise<number[]> {
-  if (quantities.length === 0) return [];
-  // One literal VALUES list: binding four parameters per row cost more CPU than the rest of
-  // the batch. Safe because every value is an integer checked here or a timestamp formatted here.
-  if (!quantities.every(Number.isSafeInteger) || !Number.isSafeInteger(productId)) {
+  if (rows.length === 0) return [];
+  // One literal VALUES list: binding five parameters per row cost more CPU than the rest of
+  // the batch. Safe because every value is an integer checked here, a timestamp formatted
+  // here, or a buyer id written as a hex literal (no quoting to get wrong).
+  if (!rows.every((row) => Number.isSafeInteger(row.qty)) || !Number.isSafeInteger(productId)) {
     throw new Error("hold quantities and product ids must be integers");
   }
   const at = `'${expiresAt.toISOString().slice(0, 23).replace("T", " ")}'`;
-  const values = quantities.map((qty) => `(${productId},${qty},'active',${at})`).join(",");
+  const buyerLiteral = (buyer: BuyerId) =>
+    buyer === null ? "NULL" : `X'${Buffer.from(buyer).toString("hex")}'`;
+  const values = rows
+    .map((row) => `(${productId},${buyerLiteral(row.buyer)},${row.qty},'active',${at})`)
+    .join(",");
   const [result] = await tx.execute(
-    sql`INSERT INTO ${holds} (${holds.productId}, ${holds.qty}, ${holds.status}, ${holds.expiresAt}) VALUES ${sql.raw(values)}`,
+    sql`INSERT INTO ${holds} (${holds.productId}, ${holds.buyerId}, ${holds.qty}, ${holds.status}, ${holds.expiresAt}) VALUES ${sql.raw(values)}`,
   );
-  if (quantities.length === 1) return [result.insertId];
+  if (rows.length === 1) return [result.insertId];
   if (autoIncrement.consecutive) {
-    return quantities.map((_, i) => result.insertId + i * autoIncrement.step);
+    return rows.map((_, i) => result.insertId + i * autoIncrement.step);
   }
   // Otherwise read them back: no other transaction can insert holds for this product while we
   // hold its row lock, so ours are exactly the first ones from insertId on.
-  const rows = await tx
+  const inserted = await tx
     .select({ id: holds.id })
     .from(holds)
     .where(and(eq(holds.productId, productId), gte(holds.id, result.insertId)))
     .orderBy(asc(holds.id))
-    .limit(quantities.length);
-  return rows.map((row) => row.id);
+    .limit(rows.length);
+  return inserted.map((row) => row.id);
 }

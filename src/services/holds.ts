@@ -1,9 +1,10 @@
-import { eq } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import { dbNow, type Tx } from "../db/client";
 import { holds, orders } from "../db/schema";
 import type { Deps } from "../deps";
 import { AppError, notFound } from "../errors";
 import type { CommitGuard } from "../lib/deadline";
+import type { BuyerId } from "./buyers";
 import type { HoldRequest } from "./hold-batcher";
 import { type IdempotencyHeader, type Outcome, precheckKey } from "./idempotency";
 import { changeStock, lockProduct, publishProducts } from "./products";
@@ -17,13 +18,19 @@ export const HOLDS_SCOPE = "POST /api/holds";
 export async function createHold(
   deps: Deps,
   input: CreateHoldInput,
+  buyer: BuyerId,
   deadline: CommitGuard,
   idempotency?: IdempotencyHeader,
 ): Promise<Outcome<HoldView>> {
-  const request: HoldRequest = { productId: input.product_id, qty: input.qty, deadline };
+  const request: HoldRequest = {
+    productId: input.product_id,
+    qty: input.qty,
+    buyer,
+    deadline,
+  };
   if (idempotency) {
     const checked = await query(deps, deadline, (db) =>
-      precheckKey(db, HOLDS_SCOPE, idempotency.key, idempotency.fingerprint),
+      precheckKey(db, { scope: HOLDS_SCOPE, buyer: buyer ?? "", ...idempotency }),
     );
     if ("replayed" in checked) return checked;
     request.idem = checked;
@@ -33,18 +40,28 @@ export async function createHold(
   return answer;
 }
 
-export async function lockHold(tx: Tx, id: number) {
+/**
+ * A buyer sees only their own holds and orders: another buyer's is "not found", and is never
+ * even locked. Anonymous shoppers (null) see the holds made anonymously.
+ */
+export function ownedBy(column: typeof holds.buyerId | typeof orders.buyerId, buyer: BuyerId) {
+  return buyer === null ? isNull(column) : eq(column, buyer);
+}
+
+/** The buyer's hold, locked; undefined when it does not exist or is someone else's. */
+export async function lockHold(tx: Tx, id: number, buyer: BuyerId) {
   const [row] = await tx
     .select({
       id: holds.id,
       productId: holds.productId,
+      buyerId: holds.buyerId,
       qty: holds.qty,
       status: holds.status,
       expiresAt: holds.expiresAt,
       now: dbNow,
     })
     .from(holds)
-    .where(eq(holds.id, id))
+    .where(and(eq(holds.id, id), ownedBy(holds.buyerId, buyer)))
     .for("update");
   return row && { ...row, now: parseDbTime(row.now) };
 }
@@ -91,12 +108,18 @@ async function statusIs(db: Tx, id: number, status: HoldView["status"]): Promise
   return status === "expired" || row?.status === status;
 }
 
-export async function getHold(deps: Deps, id: number, deadline: CommitGuard): Promise<HoldView> {
+export async function getHold(
+  deps: Deps,
+  id: number,
+  buyer: BuyerId,
+  deadline: CommitGuard,
+): Promise<HoldView> {
   const [row] = await query(deps, deadline, (db) =>
     db
       .select({
         id: holds.id,
         productId: holds.productId,
+        buyerId: holds.buyerId,
         qty: holds.qty,
         status: holds.status,
         expiresAt: holds.expiresAt,
@@ -105,7 +128,7 @@ export async function getHold(deps: Deps, id: number, deadline: CommitGuard): Pr
       })
       .from(holds)
       .leftJoin(orders, eq(orders.holdId, holds.id))
-      .where(eq(holds.id, id))
+      .where(and(eq(holds.id, id), ownedBy(holds.buyerId, buyer)))
       .limit(1),
   );
   if (!row) throw notFound.hold(id);
@@ -116,13 +139,14 @@ export async function getHold(deps: Deps, id: number, deadline: CommitGuard): Pr
 export async function releaseHold(
   deps: Deps,
   id: number,
+  buyer: BuyerId,
   deadline: CommitGuard,
 ): Promise<HoldView> {
   const { view, snapshot } = await transact(
     deps,
     deadline,
     async (tx) => {
-      const hold = await lockHold(tx, id);
+      const hold = await lockHold(tx, id, buyer);
       if (!hold) throw notFound.hold(id);
       if (hold.status === "converted") throw await holdAlreadyUsed(tx, id);
       if (hold.status !== "active")

@@ -14,6 +14,8 @@ export type IdempotencyHeader = { key: string; fingerprint: string };
 /** What a client sent with an Idempotency-Key, reduced to what decides a replay. */
 export type IdempotencyRequest = {
   scope: string;
+  /** Keys are per buyer; empty for anonymous shoppers. */
+  buyer: string;
   key: string;
   fingerprint: string;
   /** An expired row with this key exists and must give way to the new request. */
@@ -61,7 +63,18 @@ type KeyRow = {
   expired: number;
 };
 
-async function readKey(db: Tx, scope: string, key: string): Promise<KeyRow | undefined> {
+function keyIs(req: Pick<IdempotencyRequest, "scope" | "buyer" | "key">) {
+  return and(
+    eq(idempotencyKeys.scope, req.scope),
+    eq(idempotencyKeys.buyerId, req.buyer),
+    eq(idempotencyKeys.idempotencyKey, req.key),
+  );
+}
+
+async function readKey(
+  db: Tx,
+  req: Pick<IdempotencyRequest, "scope" | "buyer" | "key">,
+): Promise<KeyRow | undefined> {
   const [row] = await db
     .select({
       fingerprint: idempotencyKeys.fingerprint,
@@ -70,7 +83,7 @@ async function readKey(db: Tx, scope: string, key: string): Promise<KeyRow | und
       expired: sql<number>`${idempotencyKeys.expiresAt} <= NOW(3)`.mapWith(Number),
     })
     .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.idempotencyKey, key)))
+    .where(keyIs(req))
     .limit(1);
   return row;
 }
@@ -87,13 +100,13 @@ function replayOf(row: KeyRow, fingerprint: string): StoredResponse {
  */
 export async function precheckKey(
   db: Tx,
-  scope: string,
-  key: string,
-  fingerprint: string,
+  req: Pick<IdempotencyRequest, "scope" | "buyer" | "key" | "fingerprint">,
 ): Promise<Outcome<never> | IdempotencyRequest> {
-  const row = await readKey(db, scope, key);
-  if (row && row.expired === 0) return { replayed: true, response: replayOf(row, fingerprint) };
-  return { scope, key, fingerprint, replacesExpired: row !== undefined };
+  const row = await readKey(db, req);
+  if (row && row.expired === 0) {
+    return { replayed: true, response: replayOf(row, req.fingerprint) };
+  }
+  return { ...req, replacesExpired: row !== undefined };
 }
 
 /**
@@ -106,21 +119,18 @@ export async function claimKey(
   req: IdempotencyRequest,
   ttlHours: number,
 ): Promise<ClaimResult> {
-  const where = and(
-    eq(idempotencyKeys.scope, req.scope),
-    eq(idempotencyKeys.idempotencyKey, req.key),
-  );
   try {
     if (req.replacesExpired) {
       await tx
         .delete(idempotencyKeys)
-        .where(and(where, lte(idempotencyKeys.expiresAt, sql`NOW(3)`)));
+        .where(and(keyIs(req), lte(idempotencyKeys.expiresAt, sql`NOW(3)`)));
     }
     const [result] = await tx
       .insert(idempotencyKeys)
       .ignore()
       .values({
         scope: req.scope,
+        buyerId: req.buyer,
         idempotencyKey: req.key,
         fingerprint: req.fingerprint,
         expiresAt: sql`NOW(3) + INTERVAL ${ttlHours} HOUR`,
@@ -133,19 +143,27 @@ export async function claimKey(
   }
 }
 
+const REMEMBERED = (status: number) =>
+  (status >= 200 && status < 300) || status === 404 || status === 409 || status === 410;
+
 /**
- * Records the answer with the key. Only 2xx, 404, 409 and 410 ever get here: a 422 is refused
- * before any transaction and a 5xx rolls the key back with the effect, so both stay retryable.
+ * Records the answer with the key. The contract remembers 2xx, 404, 409 and 410; any other
+ * answer decided inside the transaction (a 401 for a limited product and no buyer) gives the
+ * key back, as a 422 refused before the transaction and a 5xx rolled back with it do.
  */
 export async function storeResponse(
   tx: Tx,
   req: IdempotencyRequest,
   response: StoredResponse,
 ): Promise<void> {
+  if (!REMEMBERED(response.status)) {
+    await tx.delete(idempotencyKeys).where(keyIs(req));
+    return;
+  }
   await tx
     .update(idempotencyKeys)
     .set({ responseStatus: response.status, responseBody: response.body })
-    .where(and(eq(idempotencyKeys.scope, req.scope), eq(idempotencyKeys.idempotencyKey, req.key)));
+    .where(keyIs(req));
 }
 
 /** After commit, answers a request whose key another request claimed first. */
@@ -155,7 +173,7 @@ export async function replayTaken(
   claim: ClaimResult,
 ): Promise<StoredResponse> {
   if (claim === "busy") throw inProgress();
-  const row = await readKey(db, req.scope, req.key);
+  const row = await readKey(db, req);
   if (!row) throw inProgress();
   return replayOf(row, req.fingerprint);
 }

@@ -4,7 +4,8 @@ import { holds, orders } from "../db/schema";
 import type { Deps } from "../deps";
 import { AppError, notFound } from "../errors";
 import type { CommitGuard } from "../lib/deadline";
-import { expireHold, holdAlreadyUsed, lockHold } from "./holds";
+import type { BuyerId } from "./buyers";
+import { expireHold, holdAlreadyUsed, lockHold, ownedBy } from "./holds";
 import {
   type ClaimResult,
   claimKey,
@@ -39,8 +40,8 @@ type Redeemed =
  * Turns an active hold into a pending order: hold locked first, then its product. Refusals are
  * returned, not thrown, because some of them (an expired hold) still have work to commit.
  */
-async function redeemHold(tx: Tx, holdId: number): Promise<Redeemed> {
-  const hold = await lockHold(tx, holdId);
+async function redeemHold(tx: Tx, holdId: number, buyer: BuyerId): Promise<Redeemed> {
+  const hold = await lockHold(tx, holdId, buyer);
   if (!hold) return { error: notFound.hold(holdId) };
   switch (hold.status) {
     case "converted":
@@ -63,6 +64,7 @@ async function redeemHold(tx: Tx, holdId: number): Promise<Redeemed> {
   const row = {
     holdId,
     productId: hold.productId,
+    buyerId: hold.buyerId,
     qty: hold.qty,
     unitPriceCents: product.priceCents,
     totalCents: product.priceCents * hold.qty,
@@ -99,13 +101,14 @@ function holdExpired(holdId: number): AppError {
 export async function createOrder(
   deps: Deps,
   input: CreateOrderInput,
+  buyer: BuyerId,
   deadline: CommitGuard,
   idempotency?: IdempotencyHeader,
 ): Promise<Outcome<OrderView>> {
   let request: IdempotencyRequest | undefined;
   if (idempotency) {
     const checked = await query(deps, deadline, (db) =>
-      precheckKey(db, ORDERS_SCOPE, idempotency.key, idempotency.fingerprint),
+      precheckKey(db, { scope: ORDERS_SCOPE, buyer: buyer ?? "", ...idempotency }),
     );
     if ("replayed" in checked) return checked;
     request = checked;
@@ -118,7 +121,7 @@ export async function createOrder(
         const claim = await claimKey(tx, request, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
         if (claim !== "claimed") return { claim };
       }
-      const redeemed = await redeemHold(tx, input.hold_id);
+      const redeemed = await redeemHold(tx, input.hold_id, buyer);
       if (request) {
         const response = redeemed.error
           ? responseOf(redeemed.error)
@@ -143,9 +146,18 @@ export async function createOrder(
   return { replayed: false, value: result.view };
 }
 
-export async function getOrder(deps: Deps, id: number, deadline: CommitGuard): Promise<OrderView> {
+export async function getOrder(
+  deps: Deps,
+  id: number,
+  buyer: BuyerId,
+  deadline: CommitGuard,
+): Promise<OrderView> {
   const [row] = await query(deps, deadline, (db) =>
-    db.select().from(orders).where(eq(orders.id, id)).limit(1),
+    db
+      .select()
+      .from(orders)
+      .where(and(eq(orders.id, id), ownedBy(orders.buyerId, buyer)))
+      .limit(1),
   );
   if (!row) throw notFound.order(id);
   return toOrderView(row);

@@ -19,6 +19,7 @@ export type LockedProduct = {
   stockReserved: number;
   stockTotal: number;
   version: number;
+  maxPerBuyer: number | null;
   now: Date;
 };
 
@@ -33,6 +34,7 @@ const lockedColumns = {
   stockReserved: products.stockReserved,
   stockTotal: products.stockTotal,
   version: products.version,
+  maxPerBuyer: products.maxPerBuyer,
   now: dbNow,
 };
 
@@ -142,7 +144,12 @@ export function loadProduct(deps: Deps, id: number): Promise<CachedProduct> {
   });
 }
 
-export type CreateProductInput = { name: string; price_cents: number; stock: number };
+export type CreateProductInput = {
+  name: string;
+  price_cents: number;
+  stock: number;
+  max_per_buyer?: number | null;
+};
 
 export async function createProduct(
   deps: Deps,
@@ -158,6 +165,7 @@ export async function createProduct(
         priceCents: input.price_cents,
         stockAvailable: input.stock,
         stockTotal: input.stock,
+        maxPerBuyer: input.max_per_buyer ?? null,
       });
       const row = await readProduct(tx, result.insertId);
       if (!row) throw notFound.product(result.insertId);
@@ -191,6 +199,50 @@ export async function restockProduct(
         );
       }
       return changeStock(tx, product, { available: qty, total: qty });
+    },
+    {
+      committed: async (db, snapshot) =>
+        ((await readProduct(db, id))?.version ?? 0) >= snapshot.version,
+    },
+  );
+  publishProducts(deps, [snapshot]);
+  return snapshot.view;
+}
+
+export type UpdateProductInput = { name?: string; max_per_buyer?: number | null };
+
+/**
+ * Renames a product or changes its per-buyer limit. A new limit applies to holds from now on:
+ * existing holds and orders are never touched, and the time of the change is kept so that the
+ * reconciliation can tell a buyer over a lowered limit from a limit that was broken.
+ */
+export async function updateProduct(
+  deps: Deps,
+  id: number,
+  input: UpdateProductInput,
+  deadline: CommitGuard,
+): Promise<ProductView> {
+  const snapshot = await transact(
+    deps,
+    deadline,
+    async (tx) => {
+      const product = await lockProduct(tx, id);
+      if (!product) throw notFound.product(id);
+      const limitChanges =
+        input.max_per_buyer !== undefined && input.max_per_buyer !== product.maxPerBuyer;
+      await tx
+        .update(products)
+        .set({
+          name: input.name ?? product.name,
+          maxPerBuyer: limitChanges ? input.max_per_buyer : product.maxPerBuyer,
+          ...(limitChanges ? { maxPerBuyerSetAt: sql`NOW(3)` } : {}),
+          version: sql`${products.version} + 1`,
+        })
+        .where(eq(products.id, id));
+      product.name = input.name ?? product.name;
+      if (input.max_per_buyer !== undefined) product.maxPerBuyer = input.max_per_buyer;
+      product.version += 1;
+      return { version: product.version, view: toProductView(product) };
     },
     {
       committed: async (db, snapshot) =>

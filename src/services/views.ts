@@ -7,11 +7,13 @@ export type ProductView = {
   stock_available: number;
   stock_reserved: number;
   available: number;
+  max_per_buyer: number | null;
 };
 
 export type HoldView = {
   hold_id: number;
   product_id: number;
+  buyer_id: string | null;
   qty: number;
   status: HoldStatus;
   expires_at: string;
@@ -22,6 +24,7 @@ export type OrderView = {
   order_id: number;
   hold_id: number;
   product_id: number;
+  buyer_id: string | null;
   qty: number;
   unit_price_cents: number;
   total_cents: number;
@@ -35,6 +38,7 @@ type ProductRow = {
   priceCents: number;
   stockAvailable: number;
   stockReserved: number;
+  maxPerBuyer: number | null;
 };
 
 export function toProductView(row: ProductRow): ProductView {
@@ -45,10 +49,18 @@ export function toProductView(row: ProductRow): ProductView {
     stock_available: row.stockAvailable,
     stock_reserved: row.stockReserved,
     available: row.stockAvailable - row.stockReserved,
+    max_per_buyer: row.maxPerBuyer,
   };
 }
 
-type HoldRow = { id: number; productId: number; qty: number; status: HoldStatus; expiresAt: Date };
+type HoldRow = {
+  id: number;
+  productId: number;
+  buyerId: string | null;
+  qty: number;
+  status: HoldStatus;
+  expiresAt: Date;
+};
 
 /** A hold past its expiry reads `expired` even before the sweeper has written it. */
 export function toHoldView(row: HoldRow, now: Date, orderId?: number): HoldView {
@@ -56,6 +68,7 @@ export function toHoldView(row: HoldRow, now: Date, orderId?: number): HoldView 
   const view: HoldView = {
     hold_id: row.id,
     product_id: row.productId,
+    buyer_id: row.buyerId,
     qty: row.qty,
     status,
     expires_at: row.expiresAt.toISOString(),
@@ -68,6 +81,7 @@ type OrderRow = {
   id: number;
   holdId: number;
   productId: number;
+  buyerId: string | null;
   qty: number;
   unitPriceCents: number;
   totalCents: number;
@@ -80,6 +94,7 @@ export function toOrderView(row: OrderRow): OrderView {
     order_id: row.id,
     hold_id: row.holdId,
     product_id: row.productId,
+    buyer_id: row.buyerId,
     qty: row.qty,
     unit_price_cents: row.unitPriceCents,
     total_cents: row.totalCents,

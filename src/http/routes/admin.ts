@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { Deps } from "../../deps";
-import { createProduct, restockProduct } from "../../services/products";
+import { createProduct, restockProduct, updateProduct } from "../../services/products";
 import { deadlineOf } from "../lifecycle";
 import { adminAuth, jsonBody } from "../middleware";
 import { IdParams, type RequestSchemas } from "../schemas";
@@ -12,6 +12,16 @@ export function adminRoutes(deps: Deps, schemas: RequestSchemas) {
     .post("/products", jsonBody, validate("json", schemas.CreateProductInput), async (c) => {
       return c.json(await createProduct(deps, c.req.valid("json"), deadlineOf(c)), 201);
     })
+    .patch(
+      "/products/:id",
+      validate("param", IdParams),
+      jsonBody,
+      validate("json", schemas.UpdateProductInput),
+      async (c) => {
+        const { id } = c.req.valid("param");
+        return c.json(await updateProduct(deps, id, c.req.valid("json"), deadlineOf(c)));
+      },
+    )
     .post(
       "/products/:id/restock",
       validate("param", IdParams),

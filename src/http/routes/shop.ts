@@ -5,7 +5,7 @@ import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/ho
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct } from "../../services/products";
 import { deadlineOf } from "../lifecycle";
-import { jsonBody } from "../middleware";
+import { type BuyerVariables, buyerAuth, jsonBody } from "../middleware";
 import { idempotencyOf, sendOutcome } from "../respond";
 import { IdempotencyHeaders, IdParams, type RequestSchemas } from "../schemas";
 import { parseNow, validate } from "../validate";
@@ -13,8 +13,15 @@ import { parseNow, validate } from "../validate";
 const JSON_TYPE = { "content-type": "application/json" };
 
 export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
+  // Every shopper call but the product reads names its buyer (or is anonymous, when no buyer
+  // tokens are configured); checked before validation, so a stranger learns nothing.
+  const buyer = buyerAuth(deps.buyers);
   return (
-    new Hono()
+    new Hono<{ Variables: BuyerVariables }>()
+      .use("/holds", buyer)
+      .use("/holds/*", buyer)
+      .use("/orders", buyer)
+      .use("/orders/*", buyer)
       // The hottest read of a sale: a cache hit answers synchronously, keeping the fast path.
       .get("/products/:id", (c) => {
         const { id } = parseNow("param", IdParams, c.req.param());
@@ -31,14 +38,16 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         async (c) => {
           const input = c.req.valid("json");
           const key = idempotencyOf(c.req.valid("header")["idempotency-key"], HOLDS_SCOPE, input);
-          return sendOutcome(c, await createHold(deps, input, deadlineOf(c), key), 201);
+          const held = await createHold(deps, input, c.get("buyer"), deadlineOf(c), key);
+          return sendOutcome(c, held, 201);
         },
       )
       .get("/holds/:id", validate("param", IdParams), async (c) => {
-        return c.json(await getHold(deps, c.req.valid("param").id, deadlineOf(c)));
+        return c.json(await getHold(deps, c.req.valid("param").id, c.get("buyer"), deadlineOf(c)));
       })
       .delete("/holds/:id", validate("param", IdParams), async (c) => {
-        return c.json(await releaseHold(deps, c.req.valid("param").id, deadlineOf(c)));
+        const { id } = c.req.valid("param");
+        return c.json(await releaseHold(deps, id, c.get("buyer"), deadlineOf(c)));
       })
       .post(
         "/orders",
@@ -48,11 +57,12 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         async (c) => {
           const input = c.req.valid("json");
           const key = idempotencyOf(c.req.valid("header")["idempotency-key"], ORDERS_SCOPE, input);
-          return sendOutcome(c, await createOrder(deps, input, deadlineOf(c), key), 201);
+          const order = await createOrder(deps, input, c.get("buyer"), deadlineOf(c), key);
+          return sendOutcome(c, order, 201);
         },
       )
       .get("/orders/:id", validate("param", IdParams), async (c) => {
-        return c.json(await getOrder(deps, c.req.valid("param").id, deadlineOf(c)));
+        return c.json(await getOrder(deps, c.req.valid("param").id, c.get("buyer"), deadlineOf(c)));
       })
   );
 }

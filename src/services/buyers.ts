@@ -1,0 +1,119 @@
+import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { LRUCache } from "lru-cache";
+import type { Config } from "../config";
+import { AppError, serviceUnavailable } from "../errors";
+
+/** The JWT `sub` of a verified buyer; null for an anonymous shopper. */
+export type BuyerId = string | null;
+
+export type BuyerVerifier = {
+  /** False in anonymous mode: no token is asked for and every buyer is null. */
+  readonly required: boolean;
+  /** The buyer of an `Authorization` header, or a 401 (bad token) / 503 (key server down). */
+  verify(authorization: string | undefined): Promise<BuyerId>;
+};
+
+type BuyerConfig = Pick<
+  Config,
+  "BUYER_JWT_SECRET" | "BUYER_JWKS_URL" | "BUYER_JWT_ISSUER" | "BUYER_JWT_AUDIENCE"
+>;
+
+const LEEWAY_SECONDS = 30;
+const MAX_SUB_CHARACTERS = 128;
+/** A verified token is trusted again for at most this long, and never past its `exp`. */
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+const JWKS_TIMEOUT_MS = 2000;
+
+function unauthorized(detail: string): AppError {
+  return new AppError("unauthorized", detail);
+}
+
+/** jose's verdicts: a bad token is the client's 401; a key server that fails is our 503. */
+function asAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) {
+    return serviceUnavailable("The buyer key server does not answer; retry shortly.");
+  }
+  if (err instanceof errors.JWTExpired) return unauthorized("The buyer token has expired.");
+  if (err instanceof errors.JWKSNoMatchingKey) {
+    return unauthorized("The buyer token is signed with an unknown key.");
+  }
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    return unauthorized(`The buyer token's "${err.claim}" claim is not acceptable.`);
+  }
+  if (err instanceof errors.JOSEError) return unauthorized("The buyer token is not valid.");
+  // Anything else came from fetching the key set (refused connection, DNS, TLS).
+  return serviceUnavailable("The buyer key server does not answer; retry shortly.");
+}
+
+function bearerToken(authorization: string | undefined): string {
+  const match = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/i.exec(authorization ?? "");
+  if (!match?.[1]) {
+    throw unauthorized("This route needs Authorization: Bearer <buyer token>.");
+  }
+  return match[1];
+}
+
+/**
+ * Buyer identity from a JWT: HS256 tokens checked with BUYER_JWT_SECRET, RS256, ES256 and
+ * EdDSA tokens with the keys at BUYER_JWKS_URL (fetched, cached, fetched again for an unknown
+ * `kid`). `exp` is required, with 30 s leeway; `iss` and `aud` are checked when configured.
+ * Verification is jose's; a token verified once is remembered (until its `exp`, at most a
+ * minute) so that a shopper's app sending the same token with every call pays for it once.
+ */
+export function createBuyerVerifier(config: BuyerConfig): BuyerVerifier {
+  const secret = config.BUYER_JWT_SECRET;
+  const jwksUrl = config.BUYER_JWKS_URL;
+  if (secret === undefined && jwksUrl === undefined) {
+    return { required: false, verify: async () => null };
+  }
+  const secretKey = secret === undefined ? undefined : new TextEncoder().encode(secret);
+  const jwks =
+    jwksUrl === undefined
+      ? undefined
+      : createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: JWKS_TIMEOUT_MS });
+  const algorithms = [
+    ...(secretKey ? ["HS256"] : []),
+    ...(jwks ? ["RS256", "ES256", "EdDSA"] : []),
+  ];
+  const keyFor: JWTVerifyGetKey = async (header, token) => {
+    if (header.alg === "HS256" && secretKey) return secretKey;
+    if (header.alg !== "HS256" && jwks) return jwks(header, token);
+    throw unauthorized(`Buyer tokens signed with ${header.alg} are not accepted.`);
+  };
+  const verified = new LRUCache<string, { sub: string; until: number }>({ max: 100_000 });
+
+  return {
+    required: true,
+    async verify(authorization) {
+      const token = bearerToken(authorization);
+      const known = verified.get(token);
+      if (known && known.until > Date.now()) return known.sub;
+      let payload: Awaited<ReturnType<typeof jwtVerify>>["payload"];
+      try {
+        ({ payload } = await jwtVerify(token, keyFor, {
+          algorithms,
+          issuer: config.BUYER_JWT_ISSUER,
+          audience: config.BUYER_JWT_AUDIENCE,
+          clockTolerance: LEEWAY_SECONDS,
+          requiredClaims: ["exp", "sub"],
+        }));
+      } catch (err) {
+        throw asAppError(err);
+      }
+      const { sub, exp } = payload;
+      const length = typeof sub === "string" ? [...sub].length : 0;
+      if (typeof sub !== "string" || length < 1 || length > MAX_SUB_CHARACTERS) {
+        throw unauthorized(
+          `The buyer token's "sub" must be 1 to ${MAX_SUB_CHARACTERS} characters.`,
+        );
+      }
+      const until = Math.min(
+        ((exp ?? 0) + LEEWAY_SECONDS) * 1000,
+        Date.now() + VERIFIED_TOKEN_TTL_MS,
+      );
+      verified.set(token, { sub, until });
+      return sub;
+    },
+  };
+}
