@@ -81,6 +81,11 @@ export function createMetrics(labels: Record<string, string> = {}) {
       help: "1 while the database answers this process, 0 from the first failure until it answers again",
       registers,
     }),
+    buyerLimitBreaches: new Gauge({
+      name: "buyer_limit_breaches",
+      help: "Buyers over a product's max_per_buyer with a hold granted since the limit changed, at the last check",
+      registers,
+    }),
     stockDrift: new Gauge({
       name: "stock_drift_products",
       help: "Products whose stock counters disagree with their holds and orders at the last check",

@@ -23,6 +23,8 @@ const MAX_SUB_CHARACTERS = 128;
 /** A verified token is trusted again for at most this long, and never past its `exp`. */
 const VERIFIED_TOKEN_TTL_MS = 60_000;
 const JWKS_TIMEOUT_MS = 2000;
+/** A token with an unknown `kid` fetches the key set again, at most this often. */
+const JWKS_REFETCH_MS = 1000;
 
 function unauthorized(detail: string): AppError {
   return new AppError("unauthorized", detail);
@@ -71,7 +73,10 @@ export function createBuyerVerifier(config: BuyerConfig): BuyerVerifier {
   const jwks =
     jwksUrl === undefined
       ? undefined
-      : createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: JWKS_TIMEOUT_MS });
+      : createRemoteJWKSet(new URL(jwksUrl), {
+          timeoutDuration: JWKS_TIMEOUT_MS,
+          cooldownDuration: JWKS_REFETCH_MS,
+        });
   const algorithms = [
     ...(secretKey ? ["HS256"] : []),
     ...(jwks ? ["RS256", "ES256", "EdDSA"] : []),

@@ -36,3 +36,40 @@ export async function findStockDrift(deps: Pick<Deps, "db">): Promise<StockDrift
     stock_total: Number(row.stock_total),
   }));
 }
+
+export type BuyerLimitBreach = {
+  product_id: number;
+  buyer_id: string;
+  units: number;
+  max_per_buyer: number;
+};
+
+/**
+ * Invariant 4: buyers over a product's `max_per_buyer` with a hold granted since the limit last
+ * changed (a lowered limit keeps older holds, so those alone are no breach). Reported, never
+ * repaired: cancelling a buyer's hold behind their back is not the reconciler's call.
+ */
+export async function findBuyerLimitBreaches(deps: Pick<Deps, "db">): Promise<BuyerLimitBreach[]> {
+  const [rows] = (await deps.db.execute(sql`
+    SELECT p.id AS product_id, u.buyer_id, u.units, p.max_per_buyer
+    FROM products p
+    JOIN (SELECT product_id, buyer_id, SUM(qty) AS units FROM (
+            SELECT product_id, buyer_id, qty FROM holds
+            WHERE status = 'active' AND buyer_id IS NOT NULL
+            UNION ALL
+            SELECT product_id, buyer_id, qty FROM orders
+            WHERE status IN ('pending', 'paid') AND buyer_id IS NOT NULL) AS owned
+          GROUP BY product_id, buyer_id) u ON u.product_id = p.id
+    WHERE p.max_per_buyer IS NOT NULL AND u.units > p.max_per_buyer
+      AND EXISTS (SELECT 1 FROM holds h
+                  WHERE h.product_id = p.id AND h.buyer_id = u.buyer_id
+                    AND (p.max_per_buyer_set_at IS NULL OR h.created_at > p.max_per_buyer_set_at))`)) as unknown as [
+    Record<string, unknown>[],
+  ];
+  return rows.map((row) => ({
+    product_id: Number(row.product_id),
+    buyer_id: String(row.buyer_id),
+    units: Number(row.units),
+    max_per_buyer: Number(row.max_per_buyer),
+  }));
+}

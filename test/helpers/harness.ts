@@ -107,7 +107,35 @@ export async function ordersOfHold(pool: mysql.Pool, holdId: number): Promise<nu
 }
 
 /**
- * The contract's three invariants, checked in SQL for every product. `expectedTotals` maps a
+ * Invariant 4: a buyer over a product's `max_per_buyer` is a violation unless every one of
+ * their holds of it predates the limit's last change (lowering a limit keeps existing holds;
+ * any hold granted since was checked against the new limit, and units only shrink otherwise).
+ */
+async function buyerLimitViolations(pool: mysql.Pool): Promise<string[]> {
+  const over = await rows<{ product_id: number; buyer_id: Buffer; units: string; limit: number }>(
+    pool,
+    `SELECT p.id AS product_id, u.buyer_id, u.units, p.max_per_buyer AS \`limit\`
+     FROM products p
+     JOIN (SELECT product_id, buyer_id, SUM(qty) AS units FROM (
+             SELECT product_id, buyer_id, qty FROM holds
+             WHERE status = 'active' AND buyer_id IS NOT NULL
+             UNION ALL
+             SELECT product_id, buyer_id, qty FROM orders
+             WHERE status IN ('pending', 'paid') AND buyer_id IS NOT NULL) AS owned
+           GROUP BY product_id, buyer_id) u ON u.product_id = p.id
+     WHERE p.max_per_buyer IS NOT NULL AND u.units > p.max_per_buyer
+       AND EXISTS (SELECT 1 FROM holds h
+                   WHERE h.product_id = p.id AND h.buyer_id = u.buyer_id
+                     AND (p.max_per_buyer_set_at IS NULL OR h.created_at > p.max_per_buyer_set_at))`,
+  );
+  return over.map(
+    (o) =>
+      `product ${o.product_id}: buyer ${String(o.buyer_id)} has ${o.units} units, limit ${o.limit}`,
+  );
+}
+
+/**
+ * The contract's four invariants, checked in SQL for every product. `expectedTotals` maps a
  * product id to the units the test created and restocked, so invariant 3 does not trust any
  * counter the service keeps.
  */
@@ -147,6 +175,7 @@ export async function invariantViolations(
       );
     }
   }
+  problems.push(...(await buyerLimitViolations(pool)));
   return problems;
 }
 
