@@ -3,6 +3,7 @@
  * separate process (127.0.0.1 only, every run bounded in time), and prints one table.
  */
 import { cpus, totalmem } from "node:os";
+import { SignJWT } from "jose";
 import mysql from "mysql2/promise";
 import { migrateDatabase } from "../src/db/migrate";
 
@@ -86,11 +87,20 @@ async function startServer(url: string, env: Record<string, string>) {
   };
 }
 
-async function createProduct(base: string, stock: number): Promise<number> {
+async function createProduct(
+  base: string,
+  stock: number,
+  maxPerBuyer: number | null = null,
+): Promise<number> {
   const res = await fetch(`${base}/api/admin/products`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
-    body: JSON.stringify({ name: "Bench sneaker", price_cents: 12900, stock }),
+    body: JSON.stringify({
+      name: "Bench sneaker",
+      price_cents: 12900,
+      stock,
+      max_per_buyer: maxPerBuyer,
+    }),
   });
   return ((await res.json()) as { id: number }).id;
 }
@@ -101,6 +111,7 @@ async function wrk(
   seconds: number,
   method = "GET",
   body = "",
+  tokens: string[] = [],
 ): Promise<WrkResult> {
   const run = Bun.spawn(
     [
@@ -115,7 +126,7 @@ async function wrk(
       url,
     ],
     {
-      env: { ...process.env, WRK_METHOD: method, WRK_BODY: body },
+      env: { ...process.env, WRK_METHOD: method, WRK_BODY: body, WRK_TOKENS: tokens.join(",") },
       stdout: "pipe",
       stderr: "pipe",
     },
@@ -170,6 +181,46 @@ async function holdsScenarios(label: string, env: Record<string, string>): Promi
       const r = await wrk(`${server.base}/api/holds`, connections, SECONDS, "POST", body);
       rows.push(
         row(`holds, hot product, ${connections} conns, ${label}`, r, await invariants(url)),
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+  return rows;
+}
+
+const BUYER_SECRET = "bench-buyer-secret-0123456789abcdef0123";
+const BUYERS = 1000;
+
+/**
+ * Holds from 1,000 buyers with HS256 tokens (each token sent in turn), on a product without
+ * and with a per-buyer limit: what identity and the limit cost against the anonymous rows.
+ */
+async function buyerScenarios(): Promise<Row[]> {
+  const url = await freshDatabase("flash_sale_bench");
+  const server = await startServer(url, { BUYER_JWT_SECRET: BUYER_SECRET });
+  const key = new TextEncoder().encode(BUYER_SECRET);
+  const tokens = await Promise.all(
+    Array.from({ length: BUYERS }, (_, i) =>
+      new SignJWT({ sub: `bench-buyer-${i}` })
+        .setProtectedHeader({ alg: "HS256" })
+        .setExpirationTime("1h")
+        .sign(key),
+    ),
+  );
+  const rows: Row[] = [];
+  try {
+    for (const limit of [null, 1_000_000]) {
+      const productId = await createProduct(server.base, 100_000_000, limit);
+      const body = JSON.stringify({ product_id: productId, qty: 1 });
+      const r = await wrk(`${server.base}/api/holds`, 256, SECONDS, "POST", body, tokens);
+      const label = limit === null ? "no limit" : "max_per_buyer set";
+      rows.push(
+        row(
+          `holds, hot product, 256 conns, default batching, ${BUYERS} buyers with HS256 tokens, ${label}`,
+          r,
+          await invariants(url),
+        ),
       );
     }
   } finally {
@@ -296,6 +347,7 @@ const twoWorkerClassicRows = await holdsScenarios("HOLD_BATCH_MAX=1, WORKERS=2",
   WORKERS: "2",
   HOLD_BATCH_MAX: "1",
 });
+const buyerRows = await buyerScenarios();
 const sell = await sellOut();
 const readRows = await reads();
 const all = [
@@ -303,6 +355,7 @@ const all = [
   ...classicRows,
   ...twoWorkerRows,
   ...twoWorkerClassicRows,
+  ...buyerRows,
   sell,
   ...readRows,
 ];
@@ -321,3 +374,6 @@ console.log(
   `holds at 256 conns, WORKERS=2, default / HOLD_BATCH_MAX=1: ${ratio(twoWorkerRows[1], twoWorkerClassicRows[1])}×`,
 );
 console.log(`cached GET / bare Hono route: ${ratio(readRows[0], readRows[1])}×`);
+console.log(
+  `holds at 256 conns, with buyer tokens / anonymous: ${ratio(buyerRows[0], batchedRows[1])}× (no limit), ${ratio(buyerRows[1], batchedRows[1])}× (max_per_buyer set)`,
+);

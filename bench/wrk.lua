@@ -6,6 +6,20 @@ if body and body ~= "" then
   wrk.headers["Content-Type"] = "application/json"
 end
 
+-- WRK_TOKENS: buyer tokens separated by commas, sent in turn as Authorization: Bearer.
+local tokens = {}
+for token in string.gmatch(os.getenv("WRK_TOKENS") or "", "[^,]+") do
+  table.insert(tokens, token)
+end
+if #tokens > 0 then
+  local next_token = 0
+  function request()
+    next_token = next_token % #tokens + 1
+    wrk.headers["Authorization"] = "Bearer " .. tokens[next_token]
+    return wrk.format()
+  end
+end
+
 local threads = {}
 function setup(thread)
   table.insert(threads, thread)
