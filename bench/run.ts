@@ -194,7 +194,9 @@ const BUYERS = 1000;
 
 /**
  * Holds from 1,000 buyers with HS256 tokens (each token sent in turn), on a product without
- * and with a per-buyer limit: what identity and the limit cost against the anonymous rows.
+ * and with a per-buyer limit of 5: what identity and the limit cost against the anonymous
+ * rows. With the limit, buyers soon hold their 5 and keep asking, as bots at a sale do: the
+ * refusals (409 buyer_limit_exceeded) are served by the same batches and counted too.
  */
 async function buyerScenarios(): Promise<Row[]> {
   const url = await freshDatabase("flash_sale_bench");
@@ -210,11 +212,11 @@ async function buyerScenarios(): Promise<Row[]> {
   );
   const rows: Row[] = [];
   try {
-    for (const limit of [null, 1_000_000]) {
+    for (const limit of [null, 5]) {
       const productId = await createProduct(server.base, 100_000_000, limit);
       const body = JSON.stringify({ product_id: productId, qty: 1 });
       const r = await wrk(`${server.base}/api/holds`, 256, SECONDS, "POST", body, tokens);
-      const label = limit === null ? "no limit" : "max_per_buyer set";
+      const label = limit === null ? "no limit" : `max_per_buyer ${limit}`;
       rows.push(
         row(
           `holds, hot product, 256 conns, default batching, ${BUYERS} buyers with HS256 tokens, ${label}`,
@@ -375,5 +377,5 @@ console.log(
 );
 console.log(`cached GET / bare Hono route: ${ratio(readRows[0], readRows[1])}×`);
 console.log(
-  `holds at 256 conns, with buyer tokens / anonymous: ${ratio(buyerRows[0], batchedRows[1])}× (no limit), ${ratio(buyerRows[1], batchedRows[1])}× (max_per_buyer set)`,
+  `holds at 256 conns, with buyer tokens / anonymous: ${ratio(buyerRows[0], batchedRows[1])}× (no limit), ${ratio(buyerRows[1], batchedRows[1])}× (max_per_buyer 5)`,
 );
