@@ -8,6 +8,7 @@ import { adminRoutes } from "./http/routes/admin";
 import { opsRoutes } from "./http/routes/ops";
 import { paymentRoutes } from "./http/routes/payments";
 import { shopRoutes } from "./http/routes/shop";
+import { webRoutes } from "./http/routes/web";
 import { requestSchemas } from "./http/schemas";
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -30,6 +31,7 @@ export function createApp(deps: Deps) {
   app.route("/api", shopRoutes(deps, schemas));
   app.route("/api/payments", paymentRoutes(deps, schemas));
   app.route("/api/admin", adminRoutes(deps, schemas));
+  app.route("/", webRoutes());
   app.notFound((c) =>
     problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`)),
   );

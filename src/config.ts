@@ -85,6 +85,10 @@ export const ConfigSchema = z.object({
   BUYER_JWT_AUDIENCE: z.preprocess(emptyAsUnset, z.string().optional()),
   // Set by the supervisor on the processes it starts; not for operators.
   FLASH_SALE_WORKER_ID: z.string().regex(/^\d+$/).optional(),
+  // Live stock (GET /api/products/:id/events): at most one event per product per interval,
+  // and at most this many open streams per process.
+  STOCK_EVENTS_INTERVAL_MS: int(10, 60_000).default(250),
+  STOCK_EVENTS_MAX_STREAMS: int(0, 1_000_000).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

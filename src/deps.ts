@@ -8,6 +8,8 @@ import { ProductCache } from "./lib/product-cache";
 import { type BuyerVerifier, createBuyerVerifier } from "./services/buyers";
 import { HoldBatcher } from "./services/hold-batcher";
 import { reserveHolds } from "./services/hold-reservation";
+import { loadProduct } from "./services/products";
+import { StockHub } from "./services/stock-events";
 
 /** Everything a service needs, built once per process (or per test) and passed in. */
 export type Deps = {
@@ -19,6 +21,7 @@ export type Deps = {
   dbHealth: DatabaseHealth;
   readiness: ReadinessProbe;
   buyers: BuyerVerifier;
+  stockHub: StockHub;
   productCache: ProductCache;
   holdBatcher: HoldBatcher;
 };
@@ -45,6 +48,10 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
     dbHealth,
     readiness: new ReadinessProbe(config.DATABASE_URL, dbHealth),
     buyers: createBuyerVerifier(config),
+    stockHub: new StockHub(
+      { peek: (id) => deps.productCache.get(id), load: (id) => loadProduct(deps, id) },
+      { intervalMs: config.STOCK_EVENTS_INTERVAL_MS, maxStreams: config.STOCK_EVENTS_MAX_STREAMS },
+    ),
     productCache: new ProductCache(config.PRODUCT_CACHE_TTL_MS),
     holdBatcher: new HoldBatcher(config.HOLD_BATCH_MAX, (batch) => reserveHolds(deps, batch)),
   };
@@ -53,6 +60,7 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
 
 /** Closes what buildDeps opened. */
 export async function closeDeps(deps: Deps): Promise<void> {
+  deps.stockHub.close();
   deps.readiness.close();
   await deps.pool.end().catch(() => undefined);
 }

@@ -64,6 +64,8 @@ if (config.WORKERS > 1 && workerId === undefined) {
     port: config.PORT,
     hostname: "0.0.0.0",
     reusePort: config.WORKERS > 1,
+    // Longer than the 15 s between keep-alive comments on live stock streams.
+    idleTimeout: 30,
     fetch: app.fetch,
     // Only reached if something throws outside the app's own error handling.
     error: (err) => {
@@ -84,6 +86,8 @@ if (config.WORKERS > 1 && workerId === undefined) {
       process.exit(1);
     }, SHUTDOWN_GRACE_MS);
     for (const job of jobs) job.stop();
+    // Open event streams would keep the server waiting for ever: end them first.
+    deps.stockHub.close();
     await server.stop(false);
     await closeDeps(deps);
     clearTimeout(forced);

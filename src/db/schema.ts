@@ -44,6 +44,8 @@ export const products = mysqlTable(
     maxPerBuyer: int("max_per_buyer"),
     // When the limit last changed: holds granted before it may exceed a lowered limit.
     maxPerBuyerSetAt: timestamp("max_per_buyer_set_at"),
+    // When `available` first reached 0: the sell-out time the operator's page shows.
+    soldOutAt: timestamp("sold_out_at"),
     createdAt: createdAt(),
   },
   (t) => [
@@ -120,6 +122,8 @@ export const paymentEvents = mysqlTable(
   (t) => [
     uniqueIndex("payment_events_idempotency_key_unique").on(t.idempotencyKey),
     index("payment_events_order_outcome_idx").on(t.orderId, t.outcome),
+    // The refunds to make, in order, for the operator.
+    index("payment_events_outcome_id_idx").on(t.outcome, t.id),
   ],
 );
 

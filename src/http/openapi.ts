@@ -41,6 +41,22 @@ const common = {
   "503": problem("Database unreachable or too busy (service_unavailable)"),
 };
 const admin = [{ bearer: [] }];
+const pageParams = [
+  {
+    name: "limit",
+    in: "query",
+    required: false,
+    description: "Items per page, 1 to 1000 (default 100)",
+    schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+  },
+  {
+    name: "after_id",
+    in: "query",
+    required: false,
+    description: "The last id of the previous page (`next_after_id`); 0 for the first",
+    schema: { type: "integer", minimum: 0, default: 0 },
+  },
+];
 /** A buyer token, or nothing in anonymous mode (neither BUYER_JWT_SECRET nor BUYER_JWKS_URL). */
 const shopper = [{ buyer: [] }, {}];
 const notYours = "or another buyer's";
@@ -77,6 +93,8 @@ export function openApiDocument(schemas: s.RequestSchemas) {
         Order: schema(s.Order),
         WebhookResult: schema(s.WebhookResult),
         Problem: schema(s.Problem),
+        ProductReportPage: schema(s.ProductReportPage),
+        PaymentConflictPage: schema(s.PaymentConflictPage),
       },
     },
     paths: {
@@ -88,6 +106,23 @@ export function openApiDocument(schemas: s.RequestSchemas) {
             "200": ok("The product", "Product"),
             "404": problem("product_not_found"),
             ...common,
+          },
+        },
+      },
+      "/api/products/{id}/events": {
+        get: {
+          summary:
+            "Live stock (Server-Sent Events): the product now, then at most one `stock` event per STOCK_EVENTS_INTERVAL_MS while it changes",
+          parameters: [idParam("product")],
+          responses: {
+            "200": {
+              description:
+                "text/event-stream of `event: stock`, `id: <version>`, `data: <the product as GET returns it>`; a comment every 15 s",
+              content: { "text/event-stream": { schema: { type: "string" } } },
+            },
+            "404": problem("product_not_found"),
+            "422": problem("Invalid id (validation_failed)"),
+            "503": problem("This process already serves STOCK_EVENTS_MAX_STREAMS streams"),
           },
         },
       },
@@ -178,6 +213,18 @@ export function openApiDocument(schemas: s.RequestSchemas) {
         },
       },
       "/api/admin/products": {
+        get: {
+          summary:
+            "Products with units paid and pending and the sell-out time, by id, keyset-paged",
+          security: admin,
+          parameters: pageParams,
+          responses: {
+            "200": ok("A page of products", "ProductReportPage"),
+            "401": problem("unauthorized"),
+            "422": problem("Invalid limit or after_id (validation_failed)"),
+            "503": common["503"],
+          },
+        },
         post: {
           summary: "Create a product",
           security: admin,
@@ -215,6 +262,37 @@ export function openApiDocument(schemas: s.RequestSchemas) {
             "404": problem("product_not_found"),
             ...common,
           },
+        },
+      },
+      "/api/admin/payment-conflicts": {
+        get: {
+          summary: "Webhook events that disagreed with an order's final state: refunds to make",
+          security: admin,
+          parameters: pageParams,
+          responses: {
+            "200": ok("A page of conflicts", "PaymentConflictPage"),
+            "401": problem("unauthorized"),
+            "422": problem("Invalid limit or after_id (validation_failed)"),
+            "503": common["503"],
+          },
+        },
+      },
+      "/admin": {
+        get: {
+          summary: "The operator's page (asks for the admin token; every asset from this service)",
+          responses: { "200": { description: "HTML", content: { "text/html": {} } } },
+        },
+      },
+      "/admin/admin.js": {
+        get: {
+          summary: "The operator's page script",
+          responses: { "200": { description: "JavaScript", content: { "text/javascript": {} } } },
+        },
+      },
+      "/admin/admin.css": {
+        get: {
+          summary: "The operator's page style",
+          responses: { "200": { description: "CSS", content: { "text/css": {} } } },
         },
       },
       "/healthz": {

@@ -16,6 +16,21 @@ export const IdParams = z.strictObject({
 });
 
 const id = () => z.number().int().min(1).max(MAX_ID);
+
+/** `?limit=100&after_id=0`: keyset paging for the operator's lists (query text, no signs). */
+export const PageQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,4}$/, "must be an integer from 1 to 1000")
+    .transform(Number)
+    .pipe(z.number().int().min(1, "must be at least 1").max(1000, "must be at most 1000"))
+    .default(100),
+  after_id: z
+    .string()
+    .regex(/^[0-9]{1,15}$/, "must be a non-negative integer below 10^15")
+    .transform(Number)
+    .default(0),
+});
 const productName = () => z.string().trim().min(1).max(200);
 /** A positive number of units per buyer, or null for no limit. */
 const maxPerBuyer = () => z.number().int().min(1).max(2_147_483_647).nullable();
@@ -90,6 +105,31 @@ export const Order = z.object({
   total_cents: z.number().int(),
   status: z.enum(orderStatuses),
   created_at: timestamp,
+});
+
+export const ProductReportPage = z.object({
+  products: z.array(
+    Product.extend({
+      units_paid: z.number().int(),
+      units_pending: z.number().int(),
+      sold_out_at: timestamp.nullable(),
+    }),
+  ),
+  next_after_id: id().nullable(),
+});
+
+export const PaymentConflictPage = z.object({
+  conflicts: z.array(
+    z.object({
+      id: id(),
+      idempotency_key: z.string(),
+      order_id: id(),
+      status: z.enum(paymentStatuses),
+      order_status: z.enum(orderStatuses).nullable(),
+      received_at: timestamp,
+    }),
+  ),
+  next_after_id: id().nullable(),
 });
 
 export const WebhookResult = z.object({

@@ -2,7 +2,7 @@ import { eq, inArray, sql } from "drizzle-orm";
 import { dbNow, type Tx } from "../db/client";
 import { products } from "../db/schema";
 import type { Deps } from "../deps";
-import { AppError, notFound } from "../errors";
+import { AppError, notFound, serviceUnavailable } from "../errors";
 import { type CommitGuard, Deadline } from "../lib/deadline";
 import type { CachedProduct } from "../lib/product-cache";
 import { query, transact } from "./transact";
@@ -20,6 +20,7 @@ export type LockedProduct = {
   stockTotal: number;
   version: number;
   maxPerBuyer: number | null;
+  soldOutAt: Date | null;
   now: Date;
 };
 
@@ -35,6 +36,7 @@ const lockedColumns = {
   stockTotal: products.stockTotal,
   version: products.version,
   maxPerBuyer: products.maxPerBuyer,
+  soldOutAt: products.soldOutAt,
   now: dbNow,
 };
 
@@ -68,6 +70,9 @@ export async function changeStock(
   const available = delta.available ?? 0;
   const reserved = delta.reserved ?? 0;
   const total = delta.total ?? 0;
+  const sellsOut =
+    product.soldOutAt === null &&
+    product.stockAvailable + available - (product.stockReserved + reserved) === 0;
   await tx
     .update(products)
     .set({
@@ -75,8 +80,10 @@ export async function changeStock(
       stockReserved: sql`${products.stockReserved} + ${reserved}`,
       stockTotal: sql`${products.stockTotal} + ${total}`,
       version: sql`${products.version} + 1`,
+      ...(sellsOut ? { soldOutAt: sql`NOW(3)` } : {}),
     })
     .where(eq(products.id, product.id));
+  if (sellsOut) product.soldOutAt = product.now;
   product.stockAvailable += available;
   product.stockReserved += reserved;
   product.stockTotal += total;
@@ -251,4 +258,18 @@ export async function updateProduct(
   );
   publishProducts(deps, [snapshot]);
   return snapshot.view;
+}
+
+/**
+ * A live stock stream for one product, its first event the current state. 503 when this
+ * process already serves STOCK_EVENTS_MAX_STREAMS streams; 404 for an unknown product.
+ */
+export async function watchProduct(deps: Deps, id: number): Promise<ReadableStream<Uint8Array>> {
+  if (deps.stockHub.full) {
+    throw serviceUnavailable(
+      `This process serves its maximum of ${deps.config.STOCK_EVENTS_MAX_STREAMS} live stock streams; retry shortly or poll GET /api/products/${id}.`,
+    );
+  }
+  const product = peekProduct(deps, id) ?? (await loadProduct(deps, id));
+  return deps.stockHub.subscribe(product);
 }

@@ -83,7 +83,7 @@ export function useServedContext(env: Record<string, string> = {}): () => Served
 
 /** The app on a real socket, for races: requests then overlap in the server and the database. */
 export function serve(app: App): Running {
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", idleTimeout: 30, fetch: app.fetch });
   return { baseUrl: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
 }
 

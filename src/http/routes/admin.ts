@@ -1,9 +1,10 @@
 import { Hono } from "hono";
 import type { Deps } from "../../deps";
 import { createProduct, restockProduct, updateProduct } from "../../services/products";
+import { listPaymentConflicts, listProducts } from "../../services/sale-report";
 import { deadlineOf } from "../lifecycle";
 import { adminAuth, jsonBody } from "../middleware";
-import { IdParams, type RequestSchemas } from "../schemas";
+import { IdParams, PageQuery, type RequestSchemas } from "../schemas";
 import { validate } from "../validate";
 
 export function adminRoutes(deps: Deps, schemas: RequestSchemas) {
@@ -22,6 +23,12 @@ export function adminRoutes(deps: Deps, schemas: RequestSchemas) {
         return c.json(await updateProduct(deps, id, c.req.valid("json"), deadlineOf(c)));
       },
     )
+    .get("/products", validate("query", PageQuery), async (c) => {
+      return c.json(await listProducts(deps, c.req.valid("query"), deadlineOf(c)));
+    })
+    .get("/payment-conflicts", validate("query", PageQuery), async (c) => {
+      return c.json(await listPaymentConflicts(deps, c.req.valid("query"), deadlineOf(c)));
+    })
     .post(
       "/products/:id/restock",
       validate("param", IdParams),

@@ -3,7 +3,7 @@ import type { Deps } from "../../deps";
 import type { CachedProduct } from "../../lib/product-cache";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
-import { loadProduct, peekProduct } from "../../services/products";
+import { loadProduct, peekProduct, watchProduct } from "../../services/products";
 import { deadlineOf } from "../lifecycle";
 import { type BuyerVariables, buyerAuth, jsonBody } from "../middleware";
 import { idempotencyOf, sendOutcome } from "../respond";
@@ -29,6 +29,15 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         const cached = peekProduct(deps, id);
         if (cached) return send(cached);
         return loadProduct(deps, id).then<Response>(send);
+      })
+      .get("/products/:id/events", validate("param", IdParams), async (c) => {
+        const stream = await watchProduct(deps, c.req.valid("param").id);
+        return c.body(stream, 200, {
+          "content-type": "text/event-stream; charset=utf-8",
+          "cache-control": "no-cache",
+          // Tells nginx-like proxies not to buffer the stream.
+          "x-accel-buffering": "no",
+        });
       })
       .post(
         "/holds",

@@ -1,0 +1,32 @@
+import { readFileSync } from "node:fs";
+import { Hono } from "hono";
+
+const asset = (name: string) => readFileSync(new URL(`../../web/${name}`, import.meta.url), "utf8");
+
+/**
+ * The operator's page and its two assets, served by the service itself: the machines that run
+ * a sale may have no internet, so nothing comes from a CDN. Read once when the app is built.
+ */
+export function webRoutes() {
+  const page = asset("admin.html");
+  const script = asset("admin.js");
+  const style = asset("admin.css");
+  // The page talks only to this service; everything else (frames, forms elsewhere) is refused.
+  const security = {
+    "content-security-policy":
+      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-cache",
+  };
+  return new Hono()
+    .get("/admin", (c) =>
+      c.body(page, 200, { "content-type": "text/html; charset=utf-8", ...security }),
+    )
+    .get("/admin/admin.js", (c) =>
+      c.body(script, 200, { "content-type": "text/javascript; charset=utf-8", ...security }),
+    )
+    .get("/admin/admin.css", (c) =>
+      c.body(style, 200, { "content-type": "text/css; charset=utf-8", ...security }),
+    );
+}

@@ -1,0 +1,188 @@
+import type { CachedProduct } from "../lib/product-cache";
+
+/** Where the hub reads a product: the process's cache, and the shared read on a miss. */
+export type ProductSource = {
+  peek: (id: number) => CachedProduct | undefined;
+  load: (id: number) => Promise<CachedProduct>;
+};
+
+export type StockHubOptions = {
+  intervalMs: number;
+  maxStreams: number;
+  keepAliveMs?: number;
+};
+
+type Subscriber = {
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  /** The version this client last got. */
+  version: number;
+};
+
+type Watch = {
+  subscribers: Set<Subscriber>;
+  /** The newest version handed out: a tick with nothing newer skips the subscribers. */
+  version: number;
+  /** Some slow client still lacks `version`. */
+  behind: boolean;
+};
+
+const encoder = new TextEncoder();
+const KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
+/** Chunks a stream may hold unsent before its client counts as slow and gets only the latest. */
+const HIGH_WATER_MARK = 4;
+
+function stockEvent(product: CachedProduct): Uint8Array {
+  return encoder.encode(`event: stock\nid: ${product.version}\ndata: ${product.body}\n\n`);
+}
+
+/**
+ * Live stock for shoppers' apps (Server-Sent Events). Per process, one timer ticks every
+ * `intervalMs` while anyone watches: for each watched product it takes the product from the
+ * cache (one shared database read when the cache entry expired, however many watch) and, if its
+ * version moved, encodes one event and hands the same bytes to every subscriber. Changes are
+ * thereby coalesced to one event per interval, the latest state is never skipped, a local write
+ * shows within the interval and another process's within PRODUCT_CACHE_TTL_MS plus the
+ * interval. Event ids are the product's version, which grows with every change. A client that
+ * reads slower than events come is sent only the latest state once it has caught up.
+ */
+export class StockHub {
+  private readonly watches = new Map<number, Watch>();
+  private open = 0;
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
+  private ticking = false;
+
+  constructor(
+    private readonly source: ProductSource,
+    private readonly options: StockHubOptions,
+  ) {}
+
+  /** Streams open in this process. */
+  get streams(): number {
+    return this.open;
+  }
+
+  /** Whether one more stream may open (the limit is per process). */
+  get full(): boolean {
+    return this.open >= this.options.maxStreams;
+  }
+
+  /** A stream whose first event is `first`, sent at once; it ends when the client leaves. */
+  subscribe(first: CachedProduct): ReadableStream<Uint8Array> {
+    const productId = first.view.id;
+    let subscriber: Subscriber | undefined;
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          subscriber = { controller, version: first.version };
+          controller.enqueue(stockEvent(first));
+          let watch = this.watches.get(productId);
+          if (!watch) {
+            watch = { subscribers: new Set(), version: first.version, behind: false };
+            this.watches.set(productId, watch);
+          }
+          // Started from an older copy than others have had: the next tick brings it up to date.
+          if (first.version < watch.version) watch.behind = true;
+          watch.subscribers.add(subscriber);
+          this.open++;
+          this.startTimers();
+        },
+        cancel: () => {
+          if (subscriber) this.unsubscribe(productId, subscriber);
+        },
+      },
+      { highWaterMark: HIGH_WATER_MARK },
+    );
+  }
+
+  /** Ends every stream, for shutdown. */
+  close(): void {
+    for (const [productId, watch] of this.watches) {
+      for (const subscriber of watch.subscribers) {
+        this.unsubscribe(productId, subscriber);
+        try {
+          subscriber.controller.close();
+        } catch {
+          // already closed by the client
+        }
+      }
+    }
+  }
+
+  private unsubscribe(productId: number, subscriber: Subscriber): void {
+    const watch = this.watches.get(productId);
+    if (!watch?.subscribers.delete(subscriber)) return;
+    this.open--;
+    if (watch.subscribers.size === 0) this.watches.delete(productId);
+    if (this.watches.size === 0) this.stopTimers();
+  }
+
+  private startTimers(): void {
+    this.ticker ??= setInterval(() => void this.tick(), this.options.intervalMs);
+    this.keepAlive ??= setInterval(() => this.sendKeepAlive(), this.options.keepAliveMs ?? 15_000);
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.ticker);
+    clearInterval(this.keepAlive);
+    this.ticker = undefined;
+    this.keepAlive = undefined;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await Promise.all(
+        [...this.watches.keys()].map(async (productId) => {
+          const product =
+            this.source.peek(productId) ??
+            (await this.source.load(productId).catch(() => undefined));
+          const watch = this.watches.get(productId);
+          if (product && watch) this.fanOut(productId, watch, product);
+        }),
+      );
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Hands the latest state to every subscriber that has not had it and has room for it. */
+  private fanOut(productId: number, watch: Watch, product: CachedProduct): void {
+    if (product.version <= watch.version && !watch.behind) return;
+    let event: Uint8Array | undefined;
+    let behind = false;
+    for (const subscriber of watch.subscribers) {
+      if (subscriber.version >= product.version) continue;
+      if ((subscriber.controller.desiredSize ?? 0) <= 0) {
+        behind = true;
+        continue;
+      }
+      event ??= stockEvent(product);
+      if (!this.send(productId, subscriber, event)) continue;
+      subscriber.version = product.version;
+    }
+    watch.version = Math.max(watch.version, product.version);
+    watch.behind = behind;
+  }
+
+  /** Enqueues, or forgets a subscriber whose stream already ended. */
+  private send(productId: number, subscriber: Subscriber, chunk: Uint8Array): boolean {
+    try {
+      subscriber.controller.enqueue(chunk);
+      return true;
+    } catch {
+      this.unsubscribe(productId, subscriber);
+      return false;
+    }
+  }
+
+  private sendKeepAlive(): void {
+    for (const [productId, watch] of this.watches) {
+      for (const subscriber of watch.subscribers) {
+        if ((subscriber.controller.desiredSize ?? 0) > 0)
+          this.send(productId, subscriber, KEEP_ALIVE);
+      }
+    }
+  }
+}

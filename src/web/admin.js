@@ -1,0 +1,228 @@
+// The operator's page: no framework, no network beyond this service. The admin token lives in
+// sessionStorage (this tab only); products and conflicts are polled every second with it, and
+// live stock streams (public, like product reads) move the figures as soon as stock changes.
+
+const TOKEN_KEY = "flash-sale.admin-token";
+const REFRESH_MS = 1000;
+const HISTORY_MS = 5 * 60 * 1000;
+const MAX_STREAMS = 50;
+
+const $ = (selector) => document.querySelector(selector);
+const state = { products: new Map(), history: new Map(), streams: new Map(), timer: undefined };
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function setStatus(text, kind) {
+  const status = $("#status");
+  status.textContent = text;
+  status.className = `status ${kind ?? ""}`;
+}
+
+async function adminGet(path) {
+  const response = await fetch(path, { headers: { authorization: `Bearer ${token()}` } });
+  if (response.status === 401) throw Object.assign(new Error("unauthorized"), { status: 401 });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+/** Every page of a keyset-paged admin list. */
+async function allPages(path, field) {
+  const items = [];
+  let after = 0;
+  for (let page = 0; page < 20 && after !== null; page++) {
+    const body = await adminGet(`${path}?limit=1000&after_id=${after}`);
+    items.push(...body[field]);
+    after = body.next_after_id;
+  }
+  return items;
+}
+
+function record(product) {
+  const now = Date.now();
+  const taken = product.stock_reserved + (product.units_pending ?? 0) + (product.units_paid ?? 0);
+  const samples = state.history.get(product.id) ?? [];
+  samples.push({ t: now, available: product.available, taken });
+  while (samples.length > 0 && samples[0].t < now - HISTORY_MS) samples.shift();
+  state.history.set(product.id, samples);
+}
+
+function formatTime(iso) {
+  return iso ? new Date(iso).toLocaleTimeString() : "—";
+}
+
+function card(product) {
+  let element = document.getElementById(`product-${product.id}`);
+  if (!element) {
+    element = document.createElement("article");
+    element.id = `product-${product.id}`;
+    element.className = "card product";
+    element.innerHTML = `
+      <h3><span class="name"></span><small class="id"></small></h3>
+      <div class="figures">
+        <div class="figure available"><b data-f="available"></b><span>available</span></div>
+        <div class="figure"><b data-f="stock_available"></b><span>stock</span></div>
+        <div class="figure"><b data-f="stock_reserved"></b><span>reserved (held)</span></div>
+        <div class="figure"><b data-f="units_paid"></b><span>units paid</span></div>
+        <div class="figure"><b data-f="units_pending"></b><span>units pending payment</span></div>
+        <div class="figure"><b data-f="sold_out_at"></b><span>sold out at</span></div>
+      </div>
+      <canvas width="760" height="220"></canvas>
+      <div class="legend"><span><i class="available"></i>available units</span>
+        <span><i class="rate"></i>holds per second (units taken)</span>
+        <span class="window">last 5 minutes</span></div>`;
+    $("#products").append(element);
+  }
+  element.querySelector(".name").textContent = product.name;
+  element.querySelector(".id").textContent = `#${product.id}${
+    product.max_per_buyer ? ` · max ${product.max_per_buyer} per buyer` : ""
+  }`;
+  for (const field of [
+    "available",
+    "stock_available",
+    "stock_reserved",
+    "units_paid",
+    "units_pending",
+  ]) {
+    element.querySelector(`[data-f="${field}"]`).textContent = (
+      product[field] ?? 0
+    ).toLocaleString();
+  }
+  const soldOut = element.querySelector('[data-f="sold_out_at"]');
+  soldOut.textContent = formatTime(product.sold_out_at);
+  soldOut.className = product.sold_out_at ? "soldout" : "";
+  draw(element.querySelector("canvas"), state.history.get(product.id) ?? []);
+}
+
+function draw(canvas, samples) {
+  const context = canvas.getContext("2d");
+  const { width, height } = canvas;
+  context.clearRect(0, 0, width, height);
+  if (samples.length === 0) return;
+  const end = Date.now();
+  const x = (t) => ((t - (end - HISTORY_MS)) / HISTORY_MS) * width;
+  const rates = samples.slice(1).map((sample, i) => {
+    const previous = samples[i];
+    const seconds = Math.max((sample.t - previous.t) / 1000, 0.001);
+    return { t: sample.t, rate: Math.max(0, sample.taken - previous.taken) / seconds };
+  });
+  const maxRate = Math.max(1, ...rates.map((r) => r.rate));
+  context.fillStyle = "rgba(36, 87, 214, 0.55)";
+  for (const { t, rate } of rates) {
+    const h = (rate / maxRate) * (height - 20);
+    context.fillRect(x(t) - 2, height - h, 3, h);
+  }
+  const maxAvailable = Math.max(1, ...samples.map((s) => s.available));
+  context.strokeStyle = "#1a7f4b";
+  context.lineWidth = 3;
+  context.beginPath();
+  samples.forEach((s, i) => {
+    const y = height - 4 - (s.available / maxAvailable) * (height - 24);
+    if (i === 0) context.moveTo(x(s.t), y);
+    else context.lineTo(x(s.t), y);
+  });
+  context.stroke();
+  context.fillStyle = "#677089";
+  context.font = "20px system-ui, sans-serif";
+  context.fillText(`peak ${Math.round(maxRate).toLocaleString()}/s`, 8, 20);
+}
+
+function renderConflicts(conflicts) {
+  const count = $("#conflict-count");
+  count.textContent = String(conflicts.length);
+  count.className = conflicts.length ? "badge" : "badge zero";
+  const body = $("#conflicts tbody");
+  body.replaceChildren(
+    ...(conflicts.length === 0
+      ? [
+          Object.assign(document.createElement("tr"), {
+            innerHTML: '<td class="empty" colspan="6">None: no refund to make.</td>',
+          }),
+        ]
+      : conflicts.map((c) => {
+          const row = document.createElement("tr");
+          for (const value of [
+            c.id,
+            c.idempotency_key,
+            c.order_id,
+            c.status,
+            c.order_status ?? "—",
+            formatTime(c.received_at),
+          ]) {
+            const cell = document.createElement("td");
+            cell.textContent = String(value);
+            row.append(cell);
+          }
+          return row;
+        })),
+  );
+}
+
+/** Live stock: a stock event moves the figures before the next poll. */
+function watch(product) {
+  if (state.streams.has(product.id) || state.streams.size >= MAX_STREAMS) return;
+  const source = new EventSource(`/api/products/${product.id}/events`);
+  source.addEventListener("stock", (event) => {
+    const live = JSON.parse(event.data);
+    const known = state.products.get(live.id);
+    if (!known) return;
+    Object.assign(known, live);
+    card(known);
+  });
+  state.streams.set(product.id, source);
+}
+
+async function refresh() {
+  try {
+    const [products, conflicts] = await Promise.all([
+      allPages("/api/admin/products", "products"),
+      allPages("/api/admin/payment-conflicts", "conflicts"),
+    ]);
+    for (const product of products) {
+      state.products.set(product.id, product);
+      record(product);
+      card(product);
+      watch(product);
+    }
+    renderConflicts(conflicts);
+    setStatus(
+      `live · ${products.length} products · updated ${new Date().toLocaleTimeString()}`,
+      "live",
+    );
+  } catch (err) {
+    if (err.status === 401) {
+      signOut("That token was refused.");
+      return;
+    }
+    setStatus(`cannot reach the service (${err.message}); retrying`, "down");
+  }
+}
+
+function signIn() {
+  $("#sign-in").hidden = true;
+  $("#sale").hidden = false;
+  $("#sign-out").hidden = false;
+  void refresh();
+  state.timer = setInterval(refresh, REFRESH_MS);
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearInterval(state.timer);
+  for (const source of state.streams.values()) source.close();
+  state.streams.clear();
+  $("#sign-in").hidden = false;
+  $("#sale").hidden = true;
+  $("#sign-out").hidden = true;
+  setStatus(message ?? "not signed in");
+}
+
+$("#sign-in").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("#token").value);
+  $("#token").value = "";
+  signIn();
+});
+$("#sign-out").addEventListener("click", () => signOut());
+if (token()) signIn();
