@@ -80,6 +80,7 @@ async function startServer(url: string, env: Record<string, string>) {
   await waitFor(`${base}/readyz`);
   return {
     base,
+    pid: proc.pid,
     stop: async () => {
       proc.kill("SIGTERM");
       await proc.exited;
@@ -272,6 +273,71 @@ async function sellOut(): Promise<Row> {
   }
 }
 
+const STREAMS = 10_000;
+const STREAM_CLIENTS = 10;
+
+function rssKiB(pid: number): number {
+  const status = Bun.spawnSync(["cat", `/proc/${pid}/status`]).stdout.toString();
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+}
+
+async function* jsonLines(stdout: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of stdout) {
+    buffer += decoder.decode(chunk, { stream: true });
+    for (let end = buffer.indexOf("\n"); end !== -1; end = buffer.indexOf("\n")) {
+      yield JSON.parse(buffer.slice(0, end));
+      buffer = buffer.slice(end + 1);
+    }
+  }
+}
+
+/**
+ * 10,000 live stock streams on one product in one server process (clients in ten processes of
+ * their own), then one hold: the server's memory per stream and the time until every stream
+ * has the change (wall clock from the hold's answer to the last arrival).
+ */
+async function streamFanOut(): Promise<string> {
+  const url = await freshDatabase("flash_sale_bench");
+  const server = await startServer(url, { STOCK_EVENTS_MAX_STREAMS: String(STREAMS) });
+  const productId = await createProduct(server.base, 1000);
+  const events = `${server.base}/api/products/${productId}/events`;
+  const before = rssKiB(server.pid);
+  const clients = Array.from({ length: STREAM_CLIENTS }, () => {
+    const proc = Bun.spawn(
+      ["bun", "bench/stream-clients.ts", events, String(STREAMS / STREAM_CLIENTS), "20000"],
+      {
+        stdout: "pipe",
+        stderr: "inherit",
+        env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" },
+      },
+    );
+    return { proc, lines: jsonLines(proc.stdout) };
+  });
+  try {
+    let ready = 0;
+    for (const c of clients) ready += ((await c.lines.next()).value as { ready: number }).ready;
+    await Bun.sleep(1000);
+    const after = rssKiB(server.pid);
+    const held = await fetch(`${server.base}/api/holds`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ product_id: productId, qty: 1 }),
+    });
+    const heldAt = Date.now();
+    const seen: number[] = [];
+    for (const c of clients)
+      seen.push(...((await c.lines.next()).value as { seen: number[] }).seen);
+    const arrived = seen.filter(Number.isFinite);
+    const last = Math.max(...arrived) - heldAt;
+    return `live stock: ${ready} streams open on one product in one process (hold answered ${held.status}); server RSS ${Math.round(before / 1024)} → ${Math.round(after / 1024)} MiB, ${((after - before) / ready).toFixed(1)} KiB per stream; the change reached ${arrived.length} of ${ready} streams, the last ${Math.round(last)} ms after the hold's answer (STOCK_EVENTS_INTERVAL_MS 250)`;
+  } finally {
+    for (const c of clients) c.proc.kill();
+    await server.stop();
+  }
+}
+
 /** Median run by throughput: the two servers alternate, so drift on a shared box hits both. */
 function median(results: WrkResult[]): WrkResult {
   const sorted = [...results].sort(
@@ -341,6 +407,11 @@ function printTable(rows: Row[]): void {
   }
 }
 
+// BENCH_ONLY=streams runs the live stock fan-out alone (it needs no wrk).
+if (process.env.BENCH_ONLY === "streams") {
+  console.log(await streamFanOut());
+  process.exit(0);
+}
 ensureWrk();
 const batchedRows = await holdsScenarios("default batching", {});
 const classicRows = await holdsScenarios("HOLD_BATCH_MAX=1", { HOLD_BATCH_MAX: "1" });
@@ -349,6 +420,7 @@ const twoWorkerClassicRows = await holdsScenarios("HOLD_BATCH_MAX=1, WORKERS=2",
   WORKERS: "2",
   HOLD_BATCH_MAX: "1",
 });
+const fanOut = await streamFanOut();
 const buyerRows = await buyerScenarios();
 const sell = await sellOut();
 const readRows = await reads();
@@ -376,6 +448,7 @@ console.log(
   `holds at 256 conns, WORKERS=2, default / HOLD_BATCH_MAX=1: ${ratio(twoWorkerRows[1], twoWorkerClassicRows[1])}×`,
 );
 console.log(`cached GET / bare Hono route: ${ratio(readRows[0], readRows[1])}×`);
+console.log(fanOut);
 console.log(
   `holds at 256 conns, with buyer tokens / anonymous: ${ratio(buyerRows[0], batchedRows[1])}× (no limit), ${ratio(buyerRows[1], batchedRows[1])}× (max_per_buyer 5)`,
 );

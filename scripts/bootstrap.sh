@@ -79,6 +79,15 @@ ensure_database() {
   if [ "$db_port" = 3306 ]; then start_system_mariadb; else start_private_mariadb; fi
 }
 
+# The operator's page is tested in Debian's Chromium (a test tool's own browser download
+# cannot work on machines without internet); only the tests need it.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return
+  log "installing chromium (for the operator's page test)"
+  apt_install chromium
+}
+
 ensure_bun
 ensure_database
+if [ "${1:-}" = "--for-tests" ]; then ensure_chromium; fi
 bun install --frozen-lockfile --silent

@@ -3,7 +3,7 @@
 # Each test file creates and drops its own database on the server at DATABASE_URL.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh || exit 1
+bash scripts/bootstrap.sh --for-tests || exit 1
 out=$(mktemp)
 bun test --timeout 60000 "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}

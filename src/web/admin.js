@@ -5,6 +5,8 @@
 const TOKEN_KEY = "flash-sale.admin-token";
 const REFRESH_MS = 1000;
 const HISTORY_MS = 5 * 60 * 1000;
+/** The chart spans the history it has, from 20 s up to HISTORY_MS. */
+const MIN_WINDOW_MS = 20 * 1000;
 const MAX_STREAMS = 50;
 
 const $ = (selector) => document.querySelector(selector);
@@ -71,7 +73,7 @@ function card(product) {
       <canvas width="760" height="220"></canvas>
       <div class="legend"><span><i class="available"></i>available units</span>
         <span><i class="rate"></i>holds per second (units taken)</span>
-        <span class="window">last 5 minutes</span></div>`;
+        <span class="window"></span></div>`;
     $("#products").append(element);
   }
   element.querySelector(".name").textContent = product.name;
@@ -92,7 +94,11 @@ function card(product) {
   const soldOut = element.querySelector('[data-f="sold_out_at"]');
   soldOut.textContent = formatTime(product.sold_out_at);
   soldOut.className = product.sold_out_at ? "soldout" : "";
-  draw(element.querySelector("canvas"), state.history.get(product.id) ?? []);
+  const samples = state.history.get(product.id) ?? [];
+  const seconds = samples.length ? Math.round((Date.now() - samples[0].t) / 1000) : 0;
+  element.querySelector(".window").textContent =
+    seconds >= HISTORY_MS / 1000 ? "last 5 minutes" : `last ${Math.max(seconds, 20)} s`;
+  draw(element.querySelector("canvas"), samples);
 }
 
 function draw(canvas, samples) {
@@ -101,7 +107,8 @@ function draw(canvas, samples) {
   context.clearRect(0, 0, width, height);
   if (samples.length === 0) return;
   const end = Date.now();
-  const x = (t) => ((t - (end - HISTORY_MS)) / HISTORY_MS) * width;
+  const span = Math.min(HISTORY_MS, Math.max(MIN_WINDOW_MS, end - samples[0].t));
+  const x = (t) => ((t - (end - span)) / span) * width;
   const rates = samples.slice(1).map((sample, i) => {
     const previous = samples[i];
     const seconds = Math.max((sample.t - previous.t) / 1000, 0.001);

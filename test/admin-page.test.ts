@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
+import { client, createHold, createOrder, createProduct } from "./fixtures";
+import { ADMIN_TOKEN, useServedContext } from "./helpers/harness";
+
+// The operator's page in a real browser: Debian's Chromium driven by playwright-core.
+
+const CHROMIUM = "/usr/bin/chromium";
+const SCREENSHOT = join(import.meta.dir, "..", "docs", "admin-page.png");
+
+/**
+ * Polls what the page shows until it reads `expected`. (The page's CSP forbids eval, so
+ * Playwright's string-based waitForFunction cannot run there; locators can.)
+ */
+async function until(
+  read: () => Promise<string | null>,
+  expected: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let seen: string | null = null;
+  while (performance.now() < deadline) {
+    seen = await read();
+    if (seen === expected) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`the page showed ${JSON.stringify(seen)}, not ${JSON.stringify(expected)}`);
+}
+
+describe("GET /admin in Chromium", () => {
+  const served = useServedContext({ STOCK_EVENTS_INTERVAL_MS: "100" });
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: run bash scripts/test.sh, which installs it`);
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  test("token in, every product and the conflict shown, a hold appears by itself", async () => {
+    const ctx = served();
+    const api = client(ctx.baseUrl);
+    const hot = await createProduct(api, 500);
+    const calm = await createProduct(api, 80);
+    for (let i = 0; i < 6; i++) await createHold(api, hot, 5);
+    const paid = await createOrder(api, await createHold(api, hot, 3));
+    const pay = (key: string, status: string) =>
+      api.post("/api/payments/webhook", { idempotency_key: key, order_id: paid, status });
+    await pay("evt-paid", "succeeded");
+    await pay("evt-late-failure", "failed");
+
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const problems: string[] = [];
+    page.on("pageerror", (err) => problems.push(`script error: ${err.message}`));
+    page.on("console", (msg) => {
+      if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
+    });
+    page.on("requestfailed", (request) => {
+      // A live stock stream cut when the page closes is not a failure.
+      if (!request.url().includes("/events")) problems.push(`failed: ${request.url()}`);
+    });
+    const foreign: string[] = [];
+    page.on("request", (request) => {
+      if (!request.url().startsWith(ctx.baseUrl)) foreign.push(request.url());
+    });
+
+    await page.goto(`${ctx.baseUrl}/admin`);
+    await page.fill("#token", ADMIN_TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector(`#product-${hot}`);
+    await page.waitForSelector(`#product-${calm}`);
+    const hotCard = page.locator(`#product-${hot}`);
+    await expect(hotCard.locator('[data-f="available"]').textContent()).resolves.toBe("467");
+    await expect(hotCard.locator('[data-f="units_paid"]').textContent()).resolves.toBe("3");
+    await expect(page.locator("#conflicts tbody").textContent()).resolves.toContain(
+      "evt-late-failure",
+    );
+    await expect(page.locator("#conflict-count").textContent()).resolves.toBe("1");
+
+    // A hold made through the API shows on the page within 3 s, with no reload.
+    await createHold(api, hot, 7);
+    await until(() => hotCard.locator('[data-f="available"]').textContent(), "460", 3000);
+    // A few seconds of sale for the chart, then the picture the README shows.
+    for (let second = 0; second < 4; second++) {
+      await Promise.all(Array.from({ length: 10 * (second + 1) }, () => createHold(api, hot, 1)));
+      await page.waitForTimeout(1000);
+    }
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    const stored = (await page.evaluate(
+      "({ local: JSON.stringify(localStorage), cookies: document.cookie, session: sessionStorage.length })",
+    )) as { local: string; cookies: string; session: number };
+    expect(stored.local).not.toContain(ADMIN_TOKEN);
+    expect(stored.cookies).not.toContain(ADMIN_TOKEN);
+    expect(stored.session).toBe(1);
+    expect((await page.context().cookies()).length).toBe(0);
+    await page.close();
+    expect(problems).toEqual([]);
+    expect(foreign).toEqual([]);
+  });
+
+  test("a wrong token is refused and not kept", async () => {
+    const ctx = served();
+    const page = await browser.newPage();
+    await page.goto(`${ctx.baseUrl}/admin`);
+    await page.fill("#token", "not-the-admin-token");
+    await page.click("button[type=submit]");
+    await until(() => page.locator("#status").textContent(), "That token was refused.", 3000);
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    expect(await page.isVisible("#sign-in")).toBe(true);
+    await page.close();
+  });
+});
