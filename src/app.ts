@@ -5,6 +5,7 @@ import { AppError } from "./errors";
 import { type RequestBindings, withRequestLifecycle } from "./http/lifecycle";
 import { errorHandler, problemResponse } from "./http/problem";
 import { adminRoutes } from "./http/routes/admin";
+import { docsRoutes } from "./http/routes/docs";
 import { opsRoutes } from "./http/routes/ops";
 import { paymentRoutes } from "./http/routes/payments";
 import { shopRoutes } from "./http/routes/shop";
@@ -32,6 +33,7 @@ export function createApp(deps: Deps) {
   app.route("/api/payments", paymentRoutes(deps, schemas));
   app.route("/api/admin", adminRoutes(deps, schemas));
   app.route("/", webRoutes());
+  app.route("/", docsRoutes());
   app.notFound((c) =>
     problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`)),
   );

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { client, createHold, createOrder, createProduct } from "./fixtures";
+import { launchChromium } from "./helpers/browser";
 import { ADMIN_TOKEN, useServedContext } from "./helpers/harness";
 
 // The operator's page in a real browser: Debian's Chromium driven by playwright-core.
 
-const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = join(import.meta.dir, "..", "docs", "admin-page.png");
 
 /**
@@ -34,21 +33,7 @@ describe("GET /admin in Chromium", () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: run bash scripts/test.sh, which installs it`);
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

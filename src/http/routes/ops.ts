@@ -1,4 +1,3 @@
-import { Scalar } from "@scalar/hono-api-reference";
 import { Hono } from "hono";
 import type { Deps } from "../../deps";
 import { serviceUnavailable } from "../../errors";
@@ -20,6 +19,5 @@ export function opsRoutes(deps: Deps, schemas: RequestSchemas) {
         "content-type": deps.metrics.registry.contentType,
       });
     })
-    .get("/openapi.json", (c) => c.body(document, 200, { "content-type": "application/json" }))
-    .get("/docs", Scalar({ url: "/openapi.json", pageTitle: "flash-sale API" }));
+    .get("/openapi.json", (c) => c.body(document, 200, { "content-type": "application/json" }));
 }

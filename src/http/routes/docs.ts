@@ -1,0 +1,52 @@
+import { readFile } from "node:fs/promises";
+import { dirname, join, normalize, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Scalar } from "@scalar/hono-api-reference";
+import { Hono } from "hono";
+import { AppError } from "../../errors";
+
+const ASSETS_ROUTE = "/docs/assets";
+
+/**
+ * The API reference's browser bundle comes from the installed @scalar/api-reference package,
+ * pinned by the lockfile, and is served by this route: no CDN, so /docs renders on a machine
+ * with no internet, and nothing unpinned runs in an operator's browser.
+ */
+function scalarBundleDir(): string {
+  return join(dirname(fileURLToPath(import.meta.resolve("@scalar/api-reference"))), "browser");
+}
+
+const contentTypes: Record<string, string> = {
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".map": "application/json",
+};
+
+export function docsRoutes() {
+  const root = scalarBundleDir();
+  return new Hono()
+    .get(
+      "/docs",
+      Scalar({
+        url: "/openapi.json",
+        pageTitle: "flash-sale API",
+        cdn: `${ASSETS_ROUTE}/standalone.js`,
+        // Scalar would fetch its fonts from its own servers; the system's fonts do.
+        withDefaultFonts: false,
+      }),
+    )
+    .get(`${ASSETS_ROUTE}/*`, async (c) => {
+      const relative = normalize(c.req.path.slice(ASSETS_ROUTE.length + 1));
+      const path = join(root, relative);
+      const type = contentTypes[relative.slice(relative.lastIndexOf("."))];
+      if (!type || !path.startsWith(root + sep)) {
+        throw new AppError("not_found", `No route for GET ${c.req.path}.`);
+      }
+      const body = await readFile(path).catch(() => undefined);
+      if (!body) throw new AppError("not_found", `No route for GET ${c.req.path}.`);
+      return c.body(body, 200, {
+        "content-type": type,
+        "cache-control": "public, max-age=86400",
+      });
+    });
+}
