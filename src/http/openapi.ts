@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AppError, codeToStatus, type ErrorCode } from "../errors";
 import * as s from "./schemas";
 
 type Json = Record<string, unknown>;
@@ -13,10 +14,40 @@ const schema = (zodSchema: z.ZodType): Json =>
 const json = (ref: string) => ({
   "application/json": { schema: { $ref: `#/components/schemas/${ref}` } },
 });
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
-});
+const knownCodes = Object.keys(codeToStatus) as ErrorCode[];
+
+/** A problem response whose schema lists the codes its description names, with an example. */
+const problem = (description: string) => {
+  const codes = knownCodes.filter((code) => new RegExp(`\\b${code}\\b`).test(description));
+  const [first] = codes;
+  return {
+    description,
+    content: {
+      "application/problem+json": {
+        schema:
+          codes.length === 0
+            ? { $ref: "#/components/schemas/Problem" }
+            : {
+                allOf: [
+                  { $ref: "#/components/schemas/Problem" },
+                  { type: "object", properties: { code: { enum: codes } } },
+                ],
+              },
+        ...(first
+          ? {
+              example: {
+                type: "about:blank",
+                title: new AppError(first, "").title,
+                status: codeToStatus[first],
+                code: first,
+                detail: "What went wrong, for a person.",
+              },
+            }
+          : {}),
+      },
+    },
+  };
+};
 const ok = (description: string, ref: string) => ({ description, content: json(ref) });
 
 const idParam = (what: string) => ({
@@ -35,10 +66,15 @@ const idempotencyHeader = {
 };
 const body = (ref: string) => ({ required: true, content: json(ref) });
 const common = {
+  "400": problem("The body is not one JSON document (malformed_json)"),
   "413": problem("Body over 16 KiB (payload_too_large)"),
   "415": problem("Body is not application/json (unsupported_media_type)"),
-  "422": problem("Invalid field (validation_failed)"),
-  "503": problem("Database unreachable or too busy (service_unavailable)"),
+  "422": problem(
+    "Invalid field (validation_failed) or a key reused with another body (idempotency_key_reused)",
+  ),
+  "503": problem(
+    "Database unreachable or too busy, or the request did not finish in time; nothing changed (service_unavailable)",
+  ),
 };
 const admin = [{ bearer: [] }];
 const pageParams = [
@@ -61,16 +97,127 @@ const pageParams = [
 const shopper = [{ buyer: [] }, {}];
 const notYours = "or another buyer's";
 
+const operationIds: Record<string, string> = {
+  "get /api/products/{id}": "getProduct",
+  "get /api/products/{id}/events": "streamProductStock",
+  "post /api/holds": "createHold",
+  "get /api/holds/{id}": "getHold",
+  "delete /api/holds/{id}": "releaseHold",
+  "post /api/orders": "createOrder",
+  "get /api/orders/{id}": "getOrder",
+  "post /api/payments/webhook": "receivePaymentEvent",
+  "get /api/admin/products": "listProducts",
+  "post /api/admin/products": "createProduct",
+  "patch /api/admin/products/{id}": "updateProduct",
+  "post /api/admin/products/{id}/restock": "restockProduct",
+  "get /api/admin/payment-conflicts": "listPaymentConflicts",
+  "get /admin": "getOperatorPage",
+  "get /admin/admin.js": "getOperatorScript",
+  "get /admin/admin.css": "getOperatorStyle",
+  "get /healthz": "getHealth",
+  "get /readyz": "getReadiness",
+  "get /metrics": "getMetrics",
+  "get /openapi.json": "getOpenApiDocument",
+  "get /docs": "getApiReference",
+};
+
+const headers = {
+  "X-Request-Id": {
+    description:
+      "The request's id, for logs and support: the incoming one if valid, else a new one",
+    schema: { type: "string", pattern: "^[A-Za-z0-9_.:=-]{1,200}$" },
+  },
+  "Retry-After": {
+    description: "Seconds to wait before retrying; the request changed nothing",
+    schema: { type: "integer", minimum: 1 },
+  },
+  "Idempotent-Replayed": {
+    description:
+      "Present (`true`) when this is the stored answer to an earlier request with the same Idempotency-Key",
+    schema: { type: "string", enum: ["true"] },
+  },
+  "WWW-Authenticate": {
+    description: "`Bearer`: the route needs a bearer token",
+    schema: { type: "string" },
+  },
+};
+const header = (name: keyof typeof headers) => ({ $ref: `#/components/headers/${name}` });
+
+type Operation = {
+  operationId?: string;
+  security?: unknown[];
+  parameters?: unknown[];
+  responses: Record<string, { headers?: Record<string, unknown> }>;
+};
+
+/**
+ * What every operation shares, added in one place: its operationId, `security: []` for public
+ * routes, the optional X-Request-Id it echoes, and the headers its responses carry.
+ */
+function finish<D>(document: D): D {
+  const { paths } = document as unknown as { paths: Record<string, Record<string, Operation>> };
+  for (const [path, operations] of Object.entries(paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const id = operationIds[`${method} ${path}`];
+      if (!id) throw new Error(`no operationId for ${method} ${path}`);
+      operation.operationId = id;
+      operation.security ??= [];
+      const replayable = (operation.parameters ?? []).includes(idempotencyHeader);
+      operation.parameters = [...(operation.parameters ?? []), requestIdParam];
+      for (const [status, response] of Object.entries(operation.responses)) {
+        const remembered = /^(2..|404|409|410)$/.test(status);
+        response.headers = {
+          "X-Request-Id": header("X-Request-Id"),
+          ...(replayable && remembered
+            ? { "Idempotent-Replayed": header("Idempotent-Replayed") }
+            : {}),
+          ...(status === "503" || status === "429" ? { "Retry-After": header("Retry-After") } : {}),
+          ...(status === "401" ? { "WWW-Authenticate": header("WWW-Authenticate") } : {}),
+          ...response.headers,
+        };
+      }
+    }
+  }
+  return document;
+}
+
+const requestIdParam = {
+  name: "X-Request-Id",
+  in: "header",
+  required: false,
+  description: "Your id for this request (1 to 200 of A-Z a-z 0-9 _ . : = -), echoed back",
+  schema: headers["X-Request-Id"].schema,
+};
+
+const webhookHeaders = [
+  ["webhook-id", "The event's unique id (Standard Webhooks)"],
+  ["webhook-timestamp", "Unix seconds when the event was signed; five minutes of tolerance"],
+  ["webhook-signature", "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated"],
+].map(([name, description]) => ({
+  name,
+  in: "header",
+  required: false,
+  description: `${description}. Required when WEBHOOK_SECRET is set.`,
+  schema: { type: "string" },
+}));
+
 /** The OpenAPI 3.1 document, built from the same zod schemas that validate requests. */
 export function openApiDocument(schemas: s.RequestSchemas) {
+  return finish(baseDocument(schemas));
+}
+
+function baseDocument(schemas: s.RequestSchemas) {
   return {
     openapi: "3.1.0",
     info: {
       title: "flash-sale",
       version: "0.1.0",
       description: "Sells limited stock in a flash sale without overselling.",
+      license: { name: "Proprietary: all rights reserved", identifier: "LicenseRef-Proprietary" },
     },
+    servers: [{ url: "/", description: "The service that serves this document" }],
     components: {
+      headers,
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" },
         buyer: {
@@ -203,6 +350,7 @@ export function openApiDocument(schemas: s.RequestSchemas) {
         post: {
           summary:
             "Payment provider event (Standard Webhooks signature when WEBHOOK_SECRET is set)",
+          parameters: webhookHeaders,
           requestBody: body("PaymentEventInput"),
           responses: {
             "200": ok("Applied, duplicate or recorded against a final order", "WebhookResult"),
