@@ -87,7 +87,17 @@ ensure_chromium() {
   apt_install chromium
 }
 
+# promtool (Debian's prometheus package) checks /metrics and the alerting rules in the tests.
+ensure_promtool() {
+  command -v promtool >/dev/null 2>&1 && return
+  log "installing prometheus (for promtool)"
+  apt_install --no-install-recommends prometheus
+}
+
 ensure_bun
 ensure_database
-if [ "${1:-}" = "--for-tests" ]; then ensure_chromium; fi
+if [ "${1:-}" = "--for-tests" ]; then
+  ensure_chromium
+  ensure_promtool
+fi
 bun install --frozen-lockfile --silent

@@ -3,6 +3,17 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
+ * prom-client's defaults include three gauges named `…_total`, a suffix Prometheus reserves for
+ * counters (`promtool check metrics` refuses them). They are dropped: each is the sum of a gauge
+ * prom-client also exports by type (`sum(nodejs_active_handles)` and so on).
+ */
+function dropTotalGauges(registry: Registry): void {
+  for (const name of ["handles", "requests", "resources"]) {
+    registry.removeSingleMetric(`nodejs_active_${name}_total`);
+  }
+}
+
+/**
  * One registry per app instance, so tests can build several apps in one process. With
  * WORKERS=N every process exposes its own series labelled `worker`; Prometheus sums them.
  */
@@ -11,6 +22,7 @@ export function createMetrics(labels: Record<string, string> = {}) {
   registry.setDefaultLabels(labels);
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  dropTotalGauges(registry);
   const productCache = new Counter({
     name: "product_cache_requests_total",
     help: "Product reads, by cache result",
