@@ -94,10 +94,18 @@ ensure_promtool() {
   apt_install --no-install-recommends prometheus
 }
 
+# Node runs the same app through @hono/node-server in the runtime-neutrality test.
+ensure_node() {
+  command -v node >/dev/null 2>&1 && return
+  log "installing Node.js (for the Node runtime test)"
+  apt_install nodejs
+}
+
 ensure_bun
 ensure_database
 if [ "${1:-}" = "--for-tests" ]; then
   ensure_chromium
   ensure_promtool
+  ensure_node
 fi
 bun install --frozen-lockfile --silent

@@ -17,23 +17,24 @@ const MAX_BODY_BYTES = 16 * 1024;
 /** Builds the HTTP app from its dependencies; no runtime API, so tests build the same app. */
 export function createApp(deps: Deps) {
   const schemas = requestSchemas(deps.config);
-  const app = new Hono<{ Bindings: RequestBindings }>();
-  app.on(
-    ["POST", "PUT", "PATCH", "DELETE"],
-    "*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new AppError("payload_too_large", "The request body is larger than 16 KiB.");
-      },
-    }),
-  );
-  app.route("/", opsRoutes(deps, schemas));
-  app.route("/api", shopRoutes(deps, schemas));
-  app.route("/api/payments", paymentRoutes(deps, schemas));
-  app.route("/api/admin", adminRoutes(deps, schemas));
-  app.route("/", webRoutes());
-  app.route("/", docsRoutes());
+  // Chained, so that the app's type carries every route for Hono's typed client (AppType).
+  const app = new Hono<{ Bindings: RequestBindings }>()
+    .on(
+      ["POST", "PUT", "PATCH", "DELETE"],
+      "*",
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          throw new AppError("payload_too_large", "The request body is larger than 16 KiB.");
+        },
+      }),
+    )
+    .route("/", opsRoutes(deps, schemas))
+    .route("/api", shopRoutes(deps, schemas))
+    .route("/api/payments", paymentRoutes(deps, schemas))
+    .route("/api/admin", adminRoutes(deps, schemas))
+    .route("/", webRoutes())
+    .route("/", docsRoutes());
   app.notFound((c) =>
     problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`)),
   );
@@ -47,3 +48,9 @@ export function createApp(deps: Deps) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * The API's type for Hono's typed client: `hc<AppType>("https://sale.example")` knows every
+ * route, its path parameters and JSON body, and the JSON it answers.
+ */
+export type AppType = App;

@@ -212,8 +212,8 @@ async function allocate(
  */
 async function grantsCommitted(db: Tx, decisions: Decision[]): Promise<boolean> {
   const granted = decisions.find((d) => d.kind === "granted");
-  if (!granted) return true;
-  return holdExists(db, granted.view.hold_id);
+  if (granted?.kind !== "granted") return true;
+  return holdExists(db, granted.view);
 }
 
 async function replayAfterCommit(

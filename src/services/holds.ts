@@ -91,9 +91,26 @@ export async function expireHold(tx: Tx, hold: LockedHold) {
   return changeStock(tx, product, { reserved: -hold.qty });
 }
 
-/** Whether a hold exists: a granted hold's row is its transaction's proof of commit. */
-export async function holdExists(db: Tx, id: number): Promise<boolean> {
-  const [row] = await db.select({ id: holds.id }).from(holds).where(eq(holds.id, id)).limit(1);
+/**
+ * Whether this very hold exists: a granted hold's row is its transaction's proof of commit.
+ * The id alone is not enough: after a database crash rolled the hold back, the same id can be
+ * given to a new hold, so the product, quantity, buyer and expiry (to the millisecond) must
+ * match too.
+ */
+export async function holdExists(db: Tx, hold: HoldView): Promise<boolean> {
+  const [row] = await db
+    .select({ id: holds.id })
+    .from(holds)
+    .where(
+      and(
+        eq(holds.id, hold.hold_id),
+        eq(holds.productId, hold.product_id),
+        eq(holds.qty, hold.qty),
+        ownedBy(holds.buyerId, hold.buyer_id),
+        eq(holds.expiresAt, new Date(hold.expires_at)),
+      ),
+    )
+    .limit(1);
   return row !== undefined;
 }
 

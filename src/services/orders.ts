@@ -83,13 +83,17 @@ async function redeemHold(tx: Tx, holdId: number, buyer: BuyerId): Promise<Redee
   return { view: toOrderView({ ...row, id: order.id, status: deferred.status }), snapshot };
 }
 
-/** An order's row proves its transaction committed; a refusal or a replay is true either way. */
+/**
+ * An order's row proves its transaction committed; a refusal or a replay is true either way.
+ * The id alone is not proof (a crash that rolled the order back can hand its id to another
+ * order); an order with this id for this hold is, since a hold becomes at most one order.
+ */
 async function orderCommitted(db: Tx, result: Redeemed | { claim: ClaimResult }): Promise<boolean> {
   if ("claim" in result || !result.view) return true;
   const [row] = await db
     .select({ id: orders.id })
     .from(orders)
-    .where(eq(orders.id, result.view.order_id))
+    .where(and(eq(orders.id, result.view.order_id), eq(orders.holdId, result.view.hold_id)))
     .limit(1);
   return row !== undefined;
 }

@@ -163,23 +163,18 @@ export async function createProduct(
   input: CreateProductInput,
   deadline: CommitGuard,
 ): Promise<ProductView> {
-  const row = await transact(
-    deps,
-    deadline,
-    async (tx) => {
-      const [result] = await tx.insert(products).values({
-        name: input.name,
-        priceCents: input.price_cents,
-        stockAvailable: input.stock,
-        stockTotal: input.stock,
-        maxPerBuyer: input.max_per_buyer ?? null,
-      });
-      const row = await readProduct(tx, result.insertId);
-      if (!row) throw notFound.product(result.insertId);
-      return row;
-    },
-    { committed: async (db, row) => (await readProduct(db, row.id)) !== undefined },
-  );
+  const row = await transact(deps, deadline, async (tx) => {
+    const [result] = await tx.insert(products).values({
+      name: input.name,
+      priceCents: input.price_cents,
+      stockAvailable: input.stock,
+      stockTotal: input.stock,
+      maxPerBuyer: input.max_per_buyer ?? null,
+    });
+    const row = await readProduct(tx, result.insertId);
+    if (!row) throw notFound.product(result.insertId);
+    return row;
+  });
   return deps.productCache.offer(row.version, toProductView(row)).view;
 }
 
@@ -189,29 +184,21 @@ export async function restockProduct(
   qty: number,
   deadline: CommitGuard,
 ): Promise<ProductView> {
-  const snapshot = await transact(
-    deps,
-    deadline,
-    async (tx) => {
-      const product = await lockProduct(tx, id);
-      if (!product) throw notFound.product(id);
-      // The counters are 32-bit columns; refuse the request rather than let the database fail.
-      if (product.stockTotal + qty > MAX_STOCK) {
-        throw new AppError(
-          "validation_failed",
-          `Product ${id} cannot hold more than ${MAX_STOCK} units.`,
-          {
-            errors: [{ path: "qty", message: `would take the product's stock above ${MAX_STOCK}` }],
-          },
-        );
-      }
-      return changeStock(tx, product, { available: qty, total: qty });
-    },
-    {
-      committed: async (db, snapshot) =>
-        ((await readProduct(db, id))?.version ?? 0) >= snapshot.version,
-    },
-  );
+  const snapshot = await transact(deps, deadline, async (tx) => {
+    const product = await lockProduct(tx, id);
+    if (!product) throw notFound.product(id);
+    // The counters are 32-bit columns; refuse the request rather than let the database fail.
+    if (product.stockTotal + qty > MAX_STOCK) {
+      throw new AppError(
+        "validation_failed",
+        `Product ${id} cannot hold more than ${MAX_STOCK} units.`,
+        {
+          errors: [{ path: "qty", message: `would take the product's stock above ${MAX_STOCK}` }],
+        },
+      );
+    }
+    return changeStock(tx, product, { available: qty, total: qty });
+  });
   publishProducts(deps, [snapshot]);
   return snapshot.view;
 }
@@ -229,33 +216,25 @@ export async function updateProduct(
   input: UpdateProductInput,
   deadline: CommitGuard,
 ): Promise<ProductView> {
-  const snapshot = await transact(
-    deps,
-    deadline,
-    async (tx) => {
-      const product = await lockProduct(tx, id);
-      if (!product) throw notFound.product(id);
-      const limitChanges =
-        input.max_per_buyer !== undefined && input.max_per_buyer !== product.maxPerBuyer;
-      await tx
-        .update(products)
-        .set({
-          name: input.name ?? product.name,
-          maxPerBuyer: limitChanges ? input.max_per_buyer : product.maxPerBuyer,
-          ...(limitChanges ? { maxPerBuyerSetAt: sql`NOW(3)` } : {}),
-          version: sql`${products.version} + 1`,
-        })
-        .where(eq(products.id, id));
-      product.name = input.name ?? product.name;
-      if (input.max_per_buyer !== undefined) product.maxPerBuyer = input.max_per_buyer;
-      product.version += 1;
-      return { version: product.version, view: toProductView(product) };
-    },
-    {
-      committed: async (db, snapshot) =>
-        ((await readProduct(db, id))?.version ?? 0) >= snapshot.version,
-    },
-  );
+  const snapshot = await transact(deps, deadline, async (tx) => {
+    const product = await lockProduct(tx, id);
+    if (!product) throw notFound.product(id);
+    const limitChanges =
+      input.max_per_buyer !== undefined && input.max_per_buyer !== product.maxPerBuyer;
+    await tx
+      .update(products)
+      .set({
+        name: input.name ?? product.name,
+        maxPerBuyer: limitChanges ? input.max_per_buyer : product.maxPerBuyer,
+        ...(limitChanges ? { maxPerBuyerSetAt: sql`NOW(3)` } : {}),
+        version: sql`${products.version} + 1`,
+      })
+      .where(eq(products.id, id));
+    product.name = input.name ?? product.name;
+    if (input.max_per_buyer !== undefined) product.maxPerBuyer = input.max_per_buyer;
+    product.version += 1;
+    return { version: product.version, view: toProductView(product) };
+  });
   publishProducts(deps, [snapshot]);
   return snapshot.view;
 }

@@ -1,7 +1,20 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
 
-const asset = (name: string) => readFileSync(new URL(`../../web/${name}`, import.meta.url), "utf8");
+/**
+ * Where the page's files are: beside this module when run from source (Bun), or under the
+ * working directory's `src/web` when this module was bundled into one file (for Node).
+ */
+function webDir(): string {
+  const besideSource = fileURLToPath(new URL("../../web/", import.meta.url));
+  return existsSync(join(besideSource, "admin.html"))
+    ? besideSource
+    : join(process.cwd(), "src", "web");
+}
+
+const asset = (name: string) => readFileSync(join(webDir(), name), "utf8");
 
 /**
  * The operator's page and its two assets, served by the service itself: the machines that run
