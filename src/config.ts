@@ -65,6 +65,9 @@ export const ConfigSchema = z.object({
   ORDER_PAYMENT_TIMEOUT_SECONDS: int(1, 604_800).default(900),
   MAX_HOLD_QTY: int(1, 1_000_000).default(100),
   HOLD_BATCH_MAX: int(1, 1000).default(64),
+  // Hold requests one process keeps waiting per product; one more is a 429 at once, so a storm
+  // cannot grow memory or latency without bound.
+  HOLD_QUEUE_MAX: int(1, 1_000_000).default(1024),
   PRODUCT_CACHE_TTL_MS: int(0, 3_600_000).default(1000),
   IDEMPOTENCY_KEY_TTL_HOURS: int(1, 8760).default(24),
   SWEEPER_CRON: cronPattern.default("* * * * * *"),

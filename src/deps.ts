@@ -9,6 +9,7 @@ import { type BuyerVerifier, createBuyerVerifier } from "./services/buyers";
 import { HoldBatcher } from "./services/hold-batcher";
 import { reserveHolds } from "./services/hold-reservation";
 import { loadProduct } from "./services/products";
+import { SoldOutBoard } from "./services/sold-out";
 import { StockHub } from "./services/stock-events";
 
 /** Everything a service needs, built once per process (or per test) and passed in. */
@@ -22,6 +23,7 @@ export type Deps = {
   readiness: ReadinessProbe;
   buyers: BuyerVerifier;
   stockHub: StockHub;
+  soldOut: SoldOutBoard;
   productCache: ProductCache;
   holdBatcher: HoldBatcher;
 };
@@ -53,7 +55,12 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
       { intervalMs: config.STOCK_EVENTS_INTERVAL_MS, maxStreams: config.STOCK_EVENTS_MAX_STREAMS },
     ),
     productCache: new ProductCache(config.PRODUCT_CACHE_TTL_MS),
-    holdBatcher: new HoldBatcher(config.HOLD_BATCH_MAX, (batch) => reserveHolds(deps, batch)),
+    soldOut: new SoldOutBoard(config.PRODUCT_CACHE_TTL_MS),
+    holdBatcher: new HoldBatcher(
+      config.HOLD_BATCH_MAX,
+      (batch) => reserveHolds(deps, batch),
+      config.HOLD_QUEUE_MAX,
+    ),
   };
   return deps;
 }

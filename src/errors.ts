@@ -17,6 +17,7 @@ export const codeToStatus = {
   unsupported_media_type: 415,
   validation_failed: 422,
   idempotency_key_reused: 422,
+  too_many_requests: 429,
   internal_error: 500,
   service_unavailable: 503,
 } as const;
@@ -41,6 +42,7 @@ const titles: Record<ErrorCode, string> = {
   unsupported_media_type: "Unsupported media type",
   validation_failed: "Validation failed",
   idempotency_key_reused: "Idempotency key reused",
+  too_many_requests: "Too many requests",
   internal_error: "Internal server error",
   service_unavailable: "Service unavailable",
 };
@@ -105,6 +107,16 @@ export function buyerLimitExceeded(limit: number, used: number): AppError {
 
 export function serviceUnavailable(detail: string): AppError {
   return new AppError("service_unavailable", detail, {}, 1);
+}
+
+/** A product's hold queue in this process is full: nothing was done, retry in a second. */
+export function tooManyRequests(limit: number): AppError {
+  return new AppError(
+    "too_many_requests",
+    `${limit} hold requests for this product are already waiting in this process; retry shortly.`,
+    {},
+    1,
+  );
 }
 
 /** The client's deadline passed before its work could commit; the work was rolled back. */

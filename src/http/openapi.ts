@@ -288,6 +288,9 @@ function baseDocument(schemas: s.RequestSchemas) {
             "409": problem(
               "insufficient_stock, buyer_limit_exceeded (with limit and used) or idempotency_key_in_progress",
             ),
+            "429": problem(
+              "too_many_requests: HOLD_QUEUE_MAX requests for this product already wait in this process; nothing changed",
+            ),
             ...common,
           },
         },

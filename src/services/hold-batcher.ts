@@ -1,4 +1,4 @@
-import { type AppError, gaveUp } from "../errors";
+import { type AppError, gaveUp, tooManyRequests } from "../errors";
 import type { CommitGuard } from "../lib/deadline";
 import type { BuyerId } from "./buyers";
 import type { IdempotencyRequest, Outcome } from "./idempotency";
@@ -32,13 +32,32 @@ type Waiting = HoldRequest & {
  */
 export class HoldBatcher {
   private readonly queues = new Map<number, Waiting[]>();
+  /** Requests per product not answered yet (queued or in a transaction), for the bound. */
+  private readonly pending = new Map<number, number>();
 
+  /**
+   * `maxQueue` bounds the requests waiting per product: one more is refused at once with 429
+   * `too_many_requests` (nothing done), so a storm cannot grow memory or latency without end.
+   */
   constructor(
     private readonly maxBatch: number,
     private readonly reserve: ReserveBatch,
+    private readonly maxQueue = Number.POSITIVE_INFINITY,
   ) {}
 
   submit(request: HoldRequest): Promise<HoldAnswer> {
+    const { productId } = request;
+    const pending = this.pending.get(productId) ?? 0;
+    if (pending >= this.maxQueue) return Promise.resolve(tooManyRequests(this.maxQueue));
+    this.pending.set(productId, pending + 1);
+    return this.enqueue(request).finally(() => {
+      const left = (this.pending.get(productId) ?? 1) - 1;
+      if (left === 0) this.pending.delete(productId);
+      else this.pending.set(productId, left);
+    });
+  }
+
+  private enqueue(request: HoldRequest): Promise<HoldAnswer> {
     if (this.maxBatch === 1) return this.reserve([request]).then(firstAnswer);
     return new Promise((resolve, reject) => {
       const waiting = { ...request, resolve, reject };

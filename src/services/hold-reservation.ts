@@ -18,8 +18,9 @@ import {
   type ProductSnapshot,
   publishProducts,
 } from "./products";
+import type { SoldOutSighting } from "./sold-out";
 import { query, transact } from "./transact";
-import { type HoldView, toHoldView } from "./views";
+import { type HoldView, parseDbTime, toHoldView } from "./views";
 
 // Group reservation: the hot path of a sale. Hold requests for one product are served in
 // batches, one transaction each (see hold-batcher.ts for why).
@@ -65,7 +66,7 @@ async function reserveBatch(deps: Deps, batch: HoldRequest[]): Promise<HoldAnswe
   if (productId === undefined) return [];
   const autoIncrement = await autoIncrementOf(deps.db);
   const guard = allOf(batch.map((request) => request.deadline));
-  const { decisions, snapshot, reclaimedHolds, soldOut } = await transact(
+  const { decisions, snapshot, reclaimedHolds, soldOut, sighting } = await transact(
     deps,
     guard,
     async (tx) => {
@@ -106,6 +107,7 @@ async function reserveBatch(deps: Deps, batch: HoldRequest[]): Promise<HoldAnswe
   );
 
   if (snapshot) publishProducts(deps, [snapshot]);
+  if (sighting) deps.soldOut.saw(productId, sighting);
   if (soldOut) deps.logger.info({ productId }, "product sold out: every unit is held or sold");
   deps.metrics.holdBatchSize.observe(batch.length);
   if (reclaimedHolds > 0) deps.metrics.holdsExpired.inc({ by: "buyer" }, reclaimedHolds);
@@ -126,7 +128,13 @@ async function reserveBatch(deps: Deps, batch: HoldRequest[]): Promise<HoldAnswe
   return Promise.all(answers);
 }
 
-type Allocation = { snapshot?: ProductSnapshot; reclaimedHolds: number; soldOut?: boolean };
+type Allocation = {
+  snapshot?: ProductSnapshot;
+  reclaimedHolds: number;
+  soldOut?: boolean;
+  /** Nothing left after this batch: what the sold-out board may refuse from, after commit. */
+  sighting?: SoldOutSighting;
+};
 
 /**
  * Decides the undecided requests of a batch against a locked product, in arrival order, and
@@ -203,6 +211,10 @@ async function allocate(
     snapshot: changed ? await changeStock(tx, product, { reserved }) : undefined,
     reclaimedHolds: reclaimed?.holds ?? 0,
     soldOut: availableBefore > 0 && available === 0,
+    sighting:
+      available === 0
+        ? { dbNow: product.now, nextExpiry: await nextExpiry(tx, product.id) }
+        : undefined,
   };
 }
 
@@ -246,6 +258,15 @@ function autoIncrementOf(db: Db): Promise<AutoIncrement> {
     autoIncrements.set(db, layout);
   }
   return layout;
+}
+
+/** When the product's first active hold expires: until then no unit can come back by expiry. */
+async function nextExpiry(tx: Tx, productId: number): Promise<Date | null> {
+  const [row] = await tx
+    .select({ at: sql<string | null>`MIN(${holds.expiresAt})` })
+    .from(holds)
+    .where(and(eq(holds.productId, productId), eq(holds.status, "active")));
+  return row?.at ? parseDbTime(row.at) : null;
 }
 
 function noBuyer(limit: number): AppError {

@@ -22,6 +22,11 @@ export async function createHold(
   deadline: CommitGuard,
   idempotency?: IdempotencyHeader,
 ): Promise<Outcome<HoldView>> {
+  const refusal = refuseFromMemory(deps, input.product_id, buyer, idempotency);
+  if (refusal) {
+    deps.metrics.holdsRefused.inc({ reason: refusal.code });
+    throw refusal;
+  }
   const request: HoldRequest = {
     productId: input.product_id,
     qty: input.qty,
@@ -36,8 +41,29 @@ export async function createHold(
     request.idem = checked;
   }
   const answer = await deps.holdBatcher.submit(request);
-  if (answer instanceof AppError) throw answer;
+  if (answer instanceof AppError) {
+    if (answer.code === "too_many_requests") deps.metrics.holdsRefused.inc({ reason: answer.code });
+    throw answer;
+  }
   return answer;
+}
+
+/**
+ * A sold-out product's refusal without the database (see sold-out.ts). Not for a keyed request,
+ * whose 409 must be remembered with its key, nor for an anonymous request on a product that may
+ * have a per-buyer limit, which is a 401.
+ */
+function refuseFromMemory(
+  deps: Deps,
+  productId: number,
+  buyer: BuyerId,
+  idempotency: IdempotencyHeader | undefined,
+): AppError | undefined {
+  if (idempotency) return undefined;
+  if (buyer === null && deps.productCache.get(productId)?.view.max_per_buyer !== null) {
+    return undefined;
+  }
+  return deps.soldOut.refusal(productId);
 }
 
 /**

@@ -115,12 +115,18 @@ export async function returnStock(
   return snapshots;
 }
 
-/** After commit: this process's next read sees its own write at once. */
+/**
+ * After commit: this process's next read sees its own write at once, and a product with units
+ * again is no longer refused from memory.
+ */
 export function publishProducts(
-  deps: Pick<Deps, "productCache">,
+  deps: Pick<Deps, "productCache" | "soldOut">,
   snapshots: ProductSnapshot[],
 ): void {
-  for (const snapshot of snapshots) deps.productCache.offer(snapshot.version, snapshot.view);
+  for (const snapshot of snapshots) {
+    deps.productCache.offer(snapshot.version, snapshot.view);
+    if (snapshot.view.available > 0) deps.soldOut.clear(snapshot.view.id);
+  }
 }
 
 async function readProduct(db: Tx, id: number) {
