@@ -1,6 +1,9 @@
 import { Hono } from "hono";
 
-/** The ceiling for product reads: a bare Hono JSON route on Bun.serve, nothing else. */
+/**
+ * The ceilings: a bare Hono app on Bun.serve, nothing else. GET answers a product's JSON; POST
+ * parses a hold request's JSON and answers 201, with no validation, no database, no lock.
+ */
 const body = {
   id: 1,
   name: "Limited sneaker",
@@ -9,7 +12,14 @@ const body = {
   stock_reserved: 7,
   available: 93,
 };
-const app = new Hono().get("/api/products/:id", (c) => c.json(body));
+let next = 0;
+const app = new Hono()
+  .get("/api/products/:id", (c) => c.json(body))
+  .post("/api/holds", async (c) => {
+    const input = (await c.req.json()) as { product_id: number; qty: number };
+    next++;
+    return c.json({ hold_id: next, product_id: input.product_id, qty: input.qty }, 201);
+  });
 const server = Bun.serve({
   port: Number(process.argv[2] ?? 3999),
   hostname: "127.0.0.1",

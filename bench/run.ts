@@ -17,6 +17,7 @@ const READ_ROUNDS = 3;
 type WrkResult = {
   ok: number;
   refused: number;
+  too_many: number;
   other: number;
   requests: number;
   duration_us: number;
@@ -273,6 +274,102 @@ async function sellOut(): Promise<Row> {
   }
 }
 
+const LUA_PORT = 3902;
+const HOLD_BODY = JSON.stringify({ product_id: 1, qty: 1 });
+
+/** A helper server from bench/, started for one measurement. */
+async function helper(script: string, args: string[], ready: string) {
+  const proc = Bun.spawn(["bun", script, ...args], { stdout: "ignore", stderr: "inherit" });
+  await waitFor(ready, "POST");
+  return {
+    stop: async () => {
+      proc.kill();
+      await proc.exited;
+    },
+  };
+}
+
+/**
+ * The POST ceiling (a bare Hono route that parses the hold's JSON and answers 201) and the
+ * in-memory design (a Redis Lua reservation behind Bun + Hono), on the same machine and run.
+ */
+async function ceilings(): Promise<{ post: Row; lua: Row }> {
+  const bare = await helper(
+    "bench/bare-server.ts",
+    [String(BARE_PORT)],
+    `http://127.0.0.1:${BARE_PORT}/api/holds`,
+  );
+  const post = await wrk(
+    `http://127.0.0.1:${BARE_PORT}/api/holds`,
+    256,
+    SECONDS,
+    "POST",
+    HOLD_BODY,
+  );
+  await bare.stop();
+  const lua = await helper(
+    "bench/redis-lua-server.ts",
+    [String(LUA_PORT), "100000000"],
+    `http://127.0.0.1:${LUA_PORT}/api/holds`,
+  );
+  const reserved = await wrk(
+    `http://127.0.0.1:${LUA_PORT}/api/holds`,
+    256,
+    SECONDS,
+    "POST",
+    HOLD_BODY,
+  );
+  await lua.stop();
+  return {
+    post: row("bare Hono POST route (ceiling), 256 conns", post, "n/a"),
+    lua: row("Redis Lua reservation behind Bun + Hono (no durability), 256 conns", reserved, "n/a"),
+  };
+}
+
+/** The end of a sale: a product with nothing left, and a storm of hold requests. */
+async function soldOutStorm(): Promise<Row> {
+  const url = await freshDatabase("flash_sale_bench");
+  const server = await startServer(url, {});
+  try {
+    const productId = await createProduct(server.base, 1);
+    const body = JSON.stringify({ product_id: productId, qty: 1 });
+    await fetch(`${server.base}/api/holds`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    const r = await wrk(`${server.base}/api/holds`, 256, SECONDS, "POST", body);
+    return row("holds on a sold-out product (storm), 256 conns", r, await invariants(url));
+  } finally {
+    await server.stop();
+  }
+}
+
+/** 2,000 connections on one hot product: only 201, 409 and 429, and memory held flat. */
+async function twoThousand(): Promise<Row> {
+  const url = await freshDatabase("flash_sale_bench");
+  const server = await startServer(url, {});
+  try {
+    const productId = await createProduct(server.base, 100_000_000);
+    const body = JSON.stringify({ product_id: productId, qty: 1 });
+    const before = rssKiB(server.pid);
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssKiB(server.pid));
+    }, 250);
+    const r = await wrk(`${server.base}/api/holds`, 2000, SECONDS, "POST", body);
+    clearInterval(sampler);
+    return row(
+      "holds, hot product, 2,000 conns, default batching",
+      r,
+      await invariants(url),
+      `server RSS ${Math.round(before / 1024)} MiB before, ${Math.round(peak / 1024)} MiB at peak; 429s: ${r.too_many}`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
 const STREAMS = 10_000;
 const STREAM_CLIENTS = 10;
 
@@ -384,10 +481,14 @@ async function reads(): Promise<Row[]> {
   }
 }
 
-async function waitFor(url: string): Promise<void> {
+async function waitFor(url: string, method = "GET"): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const ok = await fetch(url).then(
-      (r) => r.ok,
+    const ok = await fetch(url, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: method === "POST" ? HOLD_BODY : undefined,
+    }).then(
+      (r) => r.status < 500,
       () => false,
     );
     if (ok) return;
@@ -420,6 +521,9 @@ const twoWorkerClassicRows = await holdsScenarios("HOLD_BATCH_MAX=1, WORKERS=2",
   WORKERS: "2",
   HOLD_BATCH_MAX: "1",
 });
+const { post: postCeiling, lua } = await ceilings();
+const storm = await soldOutStorm();
+const crowd = await twoThousand();
 const fanOut = await streamFanOut();
 const buyerRows = await buyerScenarios();
 const sell = await sellOut();
@@ -430,8 +534,12 @@ const all = [
   ...twoWorkerRows,
   ...twoWorkerClassicRows,
   ...buyerRows,
+  crowd,
   sell,
+  storm,
   ...readRows,
+  postCeiling,
+  lua,
 ];
 console.log(
   `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${SECONDS} s per run; wrk -t2`,
@@ -449,6 +557,11 @@ console.log(
 );
 console.log(`cached GET / bare Hono route: ${ratio(readRows[0], readRows[1])}×`);
 console.log(fanOut);
+const best = [batchedRows[1], twoWorkerRows[1]].sort((a, b) => (b?.rps ?? 0) - (a?.rps ?? 0))[0];
+console.log(
+  `best durable holds at 256 conns (${best?.scenario}): ${ratio(best, postCeiling)}× the bare POST ceiling, ${ratio(best, lua)}× the Redis Lua design`,
+);
+console.log(`sold-out storm refusals / cached GET: ${ratio(storm, readRows[0])}×`);
 console.log(
   `holds at 256 conns, with buyer tokens / anonymous: ${ratio(buyerRows[0], batchedRows[1])}× (no limit), ${ratio(buyerRows[1], batchedRows[1])}× (max_per_buyer 5)`,
 );

