@@ -403,7 +403,14 @@ async function streamFanOut(): Promise<string> {
   const before = rssKiB(server.pid);
   const clients = Array.from({ length: STREAM_CLIENTS }, () => {
     const proc = Bun.spawn(
-      ["bun", "bench/stream-clients.ts", events, String(STREAMS / STREAM_CLIENTS), "20000"],
+      [
+        "bun",
+        "test/helpers/sse-subscribers.ts",
+        events,
+        String(STREAMS / STREAM_CLIENTS),
+        "20000",
+        "change",
+      ],
       {
         stdout: "pipe",
         stderr: "inherit",

@@ -166,6 +166,7 @@ describe("300 subscribers over two processes", () => {
           `${server.base}/api/products/${productId}/events`,
           "150",
           "10000",
+          "sold-out",
         ],
         { stdout: "pipe", stderr: "inherit" },
       );
