@@ -9,8 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROOT="$PWD/.galera"
+# GALERA_DIR, GALERA_BASE_PORT and GALERA_GCOMM_BASE let a test run a cluster of its own.
+ROOT=${GALERA_DIR:-$PWD/.galera}
 BASE_PORT=${GALERA_BASE_PORT:-3311}
+GCOMM_BASE=${GALERA_GCOMM_BASE:-24557}
 PROVIDER=/usr/lib/galera/libgalera_smm.so
 NODES=(1 2 3)
 
@@ -20,9 +22,9 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 dir() { echo "$ROOT/node$1"; }
 sql_port() { echo $((BASE_PORT + $1 - 1)); }
 # Galera's own ports, ten apart per node: group communication, IST, SST.
-gcomm_port() { echo $((24557 + $1 * 10)); }
-ist_port() { echo $((24558 + $1 * 10)); }
-sst_port() { echo $((24559 + $1 * 10)); }
+gcomm_port() { echo $((GCOMM_BASE + $1 * 10)); }
+ist_port() { echo $((GCOMM_BASE + 1 + $1 * 10)); }
+sst_port() { echo $((GCOMM_BASE + 2 + $1 * 10)); }
 
 ensure_packages() {
   local missing=()
@@ -58,7 +60,7 @@ innodb_autoinc_lock_mode=2
 default_storage_engine=InnoDB
 wsrep_on=ON
 wsrep_provider=$PROVIDER
-wsrep_cluster_name=flash_sale_local
+wsrep_cluster_name=flash_sale_$(basename "$ROOT" | tr -c "a-z0-9\n" _)
 wsrep_cluster_address=gcomm://${members%,}
 wsrep_node_name=node$n
 wsrep_node_address=127.0.0.1

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Webhook } from "standardwebhooks";
+import { applyStrandedEvents } from "../src/services/deferred-events";
 import { cancelUnpaidOrders } from "../src/services/orders";
 import {
   type Client,
@@ -337,5 +338,41 @@ describe("signatures", () => {
       headers,
     );
     expect(res.status).toBe(401);
+  });
+});
+
+describe("payment events stranded beside their order (Galera's race), applied by the sweeper", () => {
+  test.each([
+    ["succeeded", "paid", 0],
+    ["failed", "cancelled", 2],
+  ] as const)("a deferred %s event for an existing order → %s", async (status, final, back) => {
+    const { orderId, productId } = await pendingOrder(2, 10);
+    const available = async () =>
+      Number(
+        (
+          await rows<{ n: number }>(
+            ctx.sql,
+            "SELECT stock_available AS n FROM products WHERE id = ?",
+            [productId],
+          )
+        )[0]?.n,
+      );
+    const before = await available();
+    // What two Galera nodes can leave: the event stored as deferred, the order already there.
+    await ctx.sql.query(
+      "INSERT INTO payment_events (idempotency_key, order_id, status, fingerprint, outcome) VALUES (?, ?, ?, ?, 'deferred')",
+      [`stranded-${orderId}`, orderId, status, "0".repeat(64)],
+    );
+    expect(await applyStrandedEvents(ctx.deps, 100, patience())).toBe(1);
+    expect((await api.get(`/api/orders/${orderId}`)).body.status).toBe(final);
+    const [event] = await rows<{ outcome: string }>(
+      ctx.sql,
+      "SELECT outcome FROM payment_events WHERE idempotency_key = ?",
+      [`stranded-${orderId}`],
+    );
+    expect(event?.outcome).toBe("applied");
+    expect((await available()) - before).toBe(back);
+    expect(await applyStrandedEvents(ctx.deps, 100, patience())).toBe(0);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 });

@@ -30,8 +30,36 @@ export function createPool(config: PoolConfig): Pool {
       `SET time_zone = '+00:00', innodb_lock_wait_timeout = ${config.DB_LOCK_WAIT_TIMEOUT_SECONDS}`,
     );
     conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+    setups.set(conn, galeraSetup(conn as unknown as SetupConnection));
   });
   return pool;
+}
+
+type SetupConnection = {
+  query: (sql: string, callback: (err: unknown, rows?: unknown) => void) => void;
+};
+
+const setups = new WeakMap<object, Promise<void>>();
+
+/**
+ * On a Galera node (MariaDB with wsrep on), reads wait until the node has applied every
+ * write the cluster committed before them (`wsrep_sync_wait = 1`): a client that made a hold
+ * through one node and reads or orders it through another must find it. `SHOW VARIABLES`
+ * works on MySQL and MariaDB alike, and answers nothing where there is no wsrep.
+ */
+function galeraSetup(conn: SetupConnection): Promise<void> {
+  return new Promise((resolve) => {
+    conn.query("SHOW VARIABLES LIKE 'wsrep_on'", (err, rows) => {
+      const on = !err && (rows as { Value?: string }[] | undefined)?.[0]?.Value === "ON";
+      if (!on) return resolve();
+      conn.query("SET SESSION wsrep_sync_wait = 1", () => resolve());
+    });
+  });
+}
+
+/** Resolves once a new connection's session set-up has run (before its first use). */
+export function connectionReady(core: object): Promise<void> | undefined {
+  return setups.get(core);
 }
 
 export function createDb(pool: Pool): Db {

@@ -14,6 +14,9 @@ const transientErrnos = new Map<number, TransientReason>([
   [1969, "statement_timeout"], // MariaDB max_statement_time
   [3024, "statement_timeout"], // MySQL max_execution_time
   [1047, "node_not_ready"], // Galera: the node is not part of a primary component
+  // A pooled session found inside a transaction it did not start (seen on Galera after a
+  // brute-force abort): the connection is discarded and the work started again elsewhere.
+  [1568, "connection_lost"],
   [1053, "unreachable"], // server shutdown in progress
   [1040, "unreachable"], // too many connections
   [2013, "connection_lost"],

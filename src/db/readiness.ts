@@ -6,6 +6,16 @@ import type { DatabaseHealth } from "./health";
  * (Kubernetes, load balancers) time out after 1 to 5 s, and a probe that hangs tells them
  * nothing. One connection of its own, so a busy pool never makes a healthy database look down.
  */
+/**
+ * A Galera node answers queries while it is not part of the cluster's primary component (or
+ * still catching up), and refuses writes then: ready means Synced. A server without wsrep has
+ * no such status, and is ready when it answers.
+ */
+function synced(rows: unknown): boolean {
+  const [state] = rows as { Value?: string }[];
+  return state === undefined || state.Value === "Synced";
+}
+
 export class ReadinessProbe {
   private conn: Promise<mysql.Connection> | undefined;
 
@@ -34,9 +44,9 @@ export class ReadinessProbe {
       };
       const timer = setTimeout(() => settle(false), this.timeoutMs);
       conn
-        .then((c) => c.query("SELECT 1"))
+        .then((c) => c.query("SHOW STATUS LIKE 'wsrep_local_state_comment'"))
         .then(
-          () => settle(true),
+          ([rows]) => settle(synced(rows)),
           () => settle(false),
         );
     });

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { drizzle } from "drizzle-orm/mysql2";
 import type mysql from "mysql2/promise";
 import { type CommitGuard, Deadline } from "../lib/deadline";
-import type { Pool, Tx } from "./client";
+import { connectionReady, type Pool, type Tx } from "./client";
 import { Abandoned, PoolExhausted, type TransientReason, transientReason } from "./errors";
 import type { DatabaseHealth } from "./health";
 import * as schema from "./schema";
@@ -68,22 +68,28 @@ function acquire(pool: Pool, guard: CommitGuard, health?: DatabaseHealth): Promi
       settled = true;
       reject(new PoolExhausted());
     }, remaining);
-    pool.getConnection().then(
-      (conn) => {
-        if (settled) return conn.release();
-        settled = true;
-        clearTimeout(timer);
-        resolve(conn);
-      },
-      (err: unknown) => {
-        const reason = transientReason(err);
-        if (reason) health?.failed(reason);
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
+    pool
+      .getConnection()
+      .then(async (conn) => {
+        await connectionReady(conn.connection);
+        return conn;
+      })
+      .then(
+        (conn) => {
+          if (settled) return conn.release();
+          settled = true;
+          clearTimeout(timer);
+          resolve(conn);
+        },
+        (err: unknown) => {
+          const reason = transientReason(err);
+          if (reason) health?.failed(reason);
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
   });
 }
 

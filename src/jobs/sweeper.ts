@@ -1,6 +1,7 @@
 import { Cron } from "croner";
 import type { Deps } from "../deps";
 import { Deadline } from "../lib/deadline";
+import { applyStrandedEvents } from "../services/deferred-events";
 import { expireHolds } from "../services/hold-expiry";
 import { purgeExpiredKeys } from "../services/idempotency";
 import { cancelUnpaidOrders } from "../services/orders";
@@ -28,8 +29,9 @@ async function drain(step: Step, limit: number, timeoutMs: number): Promise<numb
 }
 
 /**
- * Returns expired holds' units, cancels orders past the payment timeout and purges old
- * idempotency keys. Every process runs it; SKIP LOCKED makes them share rather than collide.
+ * Returns expired holds' units, cancels orders past the payment timeout, purges old
+ * idempotency keys and applies payment events stranded beside their orders (a Galera cluster's
+ * race). Every process runs it; SKIP LOCKED makes them share rather than collide.
  */
 export function startSweeper(deps: Deps): Cron {
   const limit = deps.config.SWEEPER_BATCH_SIZE;
@@ -45,6 +47,7 @@ export function startSweeper(deps: Deps): Cron {
       const expired = await drain((n, d) => expireHolds(deps, n, d), limit, timeout);
       const cancelled = await drain((n, d) => cancelUnpaidOrders(deps, n, d), limit, timeout);
       const purged = await drain((n, d) => purgeExpiredKeys(deps, n, d), limit, timeout);
+      await drain((n, d) => applyStrandedEvents(deps, n, d), limit, timeout);
       if (expired + cancelled + purged > 0) {
         deps.logger.debug({ expired, cancelled, purged }, "sweeper run");
       }

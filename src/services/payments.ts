@@ -72,7 +72,7 @@ export async function settleOrder(
 export async function applyDeferredEvents(
   tx: Tx,
   order: LockedOrder,
-  product: LockedProduct,
+  product?: LockedProduct,
 ): Promise<{ status: OrderStatus; snapshot?: ProductSnapshot; conflicts: number }> {
   const deferred = await tx
     .select({ id: paymentEvents.id, status: paymentEvents.status })
@@ -95,7 +95,7 @@ export async function applyDeferredEvents(
   return { status: order.status, snapshot, conflicts };
 }
 
-async function lockOrder(tx: Tx, id: number): Promise<LockedOrder | undefined> {
+export async function lockOrder(tx: Tx, id: number): Promise<LockedOrder | undefined> {
   const [row] = await tx
     .select({ id: orders.id, productId: orders.productId, qty: orders.qty, status: orders.status })
     .from(orders)

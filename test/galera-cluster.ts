@@ -1,0 +1,201 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import mysql from "mysql2/promise";
+import { migrateDatabase } from "../src/db/migrate";
+import { closeDeps } from "../src/deps";
+import { applyStrandedEvents } from "../src/services/deferred-events";
+import { type Client, client, countBy, createProduct, patience, type Reply } from "./fixtures";
+import { buildTestApp, invariantViolations, type Running, rows, serve } from "./helpers/harness";
+
+// A real three-node MariaDB Galera cluster on this machine (scripts/galera.sh, ports of its
+// own), one API app per node: the service on every node at once. `bun run test:galera`.
+// Not yet part of `bun test`: with writes through several nodes, a transaction aborted by
+// Galera has been seen to leave a hold converted without its order (the webhook test and the
+// invariants of the kill test fail in most runs). Until that is understood and fixed, the
+// service supports one writing node (README, "Scaling out").
+
+const root = join(import.meta.dir, "..");
+const dir = join(root, ".galera-test");
+const env = {
+  ...process.env,
+  GALERA_DIR: dir,
+  GALERA_BASE_PORT: "33411",
+  GALERA_GCOMM_BASE: "25557",
+};
+const nodeUrl = (node: number, database: string) =>
+  `mysql://root@127.0.0.1:${33410 + node}/${database}`;
+
+function galera(...args: string[]): string {
+  const run = Bun.spawnSync(["bash", "scripts/galera.sh", ...args], {
+    cwd: root,
+    env,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const output = `${run.stdout.toString()}${run.stderr.toString()}`;
+  if (run.exitCode !== 0) throw new Error(`galera.sh ${args.join(" ")} failed:\n${output}`);
+  return output;
+}
+
+type Node = { app: ReturnType<typeof buildTestApp>; running: Running; api: Client };
+
+describe("three API apps on a three-node Galera cluster", () => {
+  const database = `fs_galera_${process.pid}`;
+  let nodes: Node[] = [];
+  let sql: mysql.Pool;
+
+  beforeAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+    galera("up");
+  });
+  afterAll(async () => {
+    for (const node of nodes) {
+      await node.running.stop();
+      await closeDeps(node.app.deps);
+    }
+    await sql?.end().catch(() => undefined);
+    galera("down");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("two processes migrating through two nodes at once both start", async () => {
+    await Promise.all([
+      migrateDatabase(nodeUrl(1, database)),
+      migrateDatabase(nodeUrl(2, database)),
+    ]);
+    sql = mysql.createPool({ uri: nodeUrl(3, database), connectionLimit: 2, timezone: "Z" });
+    const migrations = readdirSync(join(root, "db", "migrations")).filter((f) =>
+      f.endsWith(".sql"),
+    );
+    const [row] = await rows<{ n: number }>(sql, "SELECT COUNT(*) AS n FROM __drizzle_migrations");
+    expect(Number(row?.n)).toBe(migrations.length);
+    nodes = [1, 2, 3].map((node) => {
+      const app = buildTestApp(nodeUrl(node, database), { DB_POOL_SIZE: "8" });
+      const running = serve(app.app);
+      return { app, running, api: client(running.baseUrl) };
+    });
+  });
+
+  const api = (node: number) => (nodes[node - 1] as Node).api;
+
+  /** As a client does with a 503's Retry-After: try again, a few times. */
+  async function retried(call: () => Promise<Reply>): Promise<Reply> {
+    let reply = await call();
+    for (let i = 0; i < 10 && reply.status === 503; i++) {
+      await Bun.sleep(100);
+      reply = await call();
+    }
+    return reply;
+  }
+
+  test("holds through all three nodes at once: never more than the stock, every 201 a hold", async () => {
+    const productId = await createProduct(api(1), 100);
+    const replies = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        api((i % 3) + 1).post("/api/holds", { product_id: productId, qty: 1 }),
+      ),
+    );
+    const statuses = countBy(replies, (r) => r.status);
+    console.info(`galera: 300 holds over 3 nodes at stock 100: ${JSON.stringify(statuses)}`);
+    for (const r of replies) expect([201, 409, 503]).toContain(r.status);
+    const granted = replies.filter((r) => r.status === 201);
+    expect(granted.length).toBeGreaterThan(0);
+    expect(granted.length).toBeLessThanOrEqual(100);
+    const [held] = await rows<{ n: number }>(
+      sql,
+      "SELECT COUNT(*) AS n FROM holds WHERE product_id = ?",
+      [productId],
+    );
+    expect(Number(held?.n)).toBe(granted.length);
+    expect(await invariantViolations(sql)).toEqual([]);
+  });
+
+  test("a hold made through one node is read and ordered through the others at once", async () => {
+    const productId = await createProduct(api(1), 100);
+    const outcomes: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const hold = await api(1).post("/api/holds", { product_id: productId, qty: 1 });
+      const read = await api(3).get(`/api/holds/${hold.body.hold_id}`);
+      const order = await api(2).post("/api/orders", { hold_id: hold.body.hold_id });
+      outcomes.push(hold.status, read.status, order.status);
+    }
+    expect(countBy(outcomes, (s) => s)).toEqual({ "200": 20, "201": 40 });
+  });
+
+  test("webhooks through another node than the order: every payment is applied", async () => {
+    const productId = await createProduct(api(1), 100);
+    const orders = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const hold = await retried(() =>
+          api(1).post("/api/holds", { product_id: productId, qty: 1 }),
+        );
+        const order = await retried(() =>
+          api(1).post("/api/orders", { hold_id: hold.body.hold_id }),
+        );
+        const paid = await retried(() =>
+          api(3).post("/api/payments/webhook", {
+            idempotency_key: `galera-${productId}-${i}`,
+            order_id: order.body.order_id,
+            status: "succeeded",
+          }),
+        );
+        expect([hold.status, order.status]).toEqual([201, 201]);
+        expect([200, 202]).toContain(paid.status);
+        return order.body.order_id as number;
+      }),
+    );
+    // Whatever raced, the sweeper's safety net leaves no event deferred beside its order.
+    await applyStrandedEvents((nodes[1] as Node).app.deps, 100, patience());
+    const statuses = await rows<{ status: string }>(
+      sql,
+      `SELECT status FROM orders WHERE id IN (${orders.join(",")})`,
+    );
+    expect(countBy(statuses, (r) => r.status)).toEqual({ paid: 20 });
+    expect(await invariantViolations(sql)).toEqual([]);
+  });
+
+  test("a node killed with SIGKILL mid-burst and restarted: its app serves again, nothing lost", async () => {
+    const productId = await createProduct(api(1), 5000);
+    const pending: Promise<Reply | undefined>[] = [];
+    const waves = (async () => {
+      // 30 holds every 50 ms for 2 s, over the three apps: a burst that spans the kill.
+      for (let wave = 0; wave < 40; wave++) {
+        for (let i = 0; i < 30; i++) {
+          pending.push(
+            api((i % 3) + 1)
+              .post("/api/holds", { product_id: productId, qty: 1 })
+              .catch(() => undefined),
+          );
+        }
+        await Bun.sleep(50);
+      }
+    })();
+    await Bun.sleep(500);
+    galera("kill", "2");
+    const readyWhileDown = (await api(2).get("/readyz")).status;
+    await waves;
+    const replies = (await Promise.all(pending)).filter((r): r is Reply => r !== undefined);
+    galera("start", "2");
+    let back = 0;
+    for (let i = 0; i < 100 && back !== 201; i++) {
+      back = (await api(2).post("/api/holds", { product_id: productId, qty: 1 })).status;
+      if (back !== 201) await Bun.sleep(100);
+    }
+    const statuses = countBy(replies, (r) => r.status);
+    console.info(
+      `galera: node 2 killed mid-burst: ${JSON.stringify(statuses)}; its app then answered ${back}`,
+    );
+    for (const r of replies) expect([201, 503]).toContain(r.status);
+    expect(back).toBe(201);
+    expect(readyWhileDown).toBe(503);
+    expect((await api(2).get("/readyz")).status).toBe(200);
+    const granted = replies.filter((r) => r.status === 201).map((r) => r.body.hold_id);
+    const [held] = await rows<{ n: number }>(
+      sql,
+      `SELECT COUNT(*) AS n FROM holds WHERE id IN (${granted.join(",")})`,
+    );
+    expect(Number(held?.n)).toBe(granted.length);
+    expect(await invariantViolations(sql)).toEqual([]);
+  });
+});
