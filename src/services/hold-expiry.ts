@@ -26,15 +26,7 @@ export async function reclaimExpiredHolds(
     )
     .for("update");
   if (expired.length === 0) return { holds: 0, units: 0 };
-  await tx
-    .update(holds)
-    .set({ status: "expired" })
-    .where(
-      inArray(
-        holds.id,
-        expired.map((hold) => hold.id),
-      ),
-    );
+  await markExpired(tx, expired);
   return { holds: expired.length, units: expired.reduce((sum, hold) => sum + hold.qty, 0) };
 }
 
@@ -58,18 +50,23 @@ export async function expireHolds(
       .for("update", { skipLocked: true });
     if (expired.length === 0) return { count: 0, snapshots: [] };
     const snapshots = await returnStock(tx, expired, "reserved");
-    await tx
-      .update(holds)
-      .set({ status: "expired" })
-      .where(
-        inArray(
-          holds.id,
-          expired.map((hold) => hold.id),
-        ),
-      );
+    await markExpired(tx, expired);
     return { count: expired.length, snapshots };
   });
   publishProducts(deps, snapshots);
   if (count > 0) deps.metrics.holdsExpired.inc({ by: "sweeper" }, count);
   return count;
+}
+
+/** Marks holds expired; their units are returned by the caller. */
+async function markExpired(tx: Tx, expired: { id: number }[]): Promise<void> {
+  await tx
+    .update(holds)
+    .set({ status: "expired" })
+    .where(
+      inArray(
+        holds.id,
+        expired.map((hold) => hold.id),
+      ),
+    );
 }
