@@ -101,11 +101,19 @@ ensure_node() {
   apt_install nodejs
 }
 
+# The Galera suite starts a three-node cluster of its own (scripts/galera.sh).
+ensure_galera() {
+  if [ -f /usr/lib/galera/libgalera_smm.so ] && command -v rsync >/dev/null 2>&1; then return; fi
+  log "installing galera-4 and rsync (for the Galera suite)"
+  apt_install galera-4 rsync
+}
+
 ensure_bun
 ensure_database
 if [ "${1:-}" = "--for-tests" ]; then
   ensure_chromium
   ensure_promtool
   ensure_node
+  ensure_galera
 fi
 bun install --frozen-lockfile --silent

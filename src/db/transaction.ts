@@ -129,45 +129,46 @@ async function runOnce<T>(
   const conn = await acquire(pool, guard, options.health);
   const stopWatching = guard.onAbandon(() => discard(conn));
   let begun = false;
+  let result: T;
   try {
     if (options.isolationLevel) {
       await conn.query(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`);
     }
     await conn.query("BEGIN");
     begun = true;
-    const result = await work(sessionOf(conn));
-    stopWatching();
-    if (!guard.beginCommit()) {
-      await rollback(conn);
-      throw new Abandoned();
-    }
-    try {
-      await conn.query("COMMIT");
-    } catch (err) {
-      // A server's refusal (a Galera certification failure) rolled the transaction back; a
-      // lost connection leaves it unknown.
-      if (transientReason(err) === "connection_lost" || transientReason(err) === "unreachable") {
-        discard(conn);
-        throw new CommitOutcomeUnknown(err, result);
-      }
-      guard.commitFailed();
-      await rollback(conn);
-      throw err;
-    }
-    conn.release();
-    return result;
+    result = await work(sessionOf(conn));
   } catch (err) {
     stopWatching();
-    if (err instanceof Abandoned || err instanceof CommitOutcomeUnknown) throw err;
     if (guard.abandoned) {
       discard(conn);
       throw new Abandoned();
     }
-    if (!begun) discard(conn);
-    else if (!connectionGone(conn)) await rollback(conn);
-    else discard(conn);
+    if (!begun || connectionGone(conn)) discard(conn);
+    else await rollback(conn);
     throw err;
   }
+  stopWatching();
+  if (!guard.beginCommit()) {
+    await rollback(conn);
+    throw new Abandoned();
+  }
+  // From here on the connection is released or discarded exactly once, by this code alone:
+  // a second release would hand a connection that another request already holds to a third.
+  try {
+    await conn.query("COMMIT");
+  } catch (err) {
+    // A server's refusal (a Galera certification failure) rolled the transaction back; a
+    // lost connection leaves it unknown.
+    if (transientReason(err) === "connection_lost" || transientReason(err) === "unreachable") {
+      discard(conn);
+      throw new CommitOutcomeUnknown(err, result);
+    }
+    guard.commitFailed();
+    await rollback(conn);
+    throw err;
+  }
+  conn.release();
+  return result;
 }
 
 function connectionGone(conn: Connection): boolean {
