@@ -12,6 +12,7 @@ import {
   type Reply,
 } from "./fixtures";
 import {
+  buildProxiedApp,
   buildTestApp,
   createTestContext,
   INNODB_TRX_REFRESH_MS,
@@ -21,7 +22,7 @@ import {
   useServedContext,
   waitForLockWaits,
 } from "./helpers/harness";
-import { TcpProxy } from "./helpers/tcp-proxy";
+import type { TcpProxy } from "./helpers/tcp-proxy";
 
 // The contract's promise: a 5xx means the request changed nothing, so a client may retry it.
 
@@ -268,15 +269,10 @@ describe("BEGIN failing on every connection", () => {
 
   beforeAll(async () => {
     ctx = await createTestContext();
-    const real = new URL(ctx.url);
-    proxy = new TcpProxy(real.hostname, Number(real.port || 3306));
-    proxy.start();
-    const url = new URL(ctx.url);
-    url.port = String(proxy.port);
-    viaProxy = buildTestApp(url.toString(), {
+    ({ proxy, viaProxy } = buildProxiedApp(ctx, {
       DB_POOL_SIZE: String(POOL),
       REQUEST_TIMEOUT_MS: "3000",
-    });
+    }));
   });
   afterAll(async () => {
     await closeDeps(viaProxy.deps);

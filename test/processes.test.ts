@@ -2,14 +2,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { closeDeps } from "../src/deps";
 import { type Client, client, countBy, createHold, createProduct, type Reply } from "./fixtures";
 import {
-  buildTestApp,
+  buildProxiedApp,
+  type buildTestApp,
   createTestContext,
   invariantViolations,
   rows,
   type TestContext,
 } from "./helpers/harness";
 import { type ServerProcess, startServer, sumMetric } from "./helpers/processes";
-import { TcpProxy } from "./helpers/tcp-proxy";
+import type { TcpProxy } from "./helpers/tcp-proxy";
 
 // Real `bun src/index.ts` processes against one database, as several machines would run.
 
@@ -187,16 +188,11 @@ describe("database outage", () => {
 
   beforeAll(async () => {
     ctx = await createTestContext();
-    const real = new URL(ctx.url);
-    proxy = new TcpProxy(real.hostname, Number(real.port || 3306));
-    proxy.start();
-    const url = new URL(ctx.url);
-    url.port = String(proxy.port);
-    viaProxy = buildTestApp(url.toString(), {
+    ({ proxy, viaProxy } = buildProxiedApp(ctx, {
       DB_CONNECT_TIMEOUT_MS: "1000",
       REQUEST_TIMEOUT_MS: "2000",
       DB_LOCK_WAIT_TIMEOUT_SECONDS: "2",
-    });
+    }));
   });
   afterAll(async () => {
     await closeDeps(viaProxy.deps);

@@ -74,18 +74,21 @@ export function ownedBy(column: typeof holds.buyerId | typeof orders.buyerId, bu
   return buyer === null ? isNull(column) : eq(column, buyer);
 }
 
+/** What a hold's view needs, with the database clock that decides whether it expired. */
+const holdColumns = {
+  id: holds.id,
+  productId: holds.productId,
+  buyerId: holds.buyerId,
+  qty: holds.qty,
+  status: holds.status,
+  expiresAt: holds.expiresAt,
+  now: dbNow,
+};
+
 /** The buyer's hold, locked; undefined when it does not exist or is someone else's. */
 export async function lockHold(tx: Tx, id: number, buyer: BuyerId) {
   const [row] = await tx
-    .select({
-      id: holds.id,
-      productId: holds.productId,
-      buyerId: holds.buyerId,
-      qty: holds.qty,
-      status: holds.status,
-      expiresAt: holds.expiresAt,
-      now: dbNow,
-    })
+    .select(holdColumns)
     .from(holds)
     .where(and(eq(holds.id, id), ownedBy(holds.buyerId, buyer)))
     .for("update");
@@ -159,16 +162,7 @@ export async function getHold(
 ): Promise<HoldView> {
   const [row] = await query(deps, deadline, (db) =>
     db
-      .select({
-        id: holds.id,
-        productId: holds.productId,
-        buyerId: holds.buyerId,
-        qty: holds.qty,
-        status: holds.status,
-        expiresAt: holds.expiresAt,
-        now: dbNow,
-        orderId: orders.id,
-      })
+      .select({ ...holdColumns, orderId: orders.id })
       .from(holds)
       .leftJoin(orders, eq(orders.holdId, holds.id))
       .where(and(eq(holds.id, id), ownedBy(holds.buyerId, buyer)))

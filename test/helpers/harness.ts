@@ -5,6 +5,7 @@ import { type Config, parseConfig } from "../../src/config";
 import { migrateDatabase } from "../../src/db/migrate";
 import { buildDeps, closeDeps, type Deps } from "../../src/deps";
 import type { Logger } from "../../src/lib/logger";
+import { TcpProxy } from "./tcp-proxy";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 const serverUrl = process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/flash_sale";
@@ -203,4 +204,21 @@ export async function waitForLockWaits(pool: mysql.Pool, count: number): Promise
     await Bun.sleep(INNODB_TRX_REFRESH_MS);
   }
   throw new Error(`fewer than ${count} transactions ever waited for a lock`);
+}
+
+/**
+ * The app reaching the test's database through a TCP proxy, for outage tests: the proxy can
+ * cut connections, hang new ones, or drop a chosen statement.
+ */
+export function buildProxiedApp(
+  ctx: TestContext,
+  env: Record<string, string> = {},
+  logger?: Logger,
+): { proxy: TcpProxy; viaProxy: ReturnType<typeof buildTestApp> } {
+  const real = new URL(ctx.url);
+  const proxy = new TcpProxy(real.hostname, Number(real.port || 3306));
+  proxy.start();
+  const url = new URL(ctx.url);
+  url.port = String(proxy.port);
+  return { proxy, viaProxy: buildTestApp(url.toString(), env, logger) };
 }
