@@ -34,6 +34,7 @@ describe("migrator", () => {
         "__drizzle_migrations",
         "holds",
         "idempotency_keys",
+        "order_gates",
         "orders",
         "payment_events",
         "products",

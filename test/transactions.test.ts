@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { toAppError } from "../src/db/errors";
 import { products } from "../src/db/schema";
-import { withTransaction } from "../src/db/transaction";
+import { MAX_ATTEMPTS, withTransaction } from "../src/db/transaction";
 import { AppError } from "../src/errors";
 import { transact } from "../src/services/transact";
 import { client, createProduct, patience } from "./fixtures";
@@ -41,7 +41,7 @@ describe("transaction retries", () => {
       attempts++;
       throw deadlock();
     }).catch((err: unknown) => err);
-    expect(attempts).toBe(4);
+    expect(attempts).toBe(MAX_ATTEMPTS);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe("service_unavailable");
     expect((error as AppError).retryAfterSeconds).toBe(1);

@@ -127,6 +127,19 @@ export const paymentEvents = mysqlTable(
   ],
 );
 
+/**
+ * One row per order id that an order or a payment event for it has touched. Both write it, so
+ * that an event arriving before its order and the order's creation conflict on a real row: on
+ * one server they queue on its row lock; on a Galera cluster, where gap locks do not
+ * replicate, the later of the two fails certification and is run again, and then sees the
+ * other. `writes` changes on every touch because a write that changes nothing is not
+ * replicated, and so would not conflict.
+ */
+export const orderGates = mysqlTable("order_gates", {
+  orderId: bigint("order_id", { mode: "number", unsigned: true }).primaryKey(),
+  writes: int("writes", { unsigned: true }).notNull().default(1),
+});
+
 export const idempotencyKeys = mysqlTable(
   "idempotency_keys",
   {

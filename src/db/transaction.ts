@@ -7,7 +7,7 @@ import { Abandoned, PoolExhausted, type TransientReason, transientReason } from 
 import type { DatabaseHealth } from "./health";
 import * as schema from "./schema";
 
-const MAX_ATTEMPTS = 4;
+export const MAX_ATTEMPTS = 8;
 
 type Connection = mysql.PoolConnection;
 
@@ -211,7 +211,9 @@ export async function withTransaction<T>(
         throw err;
       }
       options.health?.failed(reason);
-      const pause = Math.random() * 10 * attempt;
+      // Jittered and growing: writers on several Galera nodes updating one hot product row
+      // keep failing certification against each other if they retry in step.
+      const pause = Math.random() * Math.min(100, 5 * 2 ** attempt);
       if (attempt >= MAX_ATTEMPTS || options.guard.remainingMs() <= pause) throw err;
       options.onRetry?.(reason);
       await sleep(pause);

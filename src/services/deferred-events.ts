@@ -7,12 +7,12 @@ import { publishProducts } from "./products";
 import { query, transact } from "./transact";
 
 /**
- * The safety net for payment events that outran their order. On one MySQL/MariaDB server the
- * order's own transaction applies them (the webhook's gap lock makes the two serialise). On a
- * Galera cluster gap locks are not replicated, so a webhook on one node and the order on
- * another can both commit without seeing each other: the event stays deferred beside an
- * existing order. The sweeper applies such events, in the order they were received, under the
- * order's row lock, so a payment is never lost; it finds nothing on a single server.
+ * The safety net for payment events that outran their order. The order's own transaction
+ * applies them: on one server the webhook's gap lock makes the two serialise, and on a Galera
+ * cluster the order gate row they both write does (see `orderGates`). Should an event still
+ * be left deferred beside an existing order (a write made by hand, a version of this service
+ * without the gate), the sweeper applies it, in the order events were received, under the
+ * order's row lock, so a payment is never lost; normally it finds nothing.
  */
 export async function applyStrandedEvents(
   deps: Deps,

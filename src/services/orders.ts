@@ -17,7 +17,7 @@ import {
   responseOf,
   storeResponse,
 } from "./idempotency";
-import { applyDeferredEvents } from "./payments";
+import { applyDeferredEvents, touchOrderGate } from "./payments";
 import {
   changeStock,
   lockProduct,
@@ -32,6 +32,9 @@ export type CreateOrderInput = { hold_id: number };
 
 export const ORDERS_SCOPE = "POST /api/orders";
 
+/** The order id a request's first attempt drew, kept across retries of its transaction. */
+type DrawnId = { orderId?: number };
+
 type Redeemed =
   | { view: OrderView; error?: undefined; snapshot: ProductSnapshot }
   | { view?: undefined; error: AppError; snapshot?: ProductSnapshot };
@@ -40,7 +43,12 @@ type Redeemed =
  * Turns an active hold into a pending order: hold locked first, then its product. Refusals are
  * returned, not thrown, because some of them (an expired hold) still have work to commit.
  */
-async function redeemHold(tx: Tx, holdId: number, buyer: BuyerId): Promise<Redeemed> {
+async function redeemHold(
+  tx: Tx,
+  holdId: number,
+  buyer: BuyerId,
+  drawn: DrawnId,
+): Promise<Redeemed> {
   const hold = await lockHold(tx, holdId, buyer);
   if (!hold) return { error: notFound.hold(holdId) };
   switch (hold.status) {
@@ -71,13 +79,17 @@ async function redeemHold(tx: Tx, holdId: number, buyer: BuyerId): Promise<Redee
     status: "pending" as const,
     createdAt: hold.now,
   };
-  const [inserted] = await tx.insert(orders).values(row);
+  // A retry of this transaction (after a deadlock or a certification conflict) keeps the id
+  // its first attempt drew: a payment event may already name it.
+  const [inserted] = await tx.insert(orders).values({ ...row, id: drawn.orderId });
+  drawn.orderId = inserted.insertId;
   const order = {
     id: inserted.insertId,
     productId: row.productId,
     qty: row.qty,
     status: row.status,
   };
+  await touchOrderGate(tx, order.id);
   const deferred = await applyDeferredEvents(tx, order, product);
   snapshot = deferred.snapshot ?? snapshot;
   return { view: toOrderView({ ...row, id: order.id, status: deferred.status }), snapshot };
@@ -117,6 +129,7 @@ export async function createOrder(
     if ("replayed" in checked) return checked;
     request = checked;
   }
+  const drawn: DrawnId = {};
   const result = await transact(
     deps,
     deadline,
@@ -125,7 +138,7 @@ export async function createOrder(
         const claim = await claimKey(tx, request, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
         if (claim !== "claimed") return { claim };
       }
-      const redeemed = await redeemHold(tx, input.hold_id, buyer);
+      const redeemed = await redeemHold(tx, input.hold_id, buyer, drawn);
       if (request) {
         const response = redeemed.error
           ? responseOf(redeemed.error)

@@ -2,6 +2,7 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import {
   type OrderStatus,
+  orderGates,
   orders,
   type PaymentOutcome,
   type PaymentStatus,
@@ -95,6 +96,17 @@ export async function applyDeferredEvents(
   return { status: order.status, snapshot, conflicts };
 }
 
+/**
+ * Writes the order id's gate row (see `orderGates`): the order's creation and an event that
+ * arrives before it both call this, so the two conflict on a real row on any topology.
+ */
+export async function touchOrderGate(tx: Tx, orderId: number): Promise<void> {
+  await tx
+    .insert(orderGates)
+    .values({ orderId })
+    .onDuplicateKeyUpdate({ set: { writes: sql`${orderGates.writes} + 1` } });
+}
+
 export async function lockOrder(tx: Tx, id: number): Promise<LockedOrder | undefined> {
   const [row] = await tx
     .select({ id: orders.id, productId: orders.productId, qty: orders.qty, status: orders.status })
@@ -126,10 +138,12 @@ export async function applyPaymentEvent(
   deadline: CommitGuard,
 ): Promise<Applied> {
   const fingerprint = fingerprintOf("webhook", input);
-  // The order row is locked before the event is recorded, and under REPEATABLE READ, so that a
-  // missing order's id is gap-locked: the transaction creating that order waits for this one
-  // and then finds the deferred event, whichever of the two started first. Locking the order
-  // first also keeps the lock order (order, then event) of the order-creating transaction.
+  // The order row is locked first, under REPEATABLE READ, so that on one server a missing
+  // order's id is gap-locked: the transaction creating that order waits for this one and then
+  // finds the deferred event. Gap locks do not replicate on Galera; there the gate row both
+  // transactions write makes the later one fail certification and run again, and the rerun
+  // sees the other. Locking the order first keeps the order-creating transaction's lock order
+  // (order, gate, events).
   const result = await transact(
     deps,
     deadline,
@@ -145,6 +159,7 @@ export async function applyPaymentEvent(
       });
       if (inserted.affectedRows === 0) return duplicateOf(tx, input, fingerprint);
       if (!order) {
+        await touchOrderGate(tx, input.order_id);
         const body: WebhookResult = {
           order_id: input.order_id,
           order_status: null,
