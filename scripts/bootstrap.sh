@@ -101,11 +101,13 @@ ensure_node() {
   apt_install nodejs
 }
 
-# The Galera suite starts a three-node cluster of its own (scripts/galera.sh).
+# The Galera suite starts a three-node cluster of its own (scripts/galera.sh), with HAProxy in
+# front of it for the single-writer tests.
 ensure_galera() {
-  if [ -f /usr/lib/galera/libgalera_smm.so ] && command -v rsync >/dev/null 2>&1; then return; fi
-  log "installing galera-4 and rsync (for the Galera suite)"
-  apt_install galera-4 rsync
+  if [ -f /usr/lib/galera/libgalera_smm.so ] && command -v rsync >/dev/null 2>&1 &&
+    command -v haproxy >/dev/null 2>&1; then return; fi
+  log "installing galera-4, rsync and haproxy (for the Galera suite)"
+  apt_install galera-4 rsync haproxy
 }
 
 ensure_bun

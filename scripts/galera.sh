@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # A three-node MariaDB Galera cluster on this machine, to try the service against (and, later,
-# to test it): bash scripts/galera.sh up | down | status | kill N | start N
+# to test it): bash scripts/galera.sh up | down | status | kill N | start N | proxy
 #
 # Nodes answer SQL on 127.0.0.1:3311, 3312 and 3313 (root, no password, as the private test
 # servers), keep their data under .galera/ (ignored by git) and run as the mysql user. Node 1
 # bootstraps the cluster; nodes 2 and 3 join it by rsync SST. `kill N` ends a node with SIGKILL;
 # `start N` recovers its position with --wsrep-recover first, so that it rejoins by IST.
+# `proxy` starts HAProxy (ops/haproxy/galera.cfg) on 127.0.0.1:3310, one port below node 1:
+# the single-writer entry point, which writes through node 1 while it is Synced, else through
+# the next Synced node; `down` stops it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -172,7 +175,36 @@ stop_node() {
   for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
 }
 
+proxy_port() { echo $((BASE_PORT - 1)); }
+
+proxy() {
+  command -v haproxy >/dev/null 2>&1 || {
+    log "installing haproxy"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq haproxy >/dev/null
+  }
+  proxy_down
+  log "starting HAProxy on port $(proxy_port) (one writer: node 1, then nodes 2 and 3)"
+  GALERA_PROXY_PORT=$(proxy_port) GALERA_CHECK="$PWD/ops/haproxy/galera-synced.sh" \
+    GALERA_NODE1_PORT=$(sql_port 1) GALERA_NODE2_PORT=$(sql_port 2) \
+    GALERA_NODE3_PORT=$(sql_port 3) \
+    haproxy -q -D -f ops/haproxy/galera.cfg -p "$ROOT/haproxy.pid"
+  for _ in $(seq 1 40); do
+    if mariadb -h127.0.0.1 -P"$(proxy_port)" -uroot -N -e "SELECT 1" >/dev/null 2>&1; then return 0; fi
+    sleep 0.25
+  done
+  log "HAProxy on port $(proxy_port) reaches no node"
+  return 1
+}
+
+proxy_down() {
+  [ -f "$ROOT/haproxy.pid" ] || return 0
+  kill "$(cat "$ROOT/haproxy.pid")" 2>/dev/null || true
+  rm -f "$ROOT/haproxy.pid"
+}
+
 down() {
+  proxy_down
   # The last node to stop is the one that may bootstrap the cluster again.
   for n in 3 2 1; do
     if running "$n"; then log "stopping node $n"; stop_node "$n" TERM; fi
@@ -197,8 +229,9 @@ case "${1:-}" in
   status) status ;;
   kill) stop_node "${2:?node number}" KILL ;;
   start) start_node "${2:?node number}" ;;
+  proxy) proxy ;;
   *)
-    echo "usage: bash scripts/galera.sh up | down | status | kill N | start N" >&2
+    echo "usage: bash scripts/galera.sh up | down | status | kill N | start N | proxy" >&2
     exit 2
     ;;
 esac

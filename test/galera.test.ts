@@ -21,6 +21,7 @@ const env = {
   GALERA_BASE_PORT: "33411",
   GALERA_GCOMM_BASE: "25557",
 };
+/** Node 1, 2 or 3; 0 is HAProxy in front of them (`galera.sh proxy`, one port below node 1). */
 const nodeUrl = (node: number, database: string) =>
   `mysql://root@127.0.0.1:${33410 + node}/${database}`;
 
@@ -41,6 +42,8 @@ type Node = { app: ReturnType<typeof buildTestApp>; running: Running; api: Clien
 describe("three API apps on a three-node Galera cluster", () => {
   const database = `fs_galera_${process.pid}`;
   let nodes: Node[] = [];
+  /** Three more apps, all through HAProxy: the single-writer deployment. */
+  let proxied: Node[] = [];
   let sql: mysql.Pool;
   /** A pool on each node, to check what every node holds. */
   let perNode: mysql.Pool[] = [];
@@ -50,7 +53,7 @@ describe("three API apps on a three-node Galera cluster", () => {
     galera("up");
   });
   afterAll(async () => {
-    for (const node of nodes) {
+    for (const node of [...nodes, ...proxied]) {
       await node.running.stop();
       await closeDeps(node.app.deps);
     }
@@ -295,6 +298,113 @@ describe("three API apps on a three-node Galera cluster", () => {
     expect(back).toBe(201);
     expect(readyWhileDown).toBe(503);
     expect((await api(2).get("/readyz")).status).toBe(200);
+    const granted = replies.filter((r) => r.status === 201).map((r) => r.body.hold_id);
+    for (const node of [1, 2, 3]) {
+      const [held] = await rows<{ n: number }>(
+        pool(node),
+        `SELECT COUNT(*) AS n FROM holds WHERE id IN (${granted.join(",")})`,
+      );
+      expect(Number(held?.n)).toBe(granted.length);
+    }
+    expect(await violationsOnEveryNode()).toEqual([]);
+  });
+  test("HAProxy sends connections to a Synced node only: node 1 desynced → node 2, then back", async () => {
+    galera("proxy");
+    const nodeName = async () => {
+      const conn = await mysql.createConnection({ uri: nodeUrl(0, database) });
+      try {
+        const [row] = (await conn.query("SELECT @@wsrep_node_name AS name")) as unknown as [
+          { name: string }[],
+        ];
+        return row[0]?.name;
+      } finally {
+        await conn.end();
+      }
+    };
+    async function until(name: string): Promise<string | undefined> {
+      let seen = await nodeName();
+      for (let i = 0; i < 50 && seen !== name; i++) {
+        await Bun.sleep(100);
+        seen = await nodeName();
+      }
+      return seen;
+    }
+    try {
+      expect(await nodeName()).toBe("node1");
+      await pool(1).query("SET GLOBAL wsrep_desync = ON");
+      expect(await until("node2")).toBe("node2");
+      await pool(1).query("SET GLOBAL wsrep_desync = OFF");
+      expect(await until("node1")).toBe("node1");
+    } finally {
+      await pool(1).query("SET GLOBAL wsrep_desync = OFF");
+    }
+    proxied = [1, 2, 3].map(() => {
+      const app = buildTestApp(nodeUrl(0, database), { DB_POOL_SIZE: "8" });
+      const running = serve(app.app);
+      return { app, running, api: client(running.baseUrl) };
+    });
+  });
+
+  const viaProxy = (n: number) => (proxied[n - 1] as Node).api;
+
+  test("single writer through HAProxy: 1,500 holds from three apps at stock 300 → exactly 300, no 5xx", async () => {
+    const productId = await createProduct(viaProxy(1), 300);
+    const replies = await Promise.all(
+      Array.from({ length: 1500 }, (_, i) =>
+        viaProxy((i % 3) + 1).post("/api/holds", { product_id: productId, qty: 1 }),
+      ),
+    );
+    const statuses = countBy(replies, (r) => r.status);
+    console.info(`galera: 1,500 holds through HAProxy at stock 300: ${JSON.stringify(statuses)}`);
+    expect(statuses).toEqual({ "201": 300, "409": 1200 });
+    expect(await violationsOnEveryNode()).toEqual([]);
+  });
+
+  test("single writer: the writing node killed with SIGKILL mid-burst, HAProxy fails over, nothing lost", async () => {
+    const productId = await createProduct(viaProxy(1), 5000);
+    const pending: Promise<Reply | undefined>[] = [];
+    const grantedAt: number[] = [];
+    const waves = (async () => {
+      for (let wave = 0; wave < 60; wave++) {
+        for (let i = 0; i < 30; i++) {
+          pending.push(
+            viaProxy((i % 3) + 1)
+              .post("/api/holds", { product_id: productId, qty: 1 })
+              .then((r) => {
+                if (r.status === 201) grantedAt.push(performance.now());
+                return r;
+              })
+              .catch(() => undefined),
+          );
+        }
+        await Bun.sleep(50);
+      }
+    })();
+    await Bun.sleep(500);
+    const killedAt = performance.now();
+    await Bun.spawn(["bash", "scripts/galera.sh", "kill", "1"], { cwd: root, env }).exited;
+    await waves;
+    const replies = (await Promise.all(pending)).filter((r): r is Reply => r !== undefined);
+    const after = [killedAt, ...grantedAt.filter((t) => t >= killedAt).sort((a, b) => a - b)];
+    const stall = Math.max(0, ...after.slice(1).map((t, n) => t - (after[n] as number)));
+    // Node 1 rejoins; HAProxy moves every connection back to it (one writer again).
+    galera("start", "1");
+    const backAt = performance.now();
+    const back: number[] = [];
+    for (const n of [1, 2, 3]) {
+      let status = 0;
+      for (let i = 0; i < 300 && status !== 201; i++) {
+        status = (await viaProxy(n).post("/api/holds", { product_id: productId, qty: 1 })).status;
+        if (status !== 201) await Bun.sleep(100);
+      }
+      back.push(status);
+    }
+    const statuses = countBy(replies, (r) => r.status);
+    console.info(
+      `galera: writing node killed behind HAProxy mid-burst: ${JSON.stringify(statuses)}; longest pause in grants after the kill: ${Math.round(stall)} ms; all three apps granting again ${Math.round(performance.now() - backAt)} ms after node 1 rejoined`,
+    );
+    for (const r of replies) expect([201, 503]).toContain(r.status);
+    expect(back).toEqual([201, 201, 201]);
     const granted = replies.filter((r) => r.status === 201).map((r) => r.body.hold_id);
     for (const node of [1, 2, 3]) {
       const [held] = await rows<{ n: number }>(
