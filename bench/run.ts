@@ -62,12 +62,12 @@ async function freshDatabase(name: string): Promise<string> {
   return url;
 }
 
-async function startServer(url: string, env: Record<string, string>) {
+async function startServer(url: string, env: Record<string, string>, port = PORT) {
   const proc = Bun.spawn(["bun", "src/index.ts"], {
     env: {
       ...process.env,
       DATABASE_URL: url,
-      PORT: String(PORT),
+      PORT: String(port),
       ADMIN_TOKEN,
       LOG_LEVEL: "warn",
       HOLD_TTL_SECONDS: "3600",
@@ -77,7 +77,7 @@ async function startServer(url: string, env: Record<string, string>) {
     stdout: "ignore",
     stderr: "inherit",
   });
-  const base = `http://127.0.0.1:${PORT}`;
+  const base = `http://127.0.0.1:${port}`;
   await waitFor(`${base}/readyz`);
   return {
     base,
@@ -443,6 +443,92 @@ async function streamFanOut(): Promise<string> {
 }
 
 /** Median run by throughput: the two servers alternate, so drift on a shared box hits both. */
+const GALERA_ENV = {
+  ...process.env,
+  GALERA_DIR: `${process.cwd()}/.galera-bench`,
+  GALERA_BASE_PORT: "3321",
+  GALERA_GCOMM_BASE: "27557",
+};
+const galeraUrl = (node: number) => `mysql://root@127.0.0.1:${3320 + node}/flash_sale_bench`;
+
+function galera(...args: string[]): void {
+  const run = Bun.spawnSync(["bash", "scripts/galera.sh", ...args], {
+    env: GALERA_ENV,
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  if (run.exitCode !== 0) throw new Error(`galera.sh ${args.join(" ")} failed`);
+}
+
+/** wrk runs side by side, one per server, read as one run. */
+async function wrkTogether(urls: string[], connections: number, body: string): Promise<WrkResult> {
+  const each = Math.ceil(connections / urls.length);
+  const results = await Promise.all(urls.map((url) => wrk(url, each, SECONDS, "POST", body)));
+  const sum = (key: keyof WrkResult) => results.reduce((total, r) => total + r[key], 0);
+  return {
+    ok: sum("ok"),
+    refused: sum("refused"),
+    too_many: sum("too_many"),
+    other: sum("other"),
+    requests: sum("requests"),
+    duration_us: Math.max(...results.map((r) => r.duration_us)),
+    p50_us: Math.max(...results.map((r) => r.p50_us)),
+    p99_us: Math.max(...results.map((r) => r.p99_us)),
+    socket_errors: sum("socket_errors"),
+  };
+}
+
+/**
+ * Hot-product holds on a three-node Galera cluster on this machine (its own ports and data):
+ * through HAProxy to one node at a time (the recommended deployment), with one API process and
+ * with three, and with three processes each writing through its own node (multi-writer).
+ */
+async function galeraScenarios(): Promise<Row[]> {
+  galera("up");
+  galera("proxy");
+  const rows: Row[] = [];
+  const setups = [
+    { label: "single writer via HAProxy, 1 API process", nodes: [0] },
+    { label: "single writer via HAProxy, 3 API processes", nodes: [0, 0, 0] },
+    { label: "multi-writer, 3 API processes, one per node", nodes: [1, 2, 3] },
+  ];
+  try {
+    for (const setup of setups) {
+      const admin = await mysql.createConnection({ uri: galeraUrl(1).replace(/[^/]*$/, "") });
+      await admin.query("DROP DATABASE IF EXISTS flash_sale_bench");
+      await admin.end();
+      await migrateDatabase(galeraUrl(1));
+      const servers = [];
+      for (const [i, node] of setup.nodes.entries()) {
+        servers.push(await startServer(galeraUrl(node), {}, PORT + 10 + i));
+      }
+      try {
+        const productId = await createProduct((servers[0] as { base: string }).base, 100_000_000);
+        const body = JSON.stringify({ product_id: productId, qty: 1 });
+        const r = await wrkTogether(
+          servers.map((server) => `${server.base}/api/holds`),
+          256,
+          body,
+        );
+        const fivexx = r.other + r.socket_errors;
+        rows.push(
+          row(
+            `holds, hot product, 256 conns, Galera 3 nodes, ${setup.label}`,
+            r,
+            await invariants(galeraUrl(1)),
+            `5xx and errors: ${((100 * fivexx) / Math.max(1, r.requests)).toFixed(2)}%`,
+          ),
+        );
+      } finally {
+        for (const server of servers) await server.stop();
+      }
+    }
+  } finally {
+    galera("down");
+  }
+  return rows;
+}
+
 function median(results: WrkResult[]): WrkResult {
   const sorted = [...results].sort(
     (a, b) => a.requests / a.duration_us - b.requests / b.duration_us,
@@ -515,12 +601,17 @@ function printTable(rows: Row[]): void {
   }
 }
 
-// BENCH_ONLY=streams runs the live stock fan-out alone (it needs no wrk).
+// BENCH_ONLY=streams runs the live stock fan-out alone (it needs no wrk); BENCH_ONLY=galera
+// the Galera rows next to the single server's.
 if (process.env.BENCH_ONLY === "streams") {
   console.log(await streamFanOut());
   process.exit(0);
 }
 ensureWrk();
+if (process.env.BENCH_ONLY === "galera") {
+  printTable([...(await holdsScenarios("default batching", {})), ...(await galeraScenarios())]);
+  process.exit(0);
+}
 const batchedRows = await holdsScenarios("default batching", {});
 const classicRows = await holdsScenarios("HOLD_BATCH_MAX=1", { HOLD_BATCH_MAX: "1" });
 const twoWorkerRows = await holdsScenarios("default batching, WORKERS=2", { WORKERS: "2" });
@@ -534,6 +625,7 @@ const crowd = await twoThousand();
 const fanOut = await streamFanOut();
 const buyerRows = await buyerScenarios();
 const sell = await sellOut();
+const galeraRows = await galeraScenarios();
 const readRows = await reads();
 const all = [
   ...batchedRows,
@@ -543,6 +635,7 @@ const all = [
   ...buyerRows,
   crowd,
   sell,
+  ...galeraRows,
   storm,
   ...readRows,
   postCeiling,
