@@ -4,7 +4,9 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { migrateDatabase } from "../src/db/migrate";
 import { closeDeps } from "../src/deps";
+import { logJobFailure } from "../src/jobs/failures";
 import { applyStrandedEvents } from "../src/services/deferred-events";
+import { expireHolds } from "../src/services/hold-expiry";
 import { type Client, client, countBy, createProduct, patience, type Reply } from "./fixtures";
 import { buildTestApp, invariantViolations, type Running, rows, serve } from "./helpers/harness";
 
@@ -308,6 +310,50 @@ describe("three API apps on a three-node Galera cluster", () => {
     }
     expect(await violationsOnEveryNode()).toEqual([]);
   });
+  test("three sweepers on three nodes expire 600 holds at once: each hold once, collisions only counted", async () => {
+    const productId = await createProduct(api(1), 600);
+    const held = await Promise.all(
+      Array.from({ length: 600 }, (_, i) =>
+        retried(() => api((i % 3) + 1).post("/api/holds", { product_id: productId, qty: 1 })),
+      ),
+    );
+    expect(held.every((r) => r.status === 201)).toBe(true);
+    await pool(1).query(
+      "UPDATE holds SET expires_at = NOW(3) - INTERVAL 1 SECOND WHERE product_id = ?",
+      [productId],
+    );
+    // What each node's sweeper does every second, all three at once, until nothing is left.
+    let expired = 0;
+    let collisions = 0;
+    await Promise.all(
+      nodes.map(async ({ app }) => {
+        for (let run = 0; run < 100; run++) {
+          const found = await expireHolds(app.deps, 50, patience()).catch((err) => {
+            collisions++;
+            logJobFailure(app.deps, "sweeper", err);
+            return -1;
+          });
+          if (found === 0) return;
+          if (found > 0) expired += found;
+        }
+      }),
+    );
+    console.info(`galera: 600 holds expired by three sweepers: ${collisions} runs lost a conflict`);
+    expect(expired).toBe(600);
+    const failed = await nodes[0]?.app.deps.metrics.jobRunsFailed.get();
+    const errors = failed?.values.filter((v) => v.labels.reason === "error") ?? [];
+    expect(errors.reduce((n, v) => n + v.value, 0)).toBe(0);
+    for (const node of [1, 2, 3]) {
+      const [product] = await rows<{ reserved: number }>(
+        pool(node),
+        "SELECT stock_reserved AS reserved FROM products WHERE id = ?",
+        [productId],
+      );
+      expect(Number(product?.reserved)).toBe(0);
+    }
+    expect(await violationsOnEveryNode()).toEqual([]);
+  });
+
   test("HAProxy sends connections to a Synced node only: node 1 desynced → node 2, then back", async () => {
     galera("proxy");
     const nodeName = async () => {

@@ -67,6 +67,12 @@ export function createMetrics(labels: Record<string, string> = {}) {
       labelNames: ["reason"] as const,
       registers,
     }),
+    jobRunsFailed: new Counter({
+      name: "job_runs_failed_total",
+      help: "Sweeper and reconciliation runs that failed, by job and reason (busy: a conflict with another process's run, or the database down; error: anything else)",
+      labelNames: ["job", "reason"] as const,
+      registers,
+    }),
     webhookEvents: new Counter({
       name: "payment_webhook_events_total",
       help: "Payment webhook events, by outcome",
