@@ -1,6 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import type mysql from "mysql2/promise";
-import { type Client, client, countBy, createHold, createProduct, type Reply } from "./fixtures";
+import {
+  admin,
+  type Client,
+  client,
+  countBy,
+  createHold,
+  createProduct,
+  type Reply,
+} from "./fixtures";
 import {
   invariantViolations,
   rows,
@@ -18,6 +26,12 @@ async function holdsOf(pool: mysql.Pool, productId: number): Promise<number> {
     [productId],
   );
   return Number(row?.n);
+}
+
+/** How many hold batches (transactions) this process has run. */
+async function batchCount(ctx: ServedContext): Promise<number> {
+  const metric = await ctx.deps.metrics.holdBatchSize.get();
+  return metric.values.find((v) => v.metricName === "hold_batch_size_count")?.value ?? 0;
 }
 
 const storm = (api: Client, productId: number, count: number) =>
@@ -92,10 +106,7 @@ describe("a sold-out product under a storm", () => {
     const productId = await createProduct(api, 5);
     const first = await storm(api, productId, 5);
     expect(first.every((r) => r.status === 201)).toBe(true);
-    const batches = async () =>
-      (await ctx.deps.metrics.holdBatchSize.get()).values.find(
-        (v) => v.metricName === "hold_batch_size_count",
-      )?.value ?? 0;
+    const batches = () => batchCount(ctx);
     const before = await batches();
     const replies = await storm(api, productId, 300);
     onlyRefusals(replies);
@@ -103,6 +114,21 @@ describe("a sold-out product under a storm", () => {
     expect((await batches()) - before).toBeLessThanOrEqual(1);
     expect(await holdsOf(ctx.sql, productId)).toBe(5);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("refused from what the last batch saw even once the product's cached read has expired", async () => {
+    const ctx = served();
+    const api = client(ctx.baseUrl);
+    const productId = await createProduct(api, 5);
+    expect((await storm(api, productId, 5)).every((r) => r.status === 201)).toBe(true);
+    // Past PRODUCT_CACHE_TTL_MS: nobody reads the product, so its cached read is gone; a batch
+    // that only refuses changes nothing and does not bring it back, but it is a new sighting.
+    await Bun.sleep(ctx.config.PRODUCT_CACHE_TTL_MS + 100);
+    onlyRefusals(await storm(api, productId, 100));
+    const before = await batchCount(ctx);
+    onlyRefusals(await storm(api, productId, 300));
+    expect((await batchCount(ctx)) - before).toBe(0);
+    expect(await holdsOf(ctx.sql, productId)).toBe(5);
   });
 
   test("a hold right after another hold expired succeeds even after a storm, before any sweeper", async () => {
@@ -134,6 +160,23 @@ describe("a sold-out product under a storm", () => {
     const again = await api.post("/api/holds", { product_id: productId, qty: 1 });
     expect(again.status).toBe(201);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("a per-buyer limit set on a sold-out product: anonymous holds are 401 at once, not refused from memory", async () => {
+    const ctx = served();
+    const api = client(ctx.baseUrl);
+    const productId = await createProduct(api, 1);
+    await createHold(api, productId, 1);
+    onlyRefusals(await storm(api, productId, 50));
+    const patched = await api.raw(`/api/admin/products/${productId}`, {
+      method: "PATCH",
+      headers: { ...admin, "content-type": "application/json" },
+      body: JSON.stringify({ max_per_buyer: 1 }),
+    });
+    expect(patched.status).toBe(200);
+    const replies = await storm(api, productId, 20);
+    expect(countBy(replies, (r) => String(r.body.code))).toEqual({ unauthorized: 20 });
+    expect(await holdsOf(ctx.sql, productId)).toBe(1);
   });
 
   test("a keyed request on a sold-out product is still refused through the database, and remembered", async () => {

@@ -213,7 +213,11 @@ async function allocate(
     soldOut: availableBefore > 0 && available === 0,
     sighting:
       available === 0
-        ? { dbNow: product.now, nextExpiry: await nextExpiry(tx, product.id) }
+        ? {
+            dbNow: product.now,
+            nextExpiry: await nextExpiry(tx, product.id),
+            maxPerBuyer: product.maxPerBuyer,
+          }
         : undefined,
   };
 }

@@ -50,8 +50,7 @@ export async function createHold(
 
 /**
  * A sold-out product's refusal without the database (see sold-out.ts). Not for a keyed request,
- * whose 409 must be remembered with its key, nor for an anonymous request on a product that may
- * have a per-buyer limit, which is a 401.
+ * whose 409 must be remembered with its key.
  */
 function refuseFromMemory(
   deps: Deps,
@@ -60,10 +59,7 @@ function refuseFromMemory(
   idempotency: IdempotencyHeader | undefined,
 ): AppError | undefined {
   if (idempotency) return undefined;
-  if (buyer === null && deps.productCache.get(productId)?.view.max_per_buyer !== null) {
-    return undefined;
-  }
-  return deps.soldOut.refusal(productId);
+  return deps.soldOut.refusal(productId, buyer === null);
 }
 
 /**

@@ -125,7 +125,7 @@ export function publishProducts(
 ): void {
   for (const snapshot of snapshots) {
     deps.productCache.offer(snapshot.version, snapshot.view);
-    if (snapshot.view.available > 0) deps.soldOut.clear(snapshot.view.id);
+    deps.soldOut.changed(snapshot.view);
   }
 }
 

@@ -6,9 +6,11 @@ export type SoldOutSighting = {
   dbNow: Date;
   /** The earliest expiry among the product's active holds, or null when none is active. */
   nextExpiry: Date | null;
+  /** The product's per-buyer limit: with one, an anonymous request is a 401, not a 409. */
+  maxPerBuyer: number | null;
 };
 
-type Entry = { localAt: number; dbNow: number; nextExpiry: number | null };
+type Entry = { localAt: number; dbNow: number; nextExpiry: number | null; limited: boolean };
 
 /** Units of a hold due within this margin of the database clock are never refused from memory. */
 const EXPIRY_MARGIN_MS = 50;
@@ -31,18 +33,28 @@ export class SoldOutBoard {
       localAt: Date.now(),
       dbNow: sighting.dbNow.getTime(),
       nextExpiry: sighting.nextExpiry?.getTime() ?? null,
+      limited: sighting.maxPerBuyer !== null,
     });
   }
 
-  /** Units came back (a local release, cancellation, restock, expiry): ask the database again. */
-  clear(productId: number): void {
-    this.products.delete(productId);
+  /**
+   * A product this process changed: units came back (a release, cancellation, restock,
+   * expiry) or its per-buyer limit changed, so the database decides again.
+   */
+  changed(product: { id: number; available: number; max_per_buyer: number | null }): void {
+    const entry = this.products.get(product.id);
+    if (entry && (product.available > 0 || entry.limited !== (product.max_per_buyer !== null))) {
+      this.products.delete(product.id);
+    }
   }
 
-  /** The 409 to answer without the database, or undefined when the database must decide. */
-  refusal(productId: number): AppError | undefined {
+  /**
+   * The 409 to answer without the database, or undefined when the database must decide: also
+   * for an anonymous request on a product with a per-buyer limit (a 401 the batch gives).
+   */
+  refusal(productId: number, anonymous: boolean): AppError | undefined {
     const entry = this.products.get(productId);
-    if (!entry) return undefined;
+    if (!entry || (anonymous && entry.limited)) return undefined;
     const age = Date.now() - entry.localAt;
     const dbNow = entry.dbNow + age;
     if (
