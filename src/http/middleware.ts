@@ -3,20 +3,12 @@ import { createMiddleware } from "hono/factory";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { AppError } from "../errors";
 import type { BuyerId, BuyerVerifier } from "../services/buyers";
-
-const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
+import { readJson } from "./validate";
 
 /** Refuses non-JSON media types (415) and unparseable bodies (400) before validation runs. */
 export const jsonBody = createMiddleware(async (c, next) => {
-  if (!JSON_MEDIA_TYPE.test(c.req.header("content-type") ?? "")) {
-    throw new AppError("unsupported_media_type", "Send the request body as application/json.");
-  }
-  try {
-    // Parsed once here; Hono caches the result for the validator that follows.
-    await c.req.json();
-  } catch {
-    throw new AppError("malformed_json", "The request body is not valid JSON.");
-  }
+  // Parsed once here; Hono caches the result for the validator that follows.
+  await readJson(c);
   await next();
 });
 

@@ -1,7 +1,8 @@
 import { zValidator } from "@hono/zod-validator";
-import type { ValidationTargets } from "hono";
+import type { Context, MiddlewareHandler, ValidationTargets } from "hono";
 import type { z } from "zod";
 import { AppError, type FieldError } from "../errors";
+import { IdempotencyHeaders } from "./schemas";
 
 function fieldErrors(error: {
   issues: readonly { path: readonly PropertyKey[]; message: string }[];
@@ -44,4 +45,48 @@ export function parseNow<Schema extends z.ZodType>(
   const result = schema.safeParse(value);
   if (!result.success) throw validationFailed(target, result.error);
   return result.data;
+}
+
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
+
+/** The body as JSON: 415 for another media type, 400 for a body that does not parse. */
+export async function readJson(c: Context): Promise<unknown> {
+  if (!JSON_MEDIA_TYPE.test(c.req.header("content-type") ?? "")) {
+    throw new AppError("unsupported_media_type", "Send the request body as application/json.");
+  }
+  try {
+    return await c.req.json();
+  } catch {
+    throw new AppError("malformed_json", "The request body is not valid JSON.");
+  }
+}
+
+type IdempotencyHeader = z.output<typeof IdempotencyHeaders>;
+
+/**
+ * A JSON body validated by `schema` and an optional `Idempotency-Key` header, checked in that
+ * order (header 422, 415, 400, body 422) by one middleware rather than three: on the hold
+ * route, under a storm, each extra asynchronous layer cost a few percent of the refusal rate.
+ * Typed as Hono's validators are, so `c.req.valid` and `hc<AppType>` see both.
+ */
+export function keyedJsonInput<Schema extends z.ZodType>(
+  schema: Schema,
+): MiddlewareHandler<
+  // biome-ignore lint/suspicious/noExplicitAny: the environment is the route's, as in Hono's validator
+  any,
+  string,
+  {
+    in: { json: z.input<Schema>; header: Partial<IdempotencyHeader> };
+    out: { json: z.output<Schema>; header: IdempotencyHeader };
+  }
+> {
+  return async (c, next) => {
+    const header = parseNow("header", IdempotencyHeaders, {
+      "idempotency-key": c.req.header("idempotency-key"),
+    });
+    const json = parseNow("json", schema, await readJson(c));
+    c.req.addValidatedData("header", header);
+    c.req.addValidatedData("json", json as object);
+    await next();
+  };
 }

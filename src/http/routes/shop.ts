@@ -5,10 +5,10 @@ import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/ho
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct, watchProduct } from "../../services/products";
 import { deadlineOf } from "../lifecycle";
-import { type BuyerVariables, buyerAuth, jsonBody } from "../middleware";
+import { type BuyerVariables, buyerAuth } from "../middleware";
 import { idempotencyOf, sendOutcome } from "../respond";
-import { IdempotencyHeaders, IdParams, type RequestSchemas } from "../schemas";
-import { parseNow, validate } from "../validate";
+import { IdParams, type RequestSchemas } from "../schemas";
+import { keyedJsonInput, parseNow, validate } from "../validate";
 
 const JSON_TYPE = { "content-type": "application/json" };
 
@@ -39,18 +39,12 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
           "x-accel-buffering": "no",
         });
       })
-      .post(
-        "/holds",
-        validate("header", IdempotencyHeaders),
-        jsonBody,
-        validate("json", schemas.CreateHoldInput),
-        async (c) => {
-          const input = c.req.valid("json");
-          const key = idempotencyOf(c.req.valid("header")["idempotency-key"], HOLDS_SCOPE, input);
-          const held = await createHold(deps, input, c.get("buyer"), deadlineOf(c), key);
-          return sendOutcome(c, held, 201);
-        },
-      )
+      .post("/holds", keyedJsonInput(schemas.CreateHoldInput), async (c) => {
+        const input = c.req.valid("json");
+        const key = idempotencyOf(c.req.valid("header")["idempotency-key"], HOLDS_SCOPE, input);
+        const held = await createHold(deps, input, c.get("buyer"), deadlineOf(c), key);
+        return sendOutcome(c, held, 201);
+      })
       .get("/holds/:id", validate("param", IdParams), async (c) => {
         return c.json(await getHold(deps, c.req.valid("param").id, c.get("buyer"), deadlineOf(c)));
       })
@@ -58,18 +52,12 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         const { id } = c.req.valid("param");
         return c.json(await releaseHold(deps, id, c.get("buyer"), deadlineOf(c)));
       })
-      .post(
-        "/orders",
-        validate("header", IdempotencyHeaders),
-        jsonBody,
-        validate("json", schemas.CreateOrderInput),
-        async (c) => {
-          const input = c.req.valid("json");
-          const key = idempotencyOf(c.req.valid("header")["idempotency-key"], ORDERS_SCOPE, input);
-          const order = await createOrder(deps, input, c.get("buyer"), deadlineOf(c), key);
-          return sendOutcome(c, order, 201);
-        },
-      )
+      .post("/orders", keyedJsonInput(schemas.CreateOrderInput), async (c) => {
+        const input = c.req.valid("json");
+        const key = idempotencyOf(c.req.valid("header")["idempotency-key"], ORDERS_SCOPE, input);
+        const order = await createOrder(deps, input, c.get("buyer"), deadlineOf(c), key);
+        return sendOutcome(c, order, 201);
+      })
       .get("/orders/:id", validate("param", IdParams), async (c) => {
         return c.json(await getOrder(deps, c.req.valid("param").id, c.get("buyer"), deadlineOf(c)));
       })
