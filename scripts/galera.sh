@@ -188,7 +188,8 @@ proxy() {
   GALERA_PROXY_PORT=$(proxy_port) GALERA_CHECK="$PWD/ops/haproxy/galera-synced.sh" \
     GALERA_NODE1_PORT=$(sql_port 1) GALERA_NODE2_PORT=$(sql_port 2) \
     GALERA_NODE3_PORT=$(sql_port 3) \
-    haproxy -q -D -f ops/haproxy/galera.cfg -p "$ROOT/haproxy.pid"
+    haproxy -q -D -f ops/haproxy/galera.cfg -p "$ROOT/haproxy.pid" ||
+    { log "HAProxy did not start (is port $(proxy_port) free?)"; return 1; }
   for _ in $(seq 1 40); do
     if mariadb -h127.0.0.1 -P"$(proxy_port)" -uroot -N -e "SELECT 1" >/dev/null 2>&1; then return 0; fi
     sleep 0.25
