@@ -58,7 +58,7 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
     soldOut: new SoldOutBoard(config.PRODUCT_CACHE_TTL_MS),
     holdBatcher: new HoldBatcher(
       config.HOLD_BATCH_MAX,
-      (batch) => reserveHolds(deps, batch),
+      (batch, locked) => reserveHolds(deps, batch, locked),
       config.HOLD_QUEUE_MAX,
     ),
   };

@@ -41,9 +41,12 @@ describe("group reservation", () => {
     const before = await batchSizes();
     const submit = (qty: number) =>
       ctx.deps.holdBatcher.submit({ productId, qty, buyer: null, deadline: patience() });
-    // The first request starts a transaction at once; the next five queue behind it.
+    // The first request starts a transaction (its batch is taken before the next macrotask);
+    // the next five arrive while it runs and are served together by the next one.
+    const first = submit(1);
+    await new Promise((resolve) => setImmediate(resolve));
     const answers = await Promise.all([
-      submit(1),
+      first,
       submit(5),
       submit(5),
       submit(3),
@@ -105,7 +108,7 @@ describe("group reservation", () => {
     });
     const submit = (request: Parameters<typeof ctx.deps.holdBatcher.submit>[0]) =>
       ctx.deps.holdBatcher.submit(request);
-    // The first request runs alone; the other four form the next batch, in this order.
+    // Submitted in one tick: the five form one batch, in this order.
     const answers = await Promise.all([
       submit({ productId, qty: 1, buyer: null, deadline: patience() }),
       submit(keyed(2)),

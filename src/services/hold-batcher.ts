@@ -16,7 +16,8 @@ export type HoldRequest = {
 /** One answer per request of a batch, in the batch's order: an outcome or a domain error. */
 export type HoldAnswer = Outcome<HoldView> | AppError;
 
-export type ReserveBatch = (batch: HoldRequest[]) => Promise<HoldAnswer[]>;
+/** Serves a batch; calls `locked` once the batch holds its product's row lock. */
+export type ReserveBatch = (batch: HoldRequest[], locked: () => void) => Promise<HoldAnswer[]>;
 
 type Waiting = HoldRequest & {
   resolve: (answer: HoldAnswer) => void;
@@ -24,14 +25,26 @@ type Waiting = HoldRequest & {
 };
 
 /**
+ * One product's line: the requests waiting, how many transactions serve it now, and the turn
+ * the next batch waits for (the batch before it holding the row lock).
+ */
+type Line = { waiting: Waiting[]; running: number; turn: Promise<void> };
+
+/**
  * Group reservation. On a hot product every hold contends for one row lock, so one
  * transaction per request caps throughput at the database's commit rate. Instead, per product,
  * the first request starts a transaction at once; requests that arrive while it runs wait and
  * are served together by the next one, up to `maxBatch`, each still all-or-nothing.
  * Correct across processes because every batch holds the product's row lock.
+ *
+ * Two transactions per product run at once: while one writes and commits, the next has its
+ * connection, BEGIN and locking read on the wire and waits on the row lock in the database, so
+ * the lock is taken again the moment it is freed instead of a few event-loop turns later. A
+ * batch is taken only once the batch before it holds the lock, so batches lock in the order
+ * their requests arrived.
  */
 export class HoldBatcher {
-  private readonly queues = new Map<number, Waiting[]>();
+  private readonly lines = new Map<number, Line>();
   /** Requests per product not answered yet (queued or in a transaction), for the bound. */
   private readonly pending = new Map<number, number>();
 
@@ -43,6 +56,7 @@ export class HoldBatcher {
     private readonly maxBatch: number,
     private readonly reserve: ReserveBatch,
     private readonly maxQueue = Number.POSITIVE_INFINITY,
+    private readonly inFlight = 2,
   ) {}
 
   submit(request: HoldRequest): Promise<HoldAnswer> {
@@ -58,32 +72,40 @@ export class HoldBatcher {
   }
 
   private enqueue(request: HoldRequest): Promise<HoldAnswer> {
-    if (this.maxBatch === 1) return this.reserve([request]).then(firstAnswer);
+    if (this.maxBatch === 1) return this.reserve([request], () => undefined).then(firstAnswer);
     return new Promise((resolve, reject) => {
-      const waiting = { ...request, resolve, reject };
-      const queue = this.queues.get(request.productId);
-      if (queue) {
-        queue.push(waiting);
-        return;
+      let line = this.lines.get(request.productId);
+      if (!line) {
+        line = { waiting: [], running: 0, turn: Promise.resolve() };
+        this.lines.set(request.productId, line);
       }
-      const fresh = [waiting];
-      this.queues.set(request.productId, fresh);
-      void this.drain(request.productId, fresh);
+      line.waiting.push({ ...request, resolve, reject });
+      if (line.running < this.inFlight) {
+        line.running++;
+        void this.drain(request.productId, line);
+      }
     });
   }
 
-  private async drain(productId: number, queue: Waiting[]): Promise<void> {
-    while (queue.length > 0) {
-      const batch = this.takeBatch(queue);
+  private async drain(productId: number, line: Line): Promise<void> {
+    for (;;) {
+      await nextTurn(line);
+      const batch = this.takeBatch(line.waiting);
+      if (line.waiting.length === 0 && batch.length === 0) break;
       if (batch.length === 0) continue;
+      const { promise, resolve: locked } = Promise.withResolvers<void>();
+      line.turn = promise;
       try {
-        const answers = await this.reserve(batch);
+        const answers = await this.reserve(batch, locked);
         for (const [i, waiting] of batch.entries()) waiting.resolve(answers[i] as HoldAnswer);
       } catch (err) {
         for (const waiting of batch) waiting.reject(err);
+      } finally {
+        locked();
       }
     }
-    this.queues.delete(productId);
+    line.running--;
+    if (line.running === 0) this.lines.delete(productId);
   }
 
   /** The next requests in line; those whose client gave up while queued were answered 503. */
@@ -94,6 +116,15 @@ export class HoldBatcher {
     for (const waiting of late) waiting.reject(gaveUp());
     return batch.filter((waiting) => !waiting.deadline.abandoned);
   }
+}
+
+/** Waits until the batch before holds its lock and no other batch has been taken since. */
+async function nextTurn(line: Line): Promise<void> {
+  let turn: Promise<void>;
+  do {
+    turn = line.turn;
+    await turn;
+  } while (turn !== line.turn);
 }
 
 function firstAnswer(answers: HoldAnswer[]): HoldAnswer {

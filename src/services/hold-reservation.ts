@@ -35,7 +35,11 @@ type Decision =
  * while every one of its clients still waits; when some gave up (and were answered 503), it
  * is rolled back and served again without them.
  */
-export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<HoldAnswer[]> {
+export async function reserveHolds(
+  deps: Deps,
+  batch: HoldRequest[],
+  locked: () => void = () => undefined,
+): Promise<HoldAnswer[]> {
   const answers: HoldAnswer[] = new Array(batch.length);
   let live = batch.map((request, index) => ({ request, index }));
   for (;;) {
@@ -48,6 +52,7 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
       const served = await reserveBatch(
         deps,
         live.map((entry) => entry.request),
+        locked,
       );
       for (const [i, entry] of live.entries()) answers[entry.index] = served[i] as HoldAnswer;
       return answers;
@@ -61,7 +66,11 @@ export async function reserveHolds(deps: Deps, batch: HoldRequest[]): Promise<Ho
  * One transaction for a batch: the product row is locked once, requests are decided in
  * arrival order, each all-or-nothing.
  */
-async function reserveBatch(deps: Deps, batch: HoldRequest[]): Promise<HoldAnswer[]> {
+async function reserveBatch(
+  deps: Deps,
+  batch: HoldRequest[],
+  locked: () => void,
+): Promise<HoldAnswer[]> {
   const productId = batch[0]?.productId;
   if (productId === undefined) return [];
   const autoIncrement = await autoIncrementOf(deps.db);
@@ -83,6 +92,7 @@ async function reserveBatch(deps: Deps, batch: HoldRequest[]): Promise<HoldAnswe
       }
 
       const product = await lockProduct(tx, productId);
+      locked();
       let outcome: Allocation = { reclaimedHolds: 0 };
       if (product) {
         outcome = await allocate(tx, deps, product, batch, decisions, autoIncrement);
