@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { AppError } from "../src/errors";
 import { type HoldAnswer, HoldBatcher } from "../src/services/hold-batcher";
 import { insertHolds, reserveHolds } from "../src/services/hold-reservation";
 import { createHold, HOLDS_SCOPE } from "../src/services/holds";
 import { fingerprintOf } from "../src/services/idempotency";
+import { lockedProductOf, lockProduct, lockProductStatement } from "../src/services/products";
 import { transact } from "../src/services/transact";
 import { type Client, client, createProduct, patience } from "./fixtures";
 import {
@@ -252,5 +254,22 @@ describe("requests past their deadline", () => {
     );
     expect(held.map((h) => h.qty)).toEqual([1, 3]);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+});
+
+describe("the hot path's locking read", () => {
+  test("written as text (to go with BEGIN), it reads the product as lockProduct does", async () => {
+    const productId = await createProduct(api, 7);
+    await ctx.sql.query(
+      "UPDATE products SET max_per_buyer = 3, sold_out_at = NOW(3) WHERE id = ?",
+      [productId],
+    );
+    const [built, written] = await transact(ctx.deps, patience(), async (tx) => {
+      const [rows] = await tx.execute(sql.raw(lockProductStatement(productId)));
+      return [await lockProduct(tx, productId), lockedProductOf(rows)];
+    });
+    expect(written).toEqual({ ...built, now: expect.any(Date) } as never);
+    expect(written?.maxPerBuyer).toBe(3);
+    expect(written?.soldOutAt).toBeInstanceOf(Date);
   });
 });

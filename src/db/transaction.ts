@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { drizzle } from "drizzle-orm/mysql2";
 import type mysql from "mysql2/promise";
 import { type CommitGuard, Deadline } from "../lib/deadline";
-import { connectionReady, type Pool, type Tx } from "./client";
+import { combinesStatements, connectionReady, type Pool, type Tx } from "./client";
 import { Abandoned, PoolExhausted, type TransientReason, transientReason } from "./errors";
 import type { DatabaseHealth } from "./health";
 import * as schema from "./schema";
@@ -28,7 +28,16 @@ export type RunOptions<T = unknown> = {
   committed?: (db: Tx, result: T) => Promise<boolean>;
   /** How long to keep asking for that outcome while the database comes back. */
   outcomeWaitMs?: number;
+  /**
+   * A statement sent with BEGIN in one round trip (a multi-statement query), its rows handed to
+   * `work`: on the hot path each round trip waits a whole turn of a busy event loop. Only where
+   * the connection `combinesStatements`; elsewhere `work` is given no rows and runs it itself.
+   */
+  openWith?: string;
 };
+
+/** A transaction's work; `opened` holds the rows of `openWith`, if it was sent. */
+export type Work<T> = (tx: Tx, opened: unknown) => Promise<T>;
 
 /** COMMIT was sent and its answer lost: the outcome is unknown until the database says. */
 class CommitOutcomeUnknown extends Error {
@@ -42,6 +51,7 @@ class CommitOutcomeUnknown extends Error {
 }
 
 const sessions = new WeakMap<object, Tx>();
+const combiningSessions = new WeakSet<Tx>();
 
 /** One drizzle session per pooled connection, made the first time it is used. */
 function sessionOf(conn: Connection): Tx {
@@ -49,8 +59,14 @@ function sessionOf(conn: Connection): Tx {
   if (!session) {
     session = drizzle({ client: conn, schema, mode: "default" });
     sessions.set(conn.connection, session);
+    if (combinesStatements(conn.connection)) combiningSessions.add(session);
   }
   return session;
+}
+
+/** Whether `tx` may send several statements in one round trip (see `combinesStatements`). */
+export function combines(tx: Tx): boolean {
+  return combiningSessions.has(tx);
 }
 
 /**
@@ -120,11 +136,7 @@ async function rollback(conn: Connection): Promise<void> {
  * BEGIN outside its try/finally and so leaked the pooled connection whenever BEGIN failed.
  * Every path ends in exactly one of release (state known clean) or discard (state unknown).
  */
-async function runOnce<T>(
-  pool: Pool,
-  work: (tx: Tx) => Promise<T>,
-  options: RunOptions<T>,
-): Promise<T> {
+async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Promise<T> {
   const { guard } = options;
   const conn = await acquire(pool, guard, options.health);
   const stopWatching = guard.onAbandon(() => discard(conn));
@@ -134,16 +146,19 @@ async function runOnce<T>(
     if (options.isolationLevel) {
       await conn.query(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`);
     }
-    await conn.query("BEGIN");
+    const openWith = combinesStatements(conn.connection) ? options.openWith : undefined;
+    const [opening] = await conn.query(openWith ? `BEGIN; ${openWith}` : "BEGIN");
     begun = true;
-    result = await work(sessionOf(conn));
+    result = await work(sessionOf(conn), openWith ? (opening as unknown[])[1] : undefined);
   } catch (err) {
     stopWatching();
     if (guard.abandoned) {
       discard(conn);
       throw new Abandoned();
     }
-    if (!begun || connectionGone(conn)) discard(conn);
+    // A statement sent with BEGIN may fail on its own (a lock wait timeout): the server
+    // answered, so the session is known and a ROLLBACK (harmless if BEGIN did not run) cleans it.
+    if ((!begun && !options.openWith) || connectionGone(conn)) discard(conn);
     else await rollback(conn);
     throw err;
   }
@@ -185,7 +200,7 @@ function connectionGone(conn: Connection): boolean {
  */
 export async function withTransaction<T>(
   pool: Pool,
-  work: (tx: Tx) => Promise<T>,
+  work: Work<T>,
   options: RunOptions<T>,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {

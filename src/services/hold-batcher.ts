@@ -93,8 +93,10 @@ export class HoldBatcher {
       const batch = this.takeBatch(line.waiting);
       if (line.waiting.length === 0 && batch.length === 0) break;
       if (batch.length === 0) continue;
-      const { promise, resolve: locked } = Promise.withResolvers<void>();
-      line.turn = promise;
+      let locked: () => void = () => undefined;
+      line.turn = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
       try {
         const answers = await this.reserve(batch, locked);
         for (const [i, waiting] of batch.entries()) waiting.resolve(answers[i] as HoldAnswer);

@@ -1,7 +1,8 @@
-import { and, asc, eq, gte, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { type AutoIncrement, type Db, readAutoIncrement, type Tx } from "../db/client";
 import { Abandoned } from "../db/errors";
 import { holds } from "../db/schema";
+import { combines } from "../db/transaction";
 import type { Deps } from "../deps";
 import { AppError, buyerLimitExceeded, gaveUp, insufficientStock, notFound } from "../errors";
 import { allOf } from "../lib/deadline";
@@ -12,11 +13,13 @@ import { reclaimExpiredHolds } from "./hold-expiry";
 import { holdExists } from "./holds";
 import { type ClaimResult, claimKey, replayTaken, responseOf, storeResponse } from "./idempotency";
 import {
-  changeStock,
   type LockedProduct,
+  lockedProductOf,
   lockProduct,
+  lockProductStatement,
   type ProductSnapshot,
   publishProducts,
+  stockChangeStatement,
 } from "./products";
 import type { SoldOutSighting } from "./sold-out";
 import { query, transact } from "./transact";
@@ -75,10 +78,13 @@ async function reserveBatch(
   if (productId === undefined) return [];
   const autoIncrement = await autoIncrementOf(deps.db);
   const guard = allOf(batch.map((request) => request.deadline));
+  // A batch without keys locks its product first thing, so the lock goes with BEGIN; keys are
+  // claimed before the product (the order every transaction takes them in).
+  const keyless = batch.every((request) => !request.idem);
   const { decisions, snapshot, reclaimedHolds, soldOut, sighting } = await transact(
     deps,
     guard,
-    async (tx) => {
+    async (tx, opened) => {
       const decisions: Decision[] = new Array(batch.length);
       // Keys are claimed in a fixed order so two batches sharing keys cannot deadlock.
       const keyed = batch
@@ -91,7 +97,8 @@ async function reserveBatch(
         if (claim !== "claimed") decisions[index] = { kind: "taken", claim };
       }
 
-      const product = await lockProduct(tx, productId);
+      const product =
+        opened === undefined ? await lockProduct(tx, productId) : lockedProductOf(opened);
       locked();
       let outcome: Allocation = { reclaimedHolds: 0 };
       if (product) {
@@ -113,7 +120,10 @@ async function reserveBatch(
       }
       return { decisions, ...outcome };
     },
-    { committed: (db, result) => grantsCommitted(db, result.decisions) },
+    {
+      committed: (db, result) => grantsCommitted(db, result.decisions),
+      openWith: keyless ? lockProductStatement(productId) : undefined,
+    },
   );
 
   if (snapshot) publishProducts(deps, [snapshot]);
@@ -203,7 +213,10 @@ async function allocate(
     }
   }
   const rows = granted.map((i) => ({ qty: batch[i]?.qty ?? 0, buyer: batch[i]?.buyer ?? null }));
-  const ids = await insertHolds(tx, autoIncrement, product.id, rows, expiresAt);
+  const reserved = rows.reduce((sum, row) => sum + row.qty, 0) - (reclaimed?.units ?? 0);
+  const changed = rows.length > 0 || (reclaimed?.holds ?? 0) > 0;
+  const change = changed ? stockChangeStatement(tx, product, { reserved }) : undefined;
+  const ids = await insertHolds(tx, autoIncrement, product.id, rows, expiresAt, change?.sql);
   granted.forEach((batchIndex, n) => {
     const row = {
       id: ids[n] ?? 0,
@@ -215,10 +228,8 @@ async function allocate(
     };
     decisions[batchIndex] = { kind: "granted", view: toHoldView(row, product.now) };
   });
-  const reserved = rows.reduce((sum, row) => sum + row.qty, 0) - (reclaimed?.units ?? 0);
-  const changed = rows.length > 0 || (reclaimed?.holds ?? 0) > 0;
   return {
-    snapshot: changed ? await changeStock(tx, product, { reserved }) : undefined,
+    snapshot: change?.applied(),
     reclaimedHolds: reclaimed?.holds ?? 0,
     soldOut: availableBefore > 0 && available === 0,
     sighting:
@@ -290,15 +301,22 @@ function noBuyer(limit: number): AppError {
   );
 }
 
-/** Inserts the granted holds in one statement and returns their ids in insertion order. */
+/**
+ * Inserts the granted holds in one statement and returns their ids in insertion order. `then`
+ * (the stock update) is sent with it, in the same round trip.
+ */
 export async function insertHolds(
   tx: Tx,
   autoIncrement: AutoIncrement,
   productId: number,
   rows: { qty: number; buyer: BuyerId }[],
   expiresAt: Date,
+  then?: string,
 ): Promise<number[]> {
-  if (rows.length === 0) return [];
+  if (rows.length === 0) {
+    if (then) await run(tx, [then]);
+    return [];
+  }
   // One literal VALUES list: binding five parameters per row cost more CPU than the rest of
   // the batch. Safe because every value is an integer checked here, a timestamp formatted
   // here, or a buyer id written as a hex literal (no quoting to get wrong).
@@ -311,20 +329,32 @@ export async function insertHolds(
   const values = rows
     .map((row) => `(${productId},${buyerLiteral(row.buyer)},${row.qty},'active',${at})`)
     .join(",");
-  const [result] = await tx.execute(
-    sql`INSERT INTO ${holds} (${holds.productId}, ${holds.buyerId}, ${holds.qty}, ${holds.status}, ${holds.expiresAt}) VALUES ${sql.raw(values)}`,
-  );
-  if (rows.length === 1) return [result.insertId];
-  if (autoIncrement.consecutive) {
-    return rows.map((_, i) => result.insertId + i * autoIncrement.step);
+  const statements = [
+    `INSERT INTO holds (product_id, buyer_id, qty, status, expires_at) VALUES ${values}`,
+  ];
+  // Unless ids are consecutive, read them back: no other transaction can insert holds for
+  // this product while we hold its row lock, so ours are exactly the first ones from the
+  // insert's first id (LAST_INSERT_ID) on.
+  const readBack = rows.length > 1 && !autoIncrement.consecutive;
+  if (readBack) {
+    statements.push(
+      `SELECT id FROM holds WHERE product_id = ${productId} AND id >= LAST_INSERT_ID() ORDER BY id LIMIT ${rows.length}`,
+    );
   }
-  // Otherwise read them back: no other transaction can insert holds for this product while we
-  // hold its row lock, so ours are exactly the first ones from insertId on.
-  const inserted = await tx
-    .select({ id: holds.id })
-    .from(holds)
-    .where(and(eq(holds.productId, productId), gte(holds.id, result.insertId)))
-    .orderBy(asc(holds.id))
-    .limit(rows.length);
-  return inserted.map((row) => row.id);
+  if (then) statements.push(then);
+  const results = await run(tx, statements);
+  const { insertId } = results[0] as { insertId: number };
+  if (readBack) return (results[1] as { id: number }[]).map((row) => row.id);
+  return rows.map((_, i) => insertId + i * autoIncrement.step);
+}
+
+/** Runs statements in order, in one round trip where the connection allows; their results. */
+async function run(tx: Tx, statements: string[]): Promise<unknown[]> {
+  if (statements.length > 1 && combines(tx)) {
+    const [results] = await tx.execute(sql.raw(statements.join(";\n")));
+    return results as unknown as unknown[];
+  }
+  const results: unknown[] = [];
+  for (const statement of statements) results.push((await tx.execute(sql.raw(statement)))[0]);
+  return results;
 }

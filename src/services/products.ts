@@ -1,4 +1,5 @@
 import { eq, inArray, sql } from "drizzle-orm";
+import mysql from "mysql2/promise";
 import { dbNow, type Tx } from "../db/client";
 import { products } from "../db/schema";
 import type { Deps } from "../deps";
@@ -49,6 +50,47 @@ export async function lockProduct(tx: Tx, id: number): Promise<LockedProduct | u
   return row && { ...row, now: parseDbTime(row.now) };
 }
 
+/**
+ * lockProduct's read as SQL text, for a transaction that sends it with BEGIN in one round trip
+ * (the hold batch's hot path); `lockedProductOf` reads its rows. Written out rather than built,
+ * as the rows come back by column name; kept beside `lockedColumns`, which it must match.
+ */
+export function lockProductStatement(id: number): string {
+  if (!Number.isSafeInteger(id)) throw new Error("product ids are integers");
+  return `SELECT id, name, price_cents, stock_available, stock_reserved, stock_total, version, max_per_buyer, sold_out_at, NOW(3) AS now FROM products WHERE id = ${id} FOR UPDATE`;
+}
+
+type LockedRow = {
+  id: number;
+  name: string;
+  price_cents: number;
+  stock_available: number;
+  stock_reserved: number;
+  stock_total: number;
+  version: number | string;
+  max_per_buyer: number | null;
+  sold_out_at: Date | string | null;
+  now: Date | string;
+};
+
+export function lockedProductOf(rows: unknown): LockedProduct | undefined {
+  const [row] = rows as LockedRow[];
+  return (
+    row && {
+      id: row.id,
+      name: row.name,
+      priceCents: row.price_cents,
+      stockAvailable: row.stock_available,
+      stockReserved: row.stock_reserved,
+      stockTotal: row.stock_total,
+      version: Number(row.version),
+      maxPerBuyer: row.max_per_buyer,
+      soldOutAt: row.sold_out_at === null ? null : parseDbTime(row.sold_out_at),
+      now: parseDbTime(row.now),
+    }
+  );
+}
+
 /** Locks several products in id order, the one order every multi-product transaction uses. */
 export async function lockProducts(tx: Tx, ids: number[]): Promise<Map<number, LockedProduct>> {
   if (ids.length === 0) return new Map();
@@ -65,15 +107,40 @@ export async function lockProducts(tx: Tx, ids: number[]): Promise<Map<number, L
 export async function changeStock(
   tx: Tx,
   product: LockedProduct,
-  delta: { available?: number; reserved?: number; total?: number },
+  delta: StockDelta,
 ): Promise<ProductSnapshot> {
+  const change = planStockChange(tx, product, delta);
+  await change.update;
+  return change.applied();
+}
+
+/**
+ * The same change as SQL text, for a caller that sends it with other statements in one round
+ * trip; `applied` must be called once it ran.
+ */
+export function stockChangeStatement(
+  tx: Tx,
+  product: LockedProduct,
+  delta: StockDelta,
+): { sql: string; applied: () => ProductSnapshot } {
+  const change = planStockChange(tx, product, delta);
+  const query = change.update.toSQL();
+  return {
+    sql: mysql.format(query.sql, query.params as mysql.SqlValue[], false, "Z"),
+    applied: change.applied,
+  };
+}
+
+type StockDelta = { available?: number; reserved?: number; total?: number };
+
+function planStockChange(tx: Tx, product: LockedProduct, delta: StockDelta) {
   const available = delta.available ?? 0;
   const reserved = delta.reserved ?? 0;
   const total = delta.total ?? 0;
   const sellsOut =
     product.soldOutAt === null &&
     product.stockAvailable + available - (product.stockReserved + reserved) === 0;
-  await tx
+  const update = tx
     .update(products)
     .set({
       stockAvailable: sql`${products.stockAvailable} + ${available}`,
@@ -83,12 +150,15 @@ export async function changeStock(
       ...(sellsOut ? { soldOutAt: sql`NOW(3)` } : {}),
     })
     .where(eq(products.id, product.id));
-  if (sellsOut) product.soldOutAt = product.now;
-  product.stockAvailable += available;
-  product.stockReserved += reserved;
-  product.stockTotal += total;
-  product.version += 1;
-  return { version: product.version, view: toProductView(product) };
+  const applied = (): ProductSnapshot => {
+    if (sellsOut) product.soldOutAt = product.now;
+    product.stockAvailable += available;
+    product.stockReserved += reserved;
+    product.stockTotal += total;
+    product.version += 1;
+    return { version: product.version, view: toProductView(product) };
+  };
+  return { update, applied };
 }
 
 /**

@@ -1,10 +1,16 @@
 import type { Tx } from "../db/client";
 import { Abandoned, toAppError } from "../db/errors";
-import { type IsolationLevel, withConnection, withTransaction } from "../db/transaction";
+import {
+  type IsolationLevel,
+  type RunOptions,
+  type Work,
+  withConnection,
+  withTransaction,
+} from "../db/transaction";
 import type { Deps } from "../deps";
 import type { CommitGuard } from "../lib/deadline";
 
-export type TransactOptions<T> = {
+export type TransactOptions<T> = Pick<RunOptions<T>, "openWith"> & {
   isolationLevel?: IsolationLevel;
   /**
    * Whether the transaction that returned `result` committed, read after a connection lost
@@ -17,7 +23,7 @@ export type TransactOptions<T> = {
 export function transact<T>(
   deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
   guard: CommitGuard,
-  work: (tx: Tx) => Promise<T>,
+  work: Work<T>,
   options: TransactOptions<T> = {},
 ): Promise<T> {
   return withTransaction(deps.pool, work, {
