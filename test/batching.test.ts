@@ -83,7 +83,7 @@ describe("group reservation", () => {
       ),
     );
     for (const answer of answers) {
-      if (answer.replayed) throw new Error("unexpected replay");
+      if (answer instanceof AppError || answer.replayed) throw new Error("unexpected answer");
       const [row] = await rows<{ qty: number; product_id: number }>(
         ctx.sql,
         "SELECT qty, product_id FROM holds WHERE id = ?",

@@ -47,6 +47,7 @@ export class HoldBatcher {
   private readonly lines = new Map<number, Line>();
   /** Requests per product not answered yet (queued or in a transaction), for the bound. */
   private readonly pending = new Map<number, number>();
+  private readonly full: AppError;
 
   /**
    * `maxQueue` bounds the requests waiting per product: one more is refused at once with 429
@@ -57,12 +58,14 @@ export class HoldBatcher {
     private readonly reserve: ReserveBatch,
     private readonly maxQueue = Number.POSITIVE_INFINITY,
     private readonly inFlight = 2,
-  ) {}
+  ) {
+    this.full = tooManyRequests(maxQueue);
+  }
 
   submit(request: HoldRequest): Promise<HoldAnswer> {
     const { productId } = request;
     const pending = this.pending.get(productId) ?? 0;
-    if (pending >= this.maxQueue) return Promise.resolve(tooManyRequests(this.maxQueue));
+    if (pending >= this.maxQueue) return Promise.resolve(this.full);
     this.pending.set(productId, pending + 1);
     return this.enqueue(request).finally(() => {
       const left = (this.pending.get(productId) ?? 1) - 1;

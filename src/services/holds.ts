@@ -15,17 +15,22 @@ export type CreateHoldInput = { product_id: number; qty: number };
 
 export const HOLDS_SCOPE = "POST /api/holds";
 
+/**
+ * A hold, or the domain refusal (409, 401, 429, ...) as a value rather than thrown: at the end
+ * of a sale nearly every request is one, and throwing each cost a tenth of the refusal's time.
+ * Database failures are still thrown (503).
+ */
 export async function createHold(
   deps: Deps,
   input: CreateHoldInput,
   buyer: BuyerId,
   deadline: CommitGuard,
   idempotency?: IdempotencyHeader,
-): Promise<Outcome<HoldView>> {
+): Promise<Outcome<HoldView> | AppError> {
   const refusal = refuseFromMemory(deps, input.product_id, buyer, idempotency);
   if (refusal) {
     deps.metrics.holdsRefused.inc({ reason: refusal.code });
-    throw refusal;
+    return refusal;
   }
   const request: HoldRequest = {
     productId: input.product_id,
@@ -41,9 +46,8 @@ export async function createHold(
     request.idem = checked;
   }
   const answer = await deps.holdBatcher.submit(request);
-  if (answer instanceof AppError) {
-    if (answer.code === "too_many_requests") deps.metrics.holdsRefused.inc({ reason: answer.code });
-    throw answer;
+  if (answer instanceof AppError && answer.code === "too_many_requests") {
+    deps.metrics.holdsRefused.inc({ reason: answer.code });
   }
   return answer;
 }

@@ -12,6 +12,9 @@ export type SoldOutSighting = {
 
 type Entry = { localAt: number; dbNow: number; nextExpiry: number | null; limited: boolean };
 
+/** One refusal for every request: building an error per request captured a stack each time. */
+const SOLD_OUT = insufficientStock(0);
+
 /** Units of a hold due within this margin of the database clock are never refused from memory. */
 const EXPIRY_MARGIN_MS = 50;
 
@@ -64,6 +67,6 @@ export class SoldOutBoard {
       this.products.delete(productId);
       return undefined;
     }
-    return insufficientStock(0);
+    return SOLD_OUT;
   }
 }

@@ -1,11 +1,13 @@
 import { Hono } from "hono";
 import type { Deps } from "../../deps";
+import { AppError } from "../../errors";
 import type { CachedProduct } from "../../lib/product-cache";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct, watchProduct } from "../../services/products";
 import { deadlineOf } from "../lifecycle";
 import { type BuyerVariables, buyerAuth } from "../middleware";
+import { problemResponse } from "../problem";
 import { idempotencyOf, sendOutcome } from "../respond";
 import { IdParams, type RequestSchemas } from "../schemas";
 import { keyedJsonInput, parseNow, validate } from "../validate";
@@ -43,7 +45,7 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         const input = c.req.valid("json");
         const key = idempotencyOf(c.req.valid("header")["idempotency-key"], HOLDS_SCOPE, input);
         const held = await createHold(deps, input, c.get("buyer"), deadlineOf(c), key);
-        return sendOutcome(c, held, 201);
+        return held instanceof AppError ? problemResponse(held) : sendOutcome(c, held, 201);
       })
       .get("/holds/:id", validate("param", IdParams), async (c) => {
         return c.json(await getHold(deps, c.req.valid("param").id, c.get("buyer"), deadlineOf(c)));
