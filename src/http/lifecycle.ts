@@ -24,7 +24,6 @@ const VALID_REQUEST_ID = /^[\w.:=-]{1,200}$/;
 const bootId = randomUUID().slice(0, 8);
 let sequence = 0;
 
-type Series = { count: { inc: () => void }; duration: { observe: (seconds: number) => void } };
 type RouteMatcher = { method: string; path: string; pattern: RegExp };
 
 function pathOf(url: string): string {
@@ -52,11 +51,15 @@ export function withRequestLifecycle(
   const expired = serviceUnavailable(
     `The request did not finish within ${deadlineMs} ms; retry shortly.`,
   );
-  // Label lookups cost as much as the cached read itself, so each series is bound once.
-  const series = new Map<string, Series>();
   let routes: RouteMatcher[] | undefined;
 
+  // Matching a path against every route costs more than the cached read it labels, and a sale
+  // asks for the same few paths over and over: remembered, up to a bound.
+  const seen = new Map<string, string>();
   const routeOf = (method: string, path: string): string => {
+    const key = `${method} ${path}`;
+    const known = seen.get(key);
+    if (known !== undefined) return known;
     routes ??= app.routes
       .filter((r) => r.method !== "ALL" && !r.path.includes("*"))
       .map((r) => ({
@@ -65,7 +68,11 @@ export function withRequestLifecycle(
         pattern: new RegExp(`^${r.path.replace(/:\w+/g, "[^/]+")}/?$`),
       }));
     const lookup = method === "HEAD" ? "GET" : method;
-    return routes.find((r) => r.method === lookup && r.pattern.test(path))?.path ?? "unmatched";
+    const route =
+      routes.find((r) => r.method === lookup && r.pattern.test(path))?.path ?? "unmatched";
+    if (seen.size >= 10_000) seen.clear();
+    seen.set(key, route);
+    return route;
   };
 
   const finish = (
@@ -78,17 +85,13 @@ export function withRequestLifecycle(
     const seconds = (performance.now() - started) / 1000;
     const route = routeOf(request.method, pathOf(request.url));
     const status = String(response.status);
-    const key = `${request.method} ${route} ${status}`;
-    let bound = series.get(key);
-    if (!bound) {
-      bound = {
-        count: metrics.httpRequests.labels(request.method, route, status),
-        duration: metrics.httpDuration.labels(request.method, route, status),
-      };
-      series.set(key, bound);
-    }
-    bound.count.inc();
-    bound.duration.observe(seconds);
+    metrics.requests.record(
+      `${request.method} ${route} ${status}`,
+      request.method,
+      route,
+      status,
+      seconds,
+    );
     if (logger.isLevelEnabled("info")) {
       const durationMs = Math.round(seconds * 1000);
       logger.info({ requestId, method: request.method, route, status, durationMs }, "request");

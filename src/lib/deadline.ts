@@ -19,6 +19,75 @@ export interface CommitGuard {
 
 type State = "open" | "committing" | "abandoned";
 
+/** An armed deadline in the alarm's queue; `deadline` is dropped once it no longer needs one. */
+type Entry = { at: number; deadline: Deadline | undefined };
+
+/**
+ * Every armed deadline in one queue, ordered by when it falls due, behind a single timer set
+ * for the earliest: a timer per request (setTimeout and clearTimeout) cost a few percent of a
+ * sold-out refusal. Deadlines mostly share one length, so an armed one nearly always goes last
+ * and a cleared one is nearly always at the front, where it leaves the queue at once.
+ */
+class Alarm {
+  private queue: Entry[] = [];
+  private head = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  add(deadline: Deadline): Entry {
+    const entry: Entry = { at: deadline.at, deadline };
+    let i = this.queue.length;
+    while (i > this.head && (this.queue[i - 1] as Entry).at > entry.at) i--;
+    this.queue.splice(i, 0, entry);
+    this.schedule();
+    return entry;
+  }
+
+  remove(entry: Entry): void {
+    entry.deadline = undefined;
+    this.dropCleared();
+  }
+
+  private dropCleared(): void {
+    while (this.head < this.queue.length && !(this.queue[this.head] as Entry).deadline) {
+      this.head++;
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private schedule(): void {
+    const first = this.queue[this.head];
+    const at = first ? first.at : Number.POSITIVE_INFINITY;
+    if (at === this.timerAt) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (first) {
+      this.timer = setTimeout(() => this.fire(), Math.max(0, at - performance.now()));
+    }
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    while (this.head < this.queue.length && (this.queue[this.head] as Entry).at <= now) {
+      const { deadline } = this.queue[this.head++] as Entry;
+      deadline?.abandon();
+    }
+    this.dropCleared();
+    this.schedule();
+  }
+}
+
+const alarm = new Alarm();
+
 /**
  * One request's deadline. At the deadline it abandons itself unless its commit is under way;
  * whoever answers the client listens with `onAbandon` and sends the 503 then.
@@ -26,7 +95,7 @@ type State = "open" | "committing" | "abandoned";
 export class Deadline implements CommitGuard {
   private state: State = "open";
   private listeners: (() => void)[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private alarmEntry: Entry | undefined;
 
   private constructor(readonly at: number) {}
 
@@ -45,9 +114,7 @@ export class Deadline implements CommitGuard {
    * cached read) never pays for one.
    */
   arm(): this {
-    if (this.timer === undefined && this.state === "open") {
-      this.timer = setTimeout(() => this.abandon(), Math.max(0, this.remainingMs()));
-    }
+    if (this.alarmEntry === undefined && this.state === "open") this.alarmEntry = alarm.add(this);
     return this;
   }
 
@@ -96,8 +163,8 @@ export class Deadline implements CommitGuard {
 
   /** The answer is out: no timer left behind. */
   clear(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.alarmEntry !== undefined) alarm.remove(this.alarmEntry);
+    this.alarmEntry = undefined;
   }
 }
 
