@@ -602,7 +602,8 @@ function printTable(rows: Row[]): void {
 }
 
 // BENCH_ONLY=streams runs the live stock fan-out alone (it needs no wrk); BENCH_ONLY=galera
-// the Galera rows next to the single server's.
+// the Galera rows next to the single server's; BENCH_ONLY=reads the cached read, the sold-out
+// storm and the 2,000-connection burst against their ceilings.
 if (process.env.BENCH_ONLY === "streams") {
   console.log(await streamFanOut());
   process.exit(0);
@@ -610,6 +611,17 @@ if (process.env.BENCH_ONLY === "streams") {
 ensureWrk();
 if (process.env.BENCH_ONLY === "galera") {
   printTable([...(await holdsScenarios("default batching", {})), ...(await galeraScenarios())]);
+  process.exit(0);
+}
+if (process.env.BENCH_ONLY === "reads") {
+  const storm = await soldOutStorm();
+  const crowd = await twoThousand();
+  const readRows = await reads();
+  const { post } = await ceilings();
+  printTable([crowd, storm, ...readRows, post]);
+  const ratio = (a?: Row, b?: Row) => (a && b ? (a.rps / b.rps).toFixed(2) : "n/a");
+  console.log(`\ncached GET / bare Hono route: ${ratio(readRows[0], readRows[1])}×`);
+  console.log(`sold-out storm refusals / cached GET: ${ratio(storm, readRows[0])}×`);
   process.exit(0);
 }
 const batchedRows = await holdsScenarios("default batching", {});
