@@ -23,7 +23,7 @@ import {
 } from "./products";
 import type { SoldOutSighting } from "./sold-out";
 import { query, transact } from "./transact";
-import { type HoldView, parseDbTime, toHoldView } from "./views";
+import { grantedHoldView, type HoldView, parseDbTime } from "./views";
 
 // Group reservation: the hot path of a sale. Hold requests for one product are served in
 // batches, one transaction each (see hold-batcher.ts for why).
@@ -217,16 +217,14 @@ async function allocate(
   const changed = rows.length > 0 || (reclaimed?.holds ?? 0) > 0;
   const change = changed ? stockChangeStatement(tx, product, { reserved }) : undefined;
   const ids = await insertHolds(tx, autoIncrement, product.id, rows, expiresAt, change?.sql);
+  // One expiry for the whole batch, written out once rather than per hold.
+  const expires = expiresAt.toISOString();
   granted.forEach((batchIndex, n) => {
-    const row = {
-      id: ids[n] ?? 0,
-      productId: product.id,
-      buyerId: rows[n]?.buyer ?? null,
-      qty: rows[n]?.qty ?? 0,
-      status: "active" as const,
-      expiresAt,
+    const row = { id: ids[n] ?? 0, productId: product.id, buyerId: rows[n]?.buyer ?? null };
+    decisions[batchIndex] = {
+      kind: "granted",
+      view: grantedHoldView({ ...row, qty: rows[n]?.qty ?? 0 }, expires),
     };
-    decisions[batchIndex] = { kind: "granted", view: toHoldView(row, product.now) };
   });
   return {
     snapshot: change?.applied(),

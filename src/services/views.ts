@@ -62,6 +62,21 @@ type HoldRow = {
   expiresAt: Date;
 };
 
+/** A hold just granted: active, with its expiry already written as the API shows it. */
+export function grantedHoldView(
+  row: Pick<HoldRow, "id" | "productId" | "buyerId" | "qty">,
+  expiresAt: string,
+): HoldView {
+  return {
+    hold_id: row.id,
+    product_id: row.productId,
+    buyer_id: row.buyerId,
+    qty: row.qty,
+    status: "active",
+    expires_at: expiresAt,
+  };
+}
+
 /** A hold past its expiry reads `expired` even before the sweeper has written it. */
 export function toHoldView(row: HoldRow, now: Date, orderId?: number): HoldView {
   const status = row.status === "active" && row.expiresAt <= now ? "expired" : row.status;

@@ -10,7 +10,7 @@ import { type BuyerVariables, buyerAuth } from "../middleware";
 import { problemResponse } from "../problem";
 import { idempotencyOf, sendOutcome } from "../respond";
 import { IdParams, type RequestSchemas } from "../schemas";
-import { keyedJsonInput, parseNow, validate } from "../validate";
+import { keyedJsonInput, parseId, validate } from "../validate";
 
 const JSON_TYPE = { "content-type": "application/json" };
 
@@ -26,7 +26,7 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
       .use("/orders/*", buyer)
       // The hottest read of a sale: a cache hit answers synchronously, keeping the fast path.
       .get("/products/:id", (c) => {
-        const { id } = parseNow("param", IdParams, c.req.param());
+        const id = parseId(c.req.param("id"));
         const send = (product: CachedProduct): Response => c.body(product.body, 200, JSON_TYPE);
         const cached = peekProduct(deps, id);
         if (cached) return send(cached);
