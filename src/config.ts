@@ -64,7 +64,8 @@ export const ConfigSchema = z.object({
   HOLD_TTL_SECONDS: int(1, 86_400).default(120),
   ORDER_PAYMENT_TIMEOUT_SECONDS: int(1, 604_800).default(900),
   MAX_HOLD_QTY: int(1, 1_000_000).default(100),
-  HOLD_BATCH_MAX: int(1, 1000).default(512),
+  // As many as the default queue holds: under a burst one transaction can take the whole queue.
+  HOLD_BATCH_MAX: int(1, 10_000).default(1024),
   // Hold requests one process keeps waiting per product; one more is a 429 at once, so a storm
   // cannot grow memory or latency without bound.
   HOLD_QUEUE_MAX: int(1, 1_000_000).default(1024),

@@ -56,7 +56,7 @@ export function createMetrics(labels: Record<string, string> = {}) {
     holdBatchSize: new Histogram({
       name: "hold_batch_size",
       help: "Hold requests served by one transaction",
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
       registers,
     }),
     txRetries: new Counter({
