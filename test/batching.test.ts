@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
+import { runStatements } from "../src/db/transaction";
 import { AppError } from "../src/errors";
 import { type HoldAnswer, HoldBatcher } from "../src/services/hold-batcher";
-import { insertHolds, reserveHolds } from "../src/services/hold-reservation";
+import { holdsWrite, purgeHoldBatches, reserveHolds } from "../src/services/hold-reservation";
 import { createHold, HOLDS_SCOPE } from "../src/services/holds";
 import { fingerprintOf } from "../src/services/idempotency";
 import { lockedProductOf, lockProduct, lockProductStatement } from "../src/services/products";
@@ -172,14 +173,14 @@ describe("hold ids of a multi-row insert", () => {
   ])("%s match the rows", async (_name, layout) => {
     const productId = await createProduct(api, 100);
     const expiresAt = new Date(Date.now() + 60_000);
-    const ids = await transact(ctx.deps, patience(), (tx) =>
-      insertHolds(
-        tx,
-        layout,
-        productId,
-        [3, 1, 2].map((qty) => ({ qty, buyer: null })),
-        expiresAt,
-      ),
+    const write = holdsWrite(
+      layout,
+      productId,
+      [3, 1, 2].map((qty) => ({ qty, buyer: null })),
+      expiresAt,
+    );
+    const ids = await transact(ctx.deps, patience(), async (tx) =>
+      write.ids(await runStatements(tx, write.statements)),
     );
     const held = await rows<{ id: number; qty: number }>(
       ctx.sql,
@@ -271,5 +272,34 @@ describe("the hot path's locking read", () => {
     expect(written).toEqual({ ...built, now: expect.any(Date) } as never);
     expect(written?.maxPerBuyer).toBe(3);
     expect(written?.soldOutAt).toBeInstanceOf(Date);
+  });
+});
+
+describe("hold batches sent with their COMMIT", () => {
+  test("leave a row naming their first hold, which the sweeper deletes after an hour", async () => {
+    const productId = await createProduct(api, 10);
+    const answers = await reserveHolds(
+      ctx.deps,
+      [2, 1, 3].map((qty) => ({ productId, qty, buyer: null, deadline: patience() })),
+    );
+    const ids = answers.map((answer) => {
+      if (answer instanceof AppError || answer.replayed) throw new Error("not granted");
+      return answer.value.hold_id;
+    });
+    const named = () =>
+      rows<{ n: number }>(
+        ctx.sql,
+        "SELECT COUNT(*) AS n FROM hold_batches WHERE first_hold_id = ?",
+        [ids[0]],
+      );
+    expect((await named())[0]?.n).toBe(1);
+    expect(await purgeHoldBatches(ctx.deps, 1000, patience())).toBe(0);
+    await ctx.sql.query(
+      "UPDATE hold_batches SET created_at = NOW(3) - INTERVAL 2 HOUR WHERE first_hold_id = ?",
+      [ids[0]],
+    );
+    expect(await purgeHoldBatches(ctx.deps, 1000, patience())).toBe(1);
+    expect((await named())[0]?.n).toBe(0);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 });

@@ -313,7 +313,8 @@ describe("BEGIN failing on every connection", () => {
     const api = client(viaProxy.app);
     const productId = await createProduct(api, 100);
     const before = await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds");
-    proxy.dropWhenSent("\u0003COMMIT", { forward: true, once: true });
+    // A hold batch sends its writes and COMMIT in one query.
+    proxy.dropWhenSent(";\nCOMMIT", { forward: true, once: true });
     const hold = await api.post("/api/holds", { product_id: productId, qty: 1 });
     const order = await (async () => {
       proxy.dropWhenSent("\u0003COMMIT", { forward: true, once: true });
@@ -339,12 +340,15 @@ describe("BEGIN failing on every connection", () => {
     const api = client(viaProxy.app);
     const productId = await createProduct(api, 100);
     const before = await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds");
-    proxy.dropWhenSent("\u0003COMMIT");
+    const batches = await count(ctx.sql, "SELECT COUNT(*) AS n FROM hold_batches");
+    // A hold batch sends its writes and COMMIT in one query.
+    proxy.dropWhenSent(";\nCOMMIT");
     const hold = await api.post("/api/holds", { product_id: productId, qty: 1 });
     proxy.dropWhenSent(undefined);
     expect(hold.status).toBe(503);
     expect(hold.headers.get("retry-after")).toBe("1");
     expect(await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds")).toBe(before);
+    expect(await count(ctx.sql, "SELECT COUNT(*) AS n FROM hold_batches")).toBe(batches);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  binary,
   char,
   check,
   datetime,
@@ -139,6 +140,22 @@ export const orderGates = mysqlTable("order_gates", {
   orderId: bigint("order_id", { mode: "number", unsigned: true }).primaryKey(),
   writes: int("writes", { unsigned: true }).notNull().default(1),
 });
+
+/**
+ * One row per hold batch that sent its writes and its COMMIT in one round trip (see
+ * hold-reservation.ts), written in that transaction: when the round trip's answer is lost,
+ * the row tells whether the batch committed and from which hold id. The sweeper deletes rows
+ * older than an hour; the question is asked within a request's deadline.
+ */
+export const holdBatches = mysqlTable(
+  "hold_batches",
+  {
+    token: binary("token", { length: 16 }).primaryKey(),
+    firstHoldId: ref("first_hold_id"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("hold_batches_created_at_idx").on(t.createdAt)],
+);
 
 export const idempotencyKeys = mysqlTable(
   "idempotency_keys",

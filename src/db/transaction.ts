@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/mysql2";
 import type mysql from "mysql2/promise";
 import { type CommitGuard, Deadline } from "../lib/deadline";
@@ -34,7 +35,17 @@ export type RunOptions<T = unknown> = {
    * the connection `combinesStatements`; elsewhere `work` is given no rows and runs it itself.
    */
   openWith?: string;
+  /**
+   * The transaction's last writes, sent with COMMIT in its round trip where the connection
+   * `combinesStatements`, else run just before it. Only for work whose `committed` can tell the
+   * outcome without their results, as the answer to that round trip is what a lost connection
+   * takes away.
+   */
+  closeWith?: (result: T) => Closing | undefined;
 };
+
+/** Statements that end a transaction, and what to do with their results. */
+export type Closing = { statements: string[]; apply: (results: unknown[]) => void };
 
 /** A transaction's work; `opened` holds the rows of `openWith`, if it was sent. */
 export type Work<T> = (tx: Tx, opened: unknown) => Promise<T>;
@@ -142,6 +153,7 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
   const stopWatching = guard.onAbandon(() => discard(conn));
   let begun = false;
   let result: T;
+  let closing: Closing | undefined;
   try {
     if (options.isolationLevel) {
       await conn.query(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`);
@@ -150,6 +162,11 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
     const [opening] = await conn.query(openWith ? `BEGIN; ${openWith}` : "BEGIN");
     begun = true;
     result = await work(sessionOf(conn), openWith ? (opening as unknown[])[1] : undefined);
+    closing = options.closeWith?.(result);
+    if (closing && !combinesStatements(conn.connection)) {
+      closing.apply(await runStatements(sessionOf(conn), closing.statements));
+      closing = undefined;
+    }
   } catch (err) {
     stopWatching();
     if (guard.abandoned) {
@@ -169,11 +186,18 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
   }
   // From here on the connection is released or discarded exactly once, by this code alone:
   // a second release would hand a connection that another request already holds to a third.
+  let closed: unknown[] | undefined;
   try {
-    await conn.query("COMMIT");
+    if (closing) {
+      const [results] = await conn.query([...closing.statements, "COMMIT"].join(";\n"));
+      closed = (results as unknown as unknown[]).slice(0, -1);
+    } else {
+      await conn.query("COMMIT");
+    }
   } catch (err) {
-    // A server's refusal (a Galera certification failure) rolled the transaction back; a
-    // lost connection leaves it unknown.
+    // A server's refusal (a Galera certification failure, or a last write's deadlock: the
+    // statements after a failed one do not run) leaves nothing committed; a lost connection
+    // leaves it unknown.
     if (transientReason(err) === "connection_lost" || transientReason(err) === "unreachable") {
       discard(conn);
       throw new CommitOutcomeUnknown(err, result);
@@ -183,7 +207,22 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
     throw err;
   }
   conn.release();
+  if (closing && closed) closing.apply(closed);
   return result;
+}
+
+/**
+ * Runs statements in order on `tx`, in one round trip where the connection
+ * `combinesStatements`; their results, one per statement.
+ */
+export async function runStatements(tx: Tx, statements: string[]): Promise<unknown[]> {
+  if (statements.length > 1 && combiningSessions.has(tx)) {
+    const [results] = await tx.execute(sql.raw(statements.join(";\n")));
+    return results as unknown as unknown[];
+  }
+  const results: unknown[] = [];
+  for (const statement of statements) results.push((await tx.execute(sql.raw(statement)))[0]);
+  return results;
 }
 
 function connectionGone(conn: Connection): boolean {

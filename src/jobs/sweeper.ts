@@ -3,6 +3,7 @@ import type { Deps } from "../deps";
 import { Deadline } from "../lib/deadline";
 import { applyStrandedEvents } from "../services/deferred-events";
 import { expireHolds } from "../services/hold-expiry";
+import { purgeHoldBatches } from "../services/hold-reservation";
 import { purgeExpiredKeys } from "../services/idempotency";
 import { cancelUnpaidOrders } from "../services/orders";
 import { logJobFailure } from "./failures";
@@ -30,8 +31,8 @@ async function drain(step: Step, limit: number, timeoutMs: number): Promise<numb
 
 /**
  * Returns expired holds' units, cancels orders past the payment timeout, purges old
- * idempotency keys and applies payment events stranded beside their orders (a Galera cluster's
- * race). Every process runs it; SKIP LOCKED makes them share rather than collide.
+ * idempotency keys and hold batch rows, and applies payment events stranded beside their
+ * orders (a Galera cluster's race). Every process runs it; SKIP LOCKED makes them share rather than collide.
  */
 export function startSweeper(deps: Deps): Cron {
   const limit = deps.config.SWEEPER_BATCH_SIZE;
@@ -47,6 +48,7 @@ export function startSweeper(deps: Deps): Cron {
       const expired = await drain((n, d) => expireHolds(deps, n, d), limit, timeout);
       const cancelled = await drain((n, d) => cancelUnpaidOrders(deps, n, d), limit, timeout);
       const purged = await drain((n, d) => purgeExpiredKeys(deps, n, d), limit, timeout);
+      await drain((n, d) => purgeHoldBatches(deps, n, d), limit, timeout);
       await drain((n, d) => applyStrandedEvents(deps, n, d), limit, timeout);
       if (expired + cancelled + purged > 0) {
         deps.logger.debug({ expired, cancelled, purged }, "sweeper run");

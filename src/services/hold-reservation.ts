@@ -1,11 +1,12 @@
-import { and, eq, sql } from "drizzle-orm";
+import { randomBytes } from "node:crypto";
+import { and, asc, eq, gte, lte, sql } from "drizzle-orm";
 import { type AutoIncrement, type Db, readAutoIncrement, type Tx } from "../db/client";
 import { Abandoned } from "../db/errors";
-import { holds } from "../db/schema";
-import { combines } from "../db/transaction";
+import { holdBatches, holds } from "../db/schema";
+import { type Closing, combines, runStatements } from "../db/transaction";
 import type { Deps } from "../deps";
 import { AppError, buyerLimitExceeded, gaveUp, insufficientStock, notFound } from "../errors";
-import { allOf } from "../lib/deadline";
+import { allOf, type CommitGuard } from "../lib/deadline";
 import { unitsByBuyer } from "./buyer-limits";
 import type { BuyerId } from "./buyers";
 import type { HoldAnswer, HoldRequest } from "./hold-batcher";
@@ -102,7 +103,7 @@ async function reserveBatch(
       locked();
       let outcome: Allocation = { reclaimedHolds: 0 };
       if (product) {
-        outcome = await allocate(tx, deps, product, batch, decisions, autoIncrement);
+        outcome = await allocate(tx, deps, product, batch, decisions, autoIncrement, keyless);
       } else {
         batch.forEach((_, i) => {
           decisions[i] ??= { kind: "refused", error: notFound.product(productId) };
@@ -121,8 +122,9 @@ async function reserveBatch(
       return { decisions, ...outcome };
     },
     {
-      committed: (db, result) => grantsCommitted(db, result.decisions),
+      committed: (db, result) => batchCommitted(db, result, autoIncrement, productId),
       openWith: keyless ? lockProductStatement(productId) : undefined,
+      closeWith: (result) => result.closing,
     },
   );
 
@@ -154,6 +156,10 @@ type Allocation = {
   soldOut?: boolean;
   /** Nothing left after this batch: what the sold-out board may refuse from, after commit. */
   sighting?: SoldOutSighting;
+  /** The batch's writes, when they go to the server with its COMMIT. */
+  closing?: Closing;
+  /** The row that proves such a batch committed, and how to grant its holds then. */
+  proof?: { token: Buffer; holds: number; grant: (ids: number[]) => void };
 };
 
 /**
@@ -169,6 +175,7 @@ async function allocate(
   batch: HoldRequest[],
   decisions: Decision[],
   autoIncrement: AutoIncrement,
+  deferWrites: boolean,
 ): Promise<Allocation> {
   const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
   const availableBefore = product.stockAvailable - product.stockReserved;
@@ -216,29 +223,83 @@ async function allocate(
   const reserved = rows.reduce((sum, row) => sum + row.qty, 0) - (reclaimed?.units ?? 0);
   const changed = rows.length > 0 || (reclaimed?.holds ?? 0) > 0;
   const change = changed ? stockChangeStatement(tx, product, { reserved }) : undefined;
-  const ids = await insertHolds(tx, autoIncrement, product.id, rows, expiresAt, change?.sql);
+  // Sent with COMMIT, the writes' answer can be lost with the connection; a batch row written
+  // with them then tells whether they committed (see batchCommitted).
+  const token = deferWrites && combines(tx) && rows.length > 0 ? randomBytes(16) : undefined;
+  const write = holdsWrite(autoIncrement, product.id, rows, expiresAt, change?.sql, token);
   // One expiry for the whole batch, written out once rather than per hold.
   const expires = expiresAt.toISOString();
-  granted.forEach((batchIndex, n) => {
-    const row = { id: ids[n] ?? 0, productId: product.id, buyerId: rows[n]?.buyer ?? null };
-    decisions[batchIndex] = {
-      kind: "granted",
-      view: grantedHoldView({ ...row, qty: rows[n]?.qty ?? 0 }, expires),
-    };
-  });
+  const grant = (ids: number[]) => {
+    granted.forEach((batchIndex, n) => {
+      const row = { id: ids[n] ?? 0, productId: product.id, buyerId: rows[n]?.buyer ?? null };
+      decisions[batchIndex] = {
+        kind: "granted",
+        view: grantedHoldView({ ...row, qty: rows[n]?.qty ?? 0 }, expires),
+      };
+    });
+  };
+  let closing: Closing | undefined;
+  if (write.statements.length === 0) grant([]);
+  else if (deferWrites) {
+    closing = { statements: write.statements, apply: (results) => grant(write.ids(results)) };
+  } else grant(write.ids(await runStatements(tx, write.statements)));
+  // Our own holds are not written yet when the writes are deferred, and expire last.
+  const earliest =
+    available === 0
+      ? ((await nextExpiry(tx, product.id)) ?? (rows.length > 0 ? expiresAt : null))
+      : null;
   return {
     snapshot: change?.applied(),
     reclaimedHolds: reclaimed?.holds ?? 0,
     soldOut: availableBefore > 0 && available === 0,
     sighting:
       available === 0
-        ? {
-            dbNow: product.now,
-            nextExpiry: await nextExpiry(tx, product.id),
-            maxPerBuyer: product.maxPerBuyer,
-          }
+        ? { dbNow: product.now, nextExpiry: earliest, maxPerBuyer: product.maxPerBuyer }
         : undefined,
+    closing,
+    proof: token && { token, holds: rows.length, grant },
   };
+}
+
+/**
+ * Whether a batch whose COMMIT lost its answer committed. A batch that sent its writes with
+ * COMMIT wrote a row under its token: present, it committed, and its holds start at the row's
+ * hold id. Otherwise the batch is all-or-nothing: if its first granted hold exists, it
+ * committed; one that granted nothing answers refusals and replays, true either way.
+ */
+async function batchCommitted(
+  db: Tx,
+  batch: Allocation & { decisions: Decision[] },
+  autoIncrement: AutoIncrement,
+  productId: number,
+): Promise<boolean> {
+  const { proof } = batch;
+  if (proof) {
+    const [row] = await db
+      .select({ firstHoldId: holdBatches.firstHoldId })
+      .from(holdBatches)
+      .where(sql`${holdBatches.token} = ${proof.token}`)
+      .limit(1);
+    if (!row) return false;
+    const first = Number(row.firstHoldId);
+    proof.grant(
+      autoIncrement.consecutive
+        ? Array.from({ length: proof.holds }, (_, i) => first + i * autoIncrement.step)
+        : await holdIdsFrom(db, productId, first, proof.holds),
+    );
+    return true;
+  }
+  return grantsCommitted(db, batch.decisions);
+}
+
+async function holdIdsFrom(db: Tx, productId: number, first: number, count: number) {
+  const rows = await db
+    .select({ id: holds.id })
+    .from(holds)
+    .where(and(eq(holds.productId, productId), gte(holds.id, first)))
+    .orderBy(asc(holds.id))
+    .limit(count);
+  return rows.map((row) => row.id);
 }
 
 /**
@@ -299,40 +360,45 @@ function noBuyer(limit: number): AppError {
   );
 }
 
+type HoldsWrite = {
+  statements: string[];
+  /** The new holds' ids in insertion order, from the statements' results. */
+  ids: (results: unknown[]) => number[];
+};
+
 /**
- * Inserts the granted holds in one statement and returns their ids in insertion order. `then`
- * (the stock update) is sent with it, in the same round trip.
+ * The writes of a batch: the granted holds in one INSERT, `then` (the stock update) after it,
+ * and, with a `token`, the batch's row in hold_batches naming its first hold id.
  */
-export async function insertHolds(
-  tx: Tx,
+export function holdsWrite(
   autoIncrement: AutoIncrement,
   productId: number,
   rows: { qty: number; buyer: BuyerId }[],
   expiresAt: Date,
   then?: string,
-): Promise<number[]> {
-  if (rows.length === 0) {
-    if (then) await run(tx, [then]);
-    return [];
-  }
+  token?: Buffer,
+): HoldsWrite {
+  if (rows.length === 0) return { statements: then ? [then] : [], ids: () => [] };
   // One literal VALUES list: binding five parameters per row cost more CPU than the rest of
   // the batch. Safe because every value is an integer checked here, a timestamp formatted
-  // here, or a buyer id written as a hex literal (no quoting to get wrong).
+  // here, or a buyer id or token written as a hex literal (no quoting to get wrong).
   if (!rows.every((row) => Number.isSafeInteger(row.qty)) || !Number.isSafeInteger(productId)) {
     throw new Error("hold quantities and product ids must be integers");
   }
   const at = `'${expiresAt.toISOString().slice(0, 23).replace("T", " ")}'`;
-  const buyerLiteral = (buyer: BuyerId) =>
-    buyer === null ? "NULL" : `X'${Buffer.from(buyer).toString("hex")}'`;
+  const hex = (bytes: string | Uint8Array) => `X'${Buffer.from(bytes).toString("hex")}'`;
   const values = rows
-    .map((row) => `(${productId},${buyerLiteral(row.buyer)},${row.qty},'active',${at})`)
+    .map(
+      (row) =>
+        `(${productId},${row.buyer === null ? "NULL" : hex(row.buyer)},${row.qty},'active',${at})`,
+    )
     .join(",");
   const statements = [
     `INSERT INTO holds (product_id, buyer_id, qty, status, expires_at) VALUES ${values}`,
   ];
   // Unless ids are consecutive, read them back: no other transaction can insert holds for
   // this product while we hold its row lock, so ours are exactly the first ones from the
-  // insert's first id (LAST_INSERT_ID) on.
+  // insert's first id (LAST_INSERT_ID, which the statements after it leave alone) on.
   const readBack = rows.length > 1 && !autoIncrement.consecutive;
   if (readBack) {
     statements.push(
@@ -340,19 +406,35 @@ export async function insertHolds(
     );
   }
   if (then) statements.push(then);
-  const results = await run(tx, statements);
-  const { insertId } = results[0] as { insertId: number };
-  if (readBack) return (results[1] as { id: number }[]).map((row) => row.id);
-  return rows.map((_, i) => insertId + i * autoIncrement.step);
+  if (token) {
+    statements.push(
+      `INSERT INTO hold_batches (token, first_hold_id) VALUES (${hex(token)}, LAST_INSERT_ID())`,
+    );
+  }
+  return {
+    statements,
+    ids: (results) => {
+      if (readBack) return (results[1] as { id: number }[]).map((row) => row.id);
+      const { insertId } = results[0] as { insertId: number };
+      return rows.map((_, i) => insertId + i * autoIncrement.step);
+    },
+  };
 }
 
-/** Runs statements in order, in one round trip where the connection allows; their results. */
-async function run(tx: Tx, statements: string[]): Promise<unknown[]> {
-  if (statements.length > 1 && combines(tx)) {
-    const [results] = await tx.execute(sql.raw(statements.join(";\n")));
-    return results as unknown as unknown[];
-  }
-  const results: unknown[] = [];
-  for (const statement of statements) results.push((await tx.execute(sql.raw(statement)))[0]);
-  return results;
+/**
+ * Deletes batch rows older than an hour: each is asked about at most once, within a request's
+ * deadline of its batch.
+ */
+export async function purgeHoldBatches(
+  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
+  limit: number,
+  deadline: CommitGuard,
+): Promise<number> {
+  return transact(deps, deadline, async (tx) => {
+    const [result] = await tx
+      .delete(holdBatches)
+      .where(lte(holdBatches.createdAt, sql`NOW(3) - INTERVAL 1 HOUR`))
+      .limit(limit);
+    return result.affectedRows;
+  });
 }

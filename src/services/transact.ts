@@ -10,7 +10,7 @@ import {
 import type { Deps } from "../deps";
 import type { CommitGuard } from "../lib/deadline";
 
-export type TransactOptions<T> = Pick<RunOptions<T>, "openWith"> & {
+export type TransactOptions<T> = Pick<RunOptions<T>, "openWith" | "closeWith"> & {
   isolationLevel?: IsolationLevel;
   /**
    * Whether the transaction that returned `result` committed, read after a connection lost
