@@ -180,9 +180,10 @@ async function allocate(
   const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
   const availableBefore = product.stockAvailable - product.stockReserved;
   const limit = product.maxPerBuyer;
-  const buyers = [
-    ...new Set(batch.flatMap((r, i) => (decisions[i] || r.buyer === null ? [] : [r.buyer]))),
-  ];
+  const buyers =
+    limit === null
+      ? []
+      : [...new Set(batch.flatMap((r, i) => (decisions[i] || r.buyer === null ? [] : [r.buyer])))];
   let owned =
     limit === null ? new Map<string, number>() : await unitsByBuyer(tx, product.id, buyers);
   const grantedTo = new Map<string, number>();
