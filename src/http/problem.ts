@@ -7,12 +7,22 @@ import { requestIdOf } from "./lifecycle";
 
 export const PROBLEM_JSON = "application/problem+json";
 
+type Prepared = { body: string; headers: Record<string, string> };
+
+/** Errors answered many times over (sold out, queue full) are written out once. */
+const prepared = new WeakMap<AppError, Prepared>();
+
 export function problemResponse(error: AppError): Response {
-  const headers: Record<string, string> = { "content-type": PROBLEM_JSON };
-  if (error.retryAfterSeconds !== undefined)
-    headers["retry-after"] = String(error.retryAfterSeconds);
-  if (error.code === "unauthorized") headers["www-authenticate"] = "Bearer";
-  return new Response(JSON.stringify(error.toProblem()), { status: error.status, headers });
+  let ready = prepared.get(error);
+  if (!ready) {
+    const headers: Record<string, string> = { "content-type": PROBLEM_JSON };
+    if (error.retryAfterSeconds !== undefined)
+      headers["retry-after"] = String(error.retryAfterSeconds);
+    if (error.code === "unauthorized") headers["www-authenticate"] = "Bearer";
+    ready = { body: JSON.stringify(error.toProblem()), headers };
+    prepared.set(error, ready);
+  }
+  return new Response(ready.body, { status: error.status, headers: ready.headers });
 }
 
 /** Hono's own exceptions (from its built-in middleware) mapped onto the contract's codes. */
