@@ -20,6 +20,25 @@ export function deadlineOf(c: Context): Deadline {
   return deadline;
 }
 
+/**
+ * One request's bindings. Its deadline is made on first use, so a request answered
+ * synchronously (a cached read) never makes one.
+ */
+class Bindings implements RequestBindings {
+  private made: Deadline | undefined;
+
+  constructor(
+    readonly requestId: string,
+    private readonly started: number,
+    private readonly deadlineMs: number,
+  ) {}
+
+  get deadline(): Deadline {
+    this.made ??= Deadline.after(this.deadlineMs - (performance.now() - this.started));
+    return this.made;
+  }
+}
+
 const VALID_REQUEST_ID = /^[\w.:=-]{1,200}$/;
 const bootId = randomUUID().slice(0, 8);
 let sequence = 0;
@@ -124,10 +143,10 @@ export function withRequestLifecycle(
       incoming !== null && VALID_REQUEST_ID.test(incoming)
         ? incoming
         : `${bootId}-${(++sequence).toString(36)}`;
-    const deadline = Deadline.after(deadlineMs);
-    const result = dispatch(request, { requestId, deadline }, executionCtx);
+    const bindings = new Bindings(requestId, started, deadlineMs);
+    const result = dispatch(request, bindings, executionCtx);
     if (result instanceof Promise) {
-      return withDeadline(result, deadline).then((response) =>
+      return withDeadline(result, bindings.deadline).then((response) =>
         finish(request, requestId, started, response),
       );
     }

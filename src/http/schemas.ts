@@ -8,11 +8,11 @@ const MAX_ID = Number.MAX_SAFE_INTEGER;
  * Ids are positive integers; a path parameter is its decimal text, nothing else. Fifteen digits
  * keep every accepted id below 2^53, so the conversion is exact without a second check.
  */
+/** A path id: a positive integer below 10^15, without leading zeros. */
+export const ID_PATTERN = /^[1-9][0-9]{0,14}$/;
+
 export const IdParams = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[1-9][0-9]{0,14}$/, "must be a positive integer below 10^15")
-    .transform(Number),
+  id: z.string().regex(ID_PATTERN, "must be a positive integer below 10^15").transform(Number),
 });
 
 const id = () => z.number().int().min(1).max(MAX_ID);

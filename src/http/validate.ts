@@ -2,7 +2,7 @@ import { zValidator } from "@hono/zod-validator";
 import type { Context, MiddlewareHandler, ValidationTargets } from "hono";
 import type { z } from "zod";
 import { AppError, type FieldError } from "../errors";
-import { IdempotencyHeaders, IdParams } from "./schemas";
+import { ID_PATTERN, IdempotencyHeaders, IdParams } from "./schemas";
 
 function fieldErrors(error: {
   issues: readonly { path: readonly PropertyKey[]; message: string }[];
@@ -47,16 +47,13 @@ export function parseNow<Schema extends z.ZodType>(
   return result.data;
 }
 
-const ID_VALUE = IdParams.shape.id;
-
 /**
- * A path's `:id`, as `IdParams` reads it, for the cached product read: checking the one string
- * skips the object schema's own work, which was a tenth of that read. The object schema runs
+ * A path's `:id`, as `IdParams` reads it, for the cached product read: the schema's own
+ * pattern, tested directly, where running the schema was a tenth of that read. The schema runs
  * only to build the error of a bad id, so the 422 is the same.
  */
 export function parseId(value: string): number {
-  const result = ID_VALUE.safeParse(value);
-  return result.success ? result.data : parseNow("param", IdParams, { id: value }).id;
+  return ID_PATTERN.test(value) ? Number(value) : parseNow("param", IdParams, { id: value }).id;
 }
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
