@@ -154,11 +154,11 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
   let begun = false;
   let result: T;
   let closing: Closing | undefined;
+  const openWith = combinesStatements(conn.connection) ? options.openWith : undefined;
   try {
     if (options.isolationLevel) {
       await conn.query(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`);
     }
-    const openWith = combinesStatements(conn.connection) ? options.openWith : undefined;
     const [opening] = await conn.query(openWith ? `BEGIN; ${openWith}` : "BEGIN");
     begun = true;
     result = await work(sessionOf(conn), openWith ? (opening as unknown[])[1] : undefined);
@@ -175,7 +175,7 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
     }
     // A statement sent with BEGIN may fail on its own (a lock wait timeout): the server
     // answered, so the session is known and a ROLLBACK (harmless if BEGIN did not run) cleans it.
-    if ((!begun && !options.openWith) || connectionGone(conn)) discard(conn);
+    if ((!begun && !openWith) || connectionGone(conn)) discard(conn);
     else await rollback(conn);
     throw err;
   }
