@@ -327,6 +327,13 @@ describe("BEGIN failing on every connection", () => {
     expect(hold.status).toBe(201);
     expect(order.status).toBe(201);
     expect((await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds")) - before).toBe(1);
+    // The id answered is this hold's, read back from the batch's row.
+    expect(
+      await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds WHERE id = ? AND product_id = ?", [
+        hold.body.hold_id,
+        productId,
+      ]),
+    ).toBe(1);
     expect(
       await count(ctx.sql, "SELECT COUNT(*) AS n FROM orders WHERE id = ? AND hold_id = ?", [
         order.body.order_id,

@@ -122,7 +122,7 @@ async function reserveBatch(
       return { decisions, ...outcome };
     },
     {
-      committed: (db, result) => batchCommitted(db, result, autoIncrement, productId),
+      committed: (db, result) => batchCommitted(db, result, productId),
       openWith: keyless ? lockProductStatement(productId) : undefined,
       closeWith: (result) => result.closing,
     },
@@ -271,7 +271,6 @@ async function allocate(
 async function batchCommitted(
   db: Tx,
   batch: Allocation & { decisions: Decision[] },
-  autoIncrement: AutoIncrement,
   productId: number,
 ): Promise<boolean> {
   const { proof } = batch;
@@ -282,25 +281,18 @@ async function batchCommitted(
       .where(sql`${holdBatches.token} = ${proof.token}`)
       .limit(1);
     if (!row) return false;
-    const first = Number(row.firstHoldId);
-    proof.grant(
-      autoIncrement.consecutive
-        ? Array.from({ length: proof.holds }, (_, i) => first + i * autoIncrement.step)
-        : await holdIdsFrom(db, productId, first, proof.holds),
-    );
+    // Read back whatever the id layout: batches after ours locked the product after our commit,
+    // so their holds come later, and ours are the first ones from the row's id on.
+    const ours = await db
+      .select({ id: holds.id })
+      .from(holds)
+      .where(and(eq(holds.productId, productId), gte(holds.id, Number(row.firstHoldId))))
+      .orderBy(asc(holds.id))
+      .limit(proof.holds);
+    proof.grant(ours.map((hold) => hold.id));
     return true;
   }
   return grantsCommitted(db, batch.decisions);
-}
-
-async function holdIdsFrom(db: Tx, productId: number, first: number, count: number) {
-  const rows = await db
-    .select({ id: holds.id })
-    .from(holds)
-    .where(and(eq(holds.productId, productId), gte(holds.id, first)))
-    .orderBy(asc(holds.id))
-    .limit(count);
-  return rows.map((row) => row.id);
 }
 
 /**
