@@ -23,7 +23,7 @@ import {
   stockChangeStatement,
 } from "./products";
 import type { SoldOutSighting } from "./sold-out";
-import { query, transact } from "./transact";
+import { purge, query, transact } from "./transact";
 import { grantedHoldView, type HoldView, parseDbTime } from "./views";
 
 // Group reservation: the hot path of a sale. Hold requests for one product are served in
@@ -418,16 +418,11 @@ export function holdsWrite(
  * Deletes batch rows older than an hour: each is asked about at most once, within a request's
  * deadline of its batch.
  */
-export async function purgeHoldBatches(
+export function purgeHoldBatches(
   deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
   limit: number,
   deadline: CommitGuard,
 ): Promise<number> {
-  return transact(deps, deadline, async (tx) => {
-    const [result] = await tx
-      .delete(holdBatches)
-      .where(lte(holdBatches.createdAt, sql`NOW(3) - INTERVAL 1 HOUR`))
-      .limit(limit);
-    return result.affectedRows;
-  });
+  const old = lte(holdBatches.createdAt, sql`NOW(3) - INTERVAL 1 HOUR`);
+  return purge(deps, deadline, holdBatches, old, limit);
 }

@@ -6,7 +6,7 @@ import { idempotencyKeys } from "../db/schema";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import type { CommitGuard } from "../lib/deadline";
-import { transact } from "./transact";
+import { purge } from "./transact";
 
 /** A valid Idempotency-Key header and the fingerprint of the request it came with. */
 export type IdempotencyHeader = { key: string; fingerprint: string };
@@ -178,16 +178,10 @@ export async function replayTaken(
   return replayOf(row, req.fingerprint);
 }
 
-export async function purgeExpiredKeys(
+export function purgeExpiredKeys(
   deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
   limit: number,
   deadline: CommitGuard,
 ): Promise<number> {
-  return transact(deps, deadline, async (tx) => {
-    const [result] = await tx
-      .delete(idempotencyKeys)
-      .where(lte(idempotencyKeys.expiresAt, sql`NOW(3)`))
-      .limit(limit);
-    return result.affectedRows;
-  });
+  return purge(deps, deadline, idempotencyKeys, lte(idempotencyKeys.expiresAt, sql`NOW(3)`), limit);
 }

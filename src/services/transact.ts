@@ -1,3 +1,5 @@
+import type { SQL } from "drizzle-orm";
+import type { MySqlTable } from "drizzle-orm/mysql-core";
 import type { Tx } from "../db/client";
 import { Abandoned, toAppError } from "../db/errors";
 import {
@@ -47,4 +49,18 @@ export function query<T>(
 /** Database failures leave a service as the contract's 503; Abandoned stays for the batcher. */
 function asServiceError(err: unknown): never {
   throw err instanceof Abandoned ? err : toAppError(err);
+}
+
+/** A sweeper step: deletes up to `limit` rows of `table` matching `where`; how many it deleted. */
+export function purge(
+  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
+  deadline: CommitGuard,
+  table: MySqlTable,
+  where: SQL,
+  limit: number,
+): Promise<number> {
+  return transact(deps, deadline, async (tx) => {
+    const [result] = await tx.delete(table).where(where).limit(limit);
+    return result.affectedRows;
+  });
 }
