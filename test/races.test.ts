@@ -8,9 +8,10 @@ import {
   useServedContext,
 } from "./helpers/harness";
 
-// The same races with one transaction per request and with group reservation: both must hold.
-describe.each([["1"], ["64"]])("races with HOLD_BATCH_MAX=%s", (batchMax) => {
-  const served = useServedContext({ HOLD_BATCH_MAX: batchMax });
+// The same races with one transaction per request and with group reservation (small batches,
+// and the default): all must hold.
+describe.each([["1"], ["64"], ["default"]])("races with HOLD_BATCH_MAX=%s", (batchMax) => {
+  const served = useServedContext(batchMax === "default" ? {} : { HOLD_BATCH_MAX: batchMax });
   let ctx: ServedContext;
   let api: Client;
 
