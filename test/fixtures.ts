@@ -91,3 +91,7 @@ export function captureLogs(level = "info") {
   });
   return { lines, logger: pino({ level }, sink) };
 }
+
+/** The environment for a suite run with `HOLD_BATCH_MAX` set, or with the default ("default"). */
+export const batching = (batchMax: string): Record<string, string> =>
+  batchMax === "default" ? {} : { HOLD_BATCH_MAX: batchMax };

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { purgeExpiredKeys } from "../src/services/idempotency";
 import {
   admin,
+  batching,
   type Client,
   client,
   countBy,
@@ -20,7 +21,7 @@ import {
 
 // Every test with group reservation (the default) and with one transaction per request.
 describe.each([["default"], ["1"]])("with HOLD_BATCH_MAX=%s", (batchMax) => {
-  const served = useServedContext(batchMax === "default" ? {} : { HOLD_BATCH_MAX: batchMax });
+  const served = useServedContext(batching(batchMax));
   let ctx: ServedContext;
   let api: Client;
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type Client, client, countBy, createHold, createProduct } from "./fixtures";
+import { batching, type Client, client, countBy, createHold, createProduct } from "./fixtures";
 import {
   invariantViolations,
   ordersOfHold,
@@ -11,7 +11,7 @@ import {
 // The same races with one transaction per request and with group reservation (small batches,
 // and the default): all must hold.
 describe.each([["1"], ["64"], ["default"]])("races with HOLD_BATCH_MAX=%s", (batchMax) => {
-  const served = useServedContext(batchMax === "default" ? {} : { HOLD_BATCH_MAX: batchMax });
+  const served = useServedContext(batching(batchMax));
   let ctx: ServedContext;
   let api: Client;
 

@@ -104,13 +104,7 @@ export function withRequestLifecycle(
     const seconds = (performance.now() - started) / 1000;
     const route = routeOf(request.method, pathOf(request.url));
     const status = String(response.status);
-    metrics.requests.record(
-      `${request.method} ${route} ${status}`,
-      request.method,
-      route,
-      status,
-      seconds,
-    );
+    metrics.requests.record(request.method, route, status, seconds);
     if (logger.isLevelEnabled("info")) {
       const durationMs = Math.round(seconds * 1000);
       logger.info({ requestId, method: request.method, route, status, durationMs }, "request");

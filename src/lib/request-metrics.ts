@@ -38,8 +38,9 @@ export class RequestMetrics {
     );
   }
 
-  /** One answered request; `key` identifies the label set (the caller builds it once). */
-  record(key: string, method: string, route: string, status: string, seconds: number): void {
+  /** One answered request. */
+  record(method: string, route: string, status: string, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
     let series = this.series.get(key);
     if (!series) {
       series = {
