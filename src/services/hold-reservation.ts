@@ -223,7 +223,7 @@ async function allocate(
   const rows = granted.map((i) => ({ qty: batch[i]?.qty ?? 0, buyer: batch[i]?.buyer ?? null }));
   const reserved = rows.reduce((sum, row) => sum + row.qty, 0) - (reclaimed?.units ?? 0);
   const changed = rows.length > 0 || (reclaimed?.holds ?? 0) > 0;
-  const change = changed ? stockChangeStatement(tx, product, { reserved }) : undefined;
+  const change = changed ? stockChangeStatement(product, { reserved }) : undefined;
   // Sent with COMMIT, the writes' answer can be lost with the connection; a batch row written
   // with them then tells whether they committed (see batchCommitted).
   const token = deferWrites && combines(tx) && rows.length > 0 ? randomBytes(16) : undefined;

@@ -1,7 +1,7 @@
 import { eq, inArray, sql } from "drizzle-orm";
-import mysql from "mysql2/promise";
 import { dbNow, type Tx } from "../db/client";
 import { products } from "../db/schema";
+import { runStatements } from "../db/transaction";
 import type { Deps } from "../deps";
 import { AppError, notFound, serviceUnavailable } from "../errors";
 import { type CommitGuard, Deadline } from "../lib/deadline";
@@ -109,47 +109,33 @@ export async function changeStock(
   product: LockedProduct,
   delta: StockDelta,
 ): Promise<ProductSnapshot> {
-  const change = planStockChange(tx, product, delta);
-  await change.update;
+  const change = stockChangeStatement(product, delta);
+  await runStatements(tx, [change.sql]);
   return change.applied();
-}
-
-/**
- * The same change as SQL text, for a caller that sends it with other statements in one round
- * trip; `applied` must be called once it ran.
- */
-export function stockChangeStatement(
-  tx: Tx,
-  product: LockedProduct,
-  delta: StockDelta,
-): { sql: string; applied: () => ProductSnapshot } {
-  const change = planStockChange(tx, product, delta);
-  const query = change.update.toSQL();
-  return {
-    sql: mysql.format(query.sql, query.params as mysql.SqlValue[], false, "Z"),
-    applied: change.applied,
-  };
 }
 
 type StockDelta = { available?: number; reserved?: number; total?: number };
 
-function planStockChange(tx: Tx, product: LockedProduct, delta: StockDelta) {
+/**
+ * A stock change as SQL text, for a caller that may send it with other statements in one
+ * round trip; `applied` must be called once it ran. Written out rather than built by drizzle:
+ * on the hold path, building this one UPDATE was a twentieth of the process's CPU. Every value
+ * in it is an integer checked here.
+ */
+export function stockChangeStatement(
+  product: LockedProduct,
+  delta: StockDelta,
+): { sql: string; applied: () => ProductSnapshot } {
   const available = delta.available ?? 0;
   const reserved = delta.reserved ?? 0;
   const total = delta.total ?? 0;
+  if (![product.id, available, reserved, total].every(Number.isSafeInteger)) {
+    throw new Error("stock changes and product ids are integers");
+  }
   const sellsOut =
     product.soldOutAt === null &&
     product.stockAvailable + available - (product.stockReserved + reserved) === 0;
-  const update = tx
-    .update(products)
-    .set({
-      stockAvailable: sql`${products.stockAvailable} + ${available}`,
-      stockReserved: sql`${products.stockReserved} + ${reserved}`,
-      stockTotal: sql`${products.stockTotal} + ${total}`,
-      version: sql`${products.version} + 1`,
-      ...(sellsOut ? { soldOutAt: sql`NOW(3)` } : {}),
-    })
-    .where(eq(products.id, product.id));
+  const sql = `UPDATE products SET stock_available = stock_available + ${available}, stock_reserved = stock_reserved + ${reserved}, stock_total = stock_total + ${total}, version = version + 1${sellsOut ? ", sold_out_at = NOW(3)" : ""} WHERE id = ${product.id}`;
   const applied = (): ProductSnapshot => {
     if (sellsOut) product.soldOutAt = product.now;
     product.stockAvailable += available;
@@ -158,7 +144,7 @@ function planStockChange(tx: Tx, product: LockedProduct, delta: StockDelta) {
     product.version += 1;
     return { version: product.version, view: toProductView(product) };
   };
-  return { update, applied };
+  return { sql, applied };
 }
 
 /**
