@@ -1,7 +1,7 @@
-import { Hono, type MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { Hono } from "hono";
 import type { Deps } from "./deps";
 import { AppError } from "./errors";
+import { withBodyLimit } from "./http/body-limit";
 import { type RequestBindings, withRequestLifecycle } from "./http/lifecycle";
 import { errorHandler, problemResponse } from "./http/problem";
 import { adminRoutes } from "./http/routes/admin";
@@ -14,31 +14,11 @@ import { requestSchemas } from "./http/schemas";
 
 const MAX_BODY_BYTES = 16 * 1024;
 
-function tooLarge(): never {
-  throw new AppError("payload_too_large", "The request body is larger than 16 KiB.");
-}
-
-const countedBodyLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
-
-/**
- * Hono's body limit, decided without an asynchronous layer when `Content-Length` already
- * tells (as it does for nearly every client): one less await on every hold.
- */
-const limitBody: MiddlewareHandler = (c, next) => {
-  const length = c.req.raw.headers.get("content-length");
-  if (length === null || c.req.raw.headers.has("transfer-encoding")) {
-    return countedBodyLimit(c, next);
-  }
-  if (Number.parseInt(length, 10) > MAX_BODY_BYTES) tooLarge();
-  return next();
-};
-
 /** Builds the HTTP app from its dependencies; no runtime API, so tests build the same app. */
 export function createApp(deps: Deps) {
   const schemas = requestSchemas(deps.config);
   // Chained, so that the app's type carries every route for Hono's typed client (AppType).
   const app = new Hono<{ Bindings: RequestBindings }>()
-    .on(["POST", "PUT", "PATCH", "DELETE"], "*", limitBody)
     .route("/", opsRoutes(deps, schemas))
     .route("/api", shopRoutes(deps, schemas))
     .route("/api/payments", paymentRoutes(deps, schemas))
@@ -49,6 +29,7 @@ export function createApp(deps: Deps) {
     problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`)),
   );
   app.onError(errorHandler(deps.logger));
+  withBodyLimit(app, MAX_BODY_BYTES);
   withRequestLifecycle(app, {
     logger: deps.logger,
     metrics: deps.metrics,

@@ -421,6 +421,44 @@ describe("hostile input", () => {
     }
   });
 
+  test("over 16 KiB is refused through a real socket, declared or chunked; a small chunked body is read", async () => {
+    const running = serve(ctx.app);
+    const chunked = (text: string, pieces: number) => {
+      const bytes = new TextEncoder().encode(text);
+      const size = Math.ceil(bytes.length / pieces);
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let at = 0; at < bytes.length; at += size)
+            controller.enqueue(bytes.slice(at, at + size));
+          controller.close();
+        },
+      });
+    };
+    const post = (body: BodyInit) =>
+      fetch(`${running.baseUrl}/api/holds`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+    try {
+      const declared = await post(bigBody);
+      expect(declared.status).toBe(413);
+      expect(((await declared.json()) as { code: string }).code).toBe("payload_too_large");
+
+      const streamed = await post(chunked(bigBody, 8));
+      expect(streamed.status).toBe(413);
+      expect(((await streamed.json()) as { code: string }).code).toBe("payload_too_large");
+      expect(streamed.headers.get("x-request-id")).toBeTruthy();
+
+      // Read whole and parsed: the product it names does not exist.
+      const small = await post(chunked(json({ product_id: 987654, qty: 1 }), 3));
+      expect(small.status).toBe(404);
+      expect(((await small.json()) as { code: string }).code).toBe("product_not_found");
+    } finally {
+      await running.stop();
+    }
+  });
+
   test("none of it changed stock", async () => {
     expect((await api.get(`/api/holds/${holdId}`)).body.status).toBe("active");
     expect((await api.get(`/api/products/${productId}`)).body.available).toBe(999);

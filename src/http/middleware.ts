@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { AppError } from "../errors";
@@ -12,25 +13,25 @@ export const jsonBody = createMiddleware(async (c, next) => {
   await next();
 });
 
-/** What the buyer middleware leaves for the handlers. */
-export type BuyerVariables = { buyer: BuyerId };
+/** What the buyer middleware leaves for the handlers: nothing in anonymous mode. */
+export type BuyerVariables = { buyer?: BuyerId };
 
 /**
- * The shopper's identity from `Authorization: Bearer <JWT>`, or null in anonymous mode; a
- * missing or bad token is a 401 before anything else runs, so nothing changes.
+ * The shopper's identity from `Authorization: Bearer <JWT>`; a missing or bad token is a 401
+ * before anything else runs, so nothing changes. Registered only where buyer tokens are
+ * configured: in anonymous mode every shopper is null and the hold route runs one middleware
+ * layer fewer.
  */
 export function buyerAuth(verifier: BuyerVerifier) {
-  // Anonymous mode: nothing to await, so no asynchronous layer on every shopper call.
-  if (!verifier.required) {
-    return createMiddleware<{ Variables: BuyerVariables }>((c, next) => {
-      c.set("buyer", null);
-      return next();
-    });
-  }
   return createMiddleware<{ Variables: BuyerVariables }>(async (c, next) => {
     c.set("buyer", await verifier.verify(c.req.header("authorization")));
     await next();
   });
+}
+
+/** The request's buyer, as `buyerAuth` found it; null (anonymous) where it does not run. */
+export function buyerOf(c: Context<{ Variables: BuyerVariables }>): BuyerId {
+  return c.get("buyer") ?? null;
 }
 
 function digest(value: string): Buffer {

@@ -6,7 +6,7 @@ import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/ho
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct, watchProduct } from "../../services/products";
 import { deadlineOf } from "../lifecycle";
-import { type BuyerVariables, buyerAuth } from "../middleware";
+import { type BuyerVariables, buyerAuth, buyerOf } from "../middleware";
 import { problemResponse } from "../problem";
 import { idempotencyOf, sendOutcome } from "../respond";
 import { IdParams, type RequestSchemas } from "../schemas";
@@ -15,15 +15,15 @@ import { keyedJsonInput, parseId, validate } from "../validate";
 const JSON_TYPE = { "content-type": "application/json" };
 
 export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
-  // Every shopper call but the product reads names its buyer (or is anonymous, when no buyer
-  // tokens are configured); checked before validation, so a stranger learns nothing.
-  const buyer = buyerAuth(deps.buyers);
+  const routes = new Hono<{ Variables: BuyerVariables }>();
+  // Every shopper call but the product reads names its buyer where buyer tokens are
+  // configured; checked before validation, so a stranger learns nothing.
+  if (deps.buyers.required) {
+    const buyer = buyerAuth(deps.buyers);
+    for (const path of ["/holds", "/holds/*", "/orders", "/orders/*"]) routes.use(path, buyer);
+  }
   return (
-    new Hono<{ Variables: BuyerVariables }>()
-      .use("/holds", buyer)
-      .use("/holds/*", buyer)
-      .use("/orders", buyer)
-      .use("/orders/*", buyer)
+    routes
       // The hottest read of a sale: a cache hit answers synchronously, keeping the fast path.
       .get("/products/:id", (c) => {
         const id = parseId(c.req.param("id"));
@@ -44,24 +44,24 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
       .post("/holds", keyedJsonInput(schemas.CreateHoldInput), async (c) => {
         const input = c.req.valid("json");
         const key = idempotencyOf(c.req.valid("header")["idempotency-key"], HOLDS_SCOPE, input);
-        const held = await createHold(deps, input, c.get("buyer"), deadlineOf(c), key);
+        const held = await createHold(deps, input, buyerOf(c), deadlineOf(c), key);
         return held instanceof AppError ? problemResponse(held) : sendOutcome(c, held, 201);
       })
       .get("/holds/:id", validate("param", IdParams), async (c) => {
-        return c.json(await getHold(deps, c.req.valid("param").id, c.get("buyer"), deadlineOf(c)));
+        return c.json(await getHold(deps, c.req.valid("param").id, buyerOf(c), deadlineOf(c)));
       })
       .delete("/holds/:id", validate("param", IdParams), async (c) => {
         const { id } = c.req.valid("param");
-        return c.json(await releaseHold(deps, id, c.get("buyer"), deadlineOf(c)));
+        return c.json(await releaseHold(deps, id, buyerOf(c), deadlineOf(c)));
       })
       .post("/orders", keyedJsonInput(schemas.CreateOrderInput), async (c) => {
         const input = c.req.valid("json");
         const key = idempotencyOf(c.req.valid("header")["idempotency-key"], ORDERS_SCOPE, input);
-        const order = await createOrder(deps, input, c.get("buyer"), deadlineOf(c), key);
+        const order = await createOrder(deps, input, buyerOf(c), deadlineOf(c), key);
         return sendOutcome(c, order, 201);
       })
       .get("/orders/:id", validate("param", IdParams), async (c) => {
-        return c.json(await getOrder(deps, c.req.valid("param").id, c.get("buyer"), deadlineOf(c)));
+        return c.json(await getOrder(deps, c.req.valid("param").id, buyerOf(c), deadlineOf(c)));
       })
   );
 }
