@@ -434,7 +434,7 @@ describe("hostile input", () => {
         },
       });
     };
-    const post = (body: BodyInit) =>
+    const post = (body: string | ReadableStream<Uint8Array>) =>
       fetch(`${running.baseUrl}/api/holds`, {
         method: "POST",
         headers: { "content-type": "application/json" },

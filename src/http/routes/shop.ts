@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Deps } from "../../deps";
 import { AppError } from "../../errors";
 import type { CachedProduct } from "../../lib/product-cache";
@@ -10,9 +10,11 @@ import { type BuyerVariables, buyerAuth, buyerOf } from "../middleware";
 import { problemResponse } from "../problem";
 import { idempotencyOf, sendOutcome } from "../respond";
 import { IdParams, type RequestSchemas } from "../schemas";
-import { keyedJsonInput, parseId, validate } from "../validate";
+import { keyedJsonRoute, parseId, validate } from "../validate";
 
 const JSON_TYPE = { "content-type": "application/json" };
+
+type ShopContext = Context<{ Variables: BuyerVariables }>;
 
 export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
   const routes = new Hono<{ Variables: BuyerVariables }>();
@@ -41,12 +43,14 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
           "x-accel-buffering": "no",
         });
       })
-      .post("/holds", keyedJsonInput(schemas.CreateHoldInput), async (c) => {
-        const input = c.req.valid("json");
-        const key = idempotencyOf(c.req.valid("header")["idempotency-key"], HOLDS_SCOPE, input);
-        const held = await createHold(deps, input, buyerOf(c), deadlineOf(c), key);
-        return held instanceof AppError ? problemResponse(held) : sendOutcome(c, held, 201);
-      })
+      .post(
+        "/holds",
+        keyedJsonRoute(schemas.CreateHoldInput, async (c: ShopContext, input, key) => {
+          const idem = idempotencyOf(key, HOLDS_SCOPE, input);
+          const held = await createHold(deps, input, buyerOf(c), deadlineOf(c), idem);
+          return held instanceof AppError ? problemResponse(held) : sendOutcome(c, held, 201);
+        }),
+      )
       .get("/holds/:id", validate("param", IdParams), async (c) => {
         return c.json(await getHold(deps, c.req.valid("param").id, buyerOf(c), deadlineOf(c)));
       })
@@ -54,12 +58,14 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         const { id } = c.req.valid("param");
         return c.json(await releaseHold(deps, id, buyerOf(c), deadlineOf(c)));
       })
-      .post("/orders", keyedJsonInput(schemas.CreateOrderInput), async (c) => {
-        const input = c.req.valid("json");
-        const key = idempotencyOf(c.req.valid("header")["idempotency-key"], ORDERS_SCOPE, input);
-        const order = await createOrder(deps, input, buyerOf(c), deadlineOf(c), key);
-        return sendOutcome(c, order, 201);
-      })
+      .post(
+        "/orders",
+        keyedJsonRoute(schemas.CreateOrderInput, async (c: ShopContext, input, key) => {
+          const idem = idempotencyOf(key, ORDERS_SCOPE, input);
+          const order = await createOrder(deps, input, buyerOf(c), deadlineOf(c), idem);
+          return sendOutcome(c, order, 201);
+        }),
+      )
       .get("/orders/:id", validate("param", IdParams), async (c) => {
         return c.json(await getOrder(deps, c.req.valid("param").id, buyerOf(c), deadlineOf(c)));
       })
