@@ -15,6 +15,38 @@ function dropTotalGauges(registry: Registry): void {
 }
 
 /**
+ * A counter with one label, counted in plain numbers and added to prom-client's at scrape:
+ * prom-client hashes the labels on every `inc`, a cost on the hottest paths (a cached read, a
+ * sold-out refusal; see RequestMetrics for the same on every request).
+ */
+function countedAtScrape<Label extends string>(
+  registers: Registry[],
+  options: { name: string; help: string; label: Label; known?: string[] },
+): { inc(labels: Record<Label, string>, value?: number): void } {
+  const { label } = options;
+  // Known values are exported from the start, at 0.
+  const counts = new Map<string, number>(options.known?.map((value) => [value, 0]));
+  new Counter({
+    name: options.name,
+    help: options.help,
+    labelNames: [label],
+    registers,
+    collect() {
+      for (const [value, count] of counts) {
+        this.inc({ [label]: value } as Partial<Record<Label, string>>, count);
+        counts.set(value, 0);
+      }
+    },
+  });
+  return {
+    inc(labels, value = 1) {
+      const key = labels[label];
+      counts.set(key, (counts.get(key) ?? 0) + value);
+    },
+  };
+}
+
+/**
  * One registry per app instance, so tests can build several apps in one process. With
  * WORKERS=N every process exposes its own series labelled `worker`; Prometheus sums them.
  */
@@ -24,20 +56,11 @@ export function createMetrics(labels: Record<string, string> = {}) {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   dropTotalGauges(registry);
-  // Counted in plain numbers and added at scrape: prom-client hashes the labels on every
-  // `inc`, a cost on the hottest read (see RequestMetrics).
-  const cacheReads = { hit: 0, miss: 0 };
-  new Counter({
+  const cacheReads = countedAtScrape(registers, {
     name: "product_cache_requests_total",
     help: "Product reads, by cache result",
-    labelNames: ["result"] as const,
-    registers,
-    collect() {
-      for (const result of ["hit", "miss"] as const) {
-        this.inc({ result }, cacheReads[result]);
-        cacheReads[result] = 0;
-      }
-    },
+    label: "result",
+    known: ["hit", "miss"],
   });
   return {
     registry,
@@ -47,11 +70,10 @@ export function createMetrics(labels: Record<string, string> = {}) {
       help: "Holds granted",
       registers,
     }),
-    holdsRefused: new Counter({
+    holdsRefused: countedAtScrape(registers, {
       name: "holds_refused_total",
       help: "Hold requests refused, by reason",
-      labelNames: ["reason"] as const,
-      registers,
+      label: "reason",
     }),
     holdBatchSize: new Histogram({
       name: "hold_batch_size",
@@ -89,8 +111,8 @@ export function createMetrics(labels: Record<string, string> = {}) {
       labelNames: ["reason"] as const,
       registers,
     }),
-    productCacheHits: { inc: () => cacheReads.hit++ },
-    productCacheMisses: { inc: () => cacheReads.miss++ },
+    productCacheHits: { inc: () => cacheReads.inc({ result: "hit" }) },
+    productCacheMisses: { inc: () => cacheReads.inc({ result: "miss" }) },
     databaseUp: new Gauge({
       name: "database_up",
       help: "1 while the database answers this process, 0 from the first failure until it answers again",
