@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import type { Deps } from "./deps";
 import { AppError } from "./errors";
+import type { RequestBindings } from "./http/bindings";
 import { withBodyLimit } from "./http/body-limit";
-import { type RequestBindings, withRequestLifecycle } from "./http/lifecycle";
+import { withRequestLifecycle } from "./http/lifecycle";
 import { errorHandler, problemResponse } from "./http/problem";
 import { adminRoutes } from "./http/routes/admin";
 import { docsRoutes } from "./http/routes/docs";

@@ -1,49 +1,20 @@
 import { randomUUID } from "node:crypto";
-import type { Context, Hono } from "hono";
+import type { Hono } from "hono";
 import { serviceUnavailable } from "../errors";
-import { Deadline } from "../lib/deadline";
 import type { Logger } from "../lib/logger";
 import type { Metrics } from "../lib/metrics";
+import type { SeriesRecorder } from "../lib/request-metrics";
+import { Bindings, type RequestBindings } from "./bindings";
 import { problemResponse } from "./problem";
-
-/** What the lifecycle hands to every handler through Hono's `c.env`. */
-export type RequestBindings = { requestId: string; deadline: Deadline };
-
-export function requestIdOf(c: Context): string | undefined {
-  return (c.env as Partial<RequestBindings> | undefined)?.requestId;
-}
-
-/** The request's deadline, for the services to bound and guard their database work. */
-export function deadlineOf(c: Context): Deadline {
-  const deadline = (c.env as Partial<RequestBindings> | undefined)?.deadline;
-  if (!deadline) throw new Error("no request deadline: the app was served without its lifecycle");
-  return deadline;
-}
-
-/**
- * One request's bindings. Its deadline is made on first use, so a request answered
- * synchronously (a cached read) never makes one.
- */
-class Bindings implements RequestBindings {
-  private made: Deadline | undefined;
-
-  constructor(
-    readonly requestId: string,
-    private readonly started: number,
-    private readonly deadlineMs: number,
-  ) {}
-
-  get deadline(): Deadline {
-    this.made ??= Deadline.after(this.deadlineMs - (performance.now() - this.started));
-    return this.made;
-  }
-}
 
 const VALID_REQUEST_ID = /^[\w.:=-]{1,200}$/;
 const bootId = randomUUID().slice(0, 8);
 let sequence = 0;
 
-type RouteMatcher = { method: string; path: string; pattern: RegExp };
+type RouteMatcher = { method: string; pattern: RegExp; path: string };
+
+/** A route's label with its metric series by status, looked up once per URL. */
+type RouteEntry = { route: string; byStatus: Map<number, SeriesRecorder> };
 
 function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -70,14 +41,20 @@ export function withRequestLifecycle(
   const expired = serviceUnavailable(
     `The request did not finish within ${deadlineMs} ms; retry shortly.`,
   );
+  const logsRequests = logger.isLevelEnabled("info");
   let routes: RouteMatcher[] | undefined;
 
   // Matching a path against every route costs more than the cached read it labels, and a sale
-  // asks for the same few paths over and over: remembered, up to a bound.
-  const seen = new Map<string, string>();
-  const routeOf = (method: string, path: string): string => {
-    const key = `${method} ${path}`;
-    const known = seen.get(key);
+  // asks for the same few URLs over and over: remembered by URL, up to a bound.
+  const seen = new Map<string, Map<string, RouteEntry>>();
+  let remembered = 0;
+  const routeOf = (method: string, url: string): RouteEntry => {
+    let byUrl = seen.get(method);
+    if (byUrl === undefined) {
+      byUrl = new Map();
+      seen.set(method, byUrl);
+    }
+    const known = byUrl.get(url);
     if (known !== undefined) return known;
     routes ??= app.routes
       .filter((r) => r.method !== "ALL" && !r.path.includes("*"))
@@ -87,47 +64,80 @@ export function withRequestLifecycle(
         pattern: new RegExp(`^${r.path.replace(/:\w+/g, "[^/]+")}/?$`),
       }));
     const lookup = method === "HEAD" ? "GET" : method;
+    const path = pathOf(url);
     const route =
       routes.find((r) => r.method === lookup && r.pattern.test(path))?.path ?? "unmatched";
-    if (seen.size >= 10_000) seen.clear();
-    seen.set(key, route);
-    return route;
+    if (remembered >= 10_000) {
+      for (const urls of seen.values()) urls.clear();
+      remembered = 0;
+    }
+    const entry: RouteEntry = { route, byStatus: new Map() };
+    byUrl.set(url, entry);
+    remembered++;
+    return entry;
   };
 
   const finish = (
     request: Request,
-    requestId: string,
+    bindings: Bindings,
     started: number,
     response: Response,
   ): Response => {
-    response.headers.set("x-request-id", requestId);
+    const { requestId } = bindings;
+    if (bindings.stamped !== response) response.headers.set("x-request-id", requestId);
     const seconds = (performance.now() - started) / 1000;
-    const route = routeOf(request.method, pathOf(request.url));
-    const status = String(response.status);
-    metrics.requests.record(request.method, route, status, seconds);
-    if (logger.isLevelEnabled("info")) {
+    const { method } = request;
+    const entry = routeOf(method, request.url);
+    const { status } = response;
+    let series = entry.byStatus.get(status);
+    if (series === undefined) {
+      series = metrics.requests.seriesOf(method, entry.route, String(status));
+      entry.byStatus.set(status, series);
+    }
+    series.observe(seconds);
+    if (logsRequests) {
       const durationMs = Math.round(seconds * 1000);
-      logger.info({ requestId, method: request.method, route, status, durationMs }, "request");
+      logger.info(
+        { requestId, method, route: entry.route, status: String(status), durationMs },
+        "request",
+      );
     }
     return response;
   };
 
-  const withDeadline = (pending: Promise<Response>, deadline: Deadline): Promise<Response> =>
+  /**
+   * The handler's answer, or the 503 once a deadline it made passes with nothing committing;
+   * whichever comes first is the one finished and sent.
+   */
+  const answer = (
+    request: Request,
+    bindings: Bindings,
+    started: number,
+    pending: Promise<Response>,
+  ): Promise<Response> =>
     new Promise<Response>((resolve, reject) => {
-      const stopWaiting = deadline.onAbandon(() => resolve(problemResponse(expired)));
-      deadline.arm();
-      pending.then(
-        (response) => {
-          stopWaiting();
-          deadline.clear();
-          resolve(response);
-        },
-        (err: unknown) => {
-          stopWaiting();
-          deadline.clear();
-          reject(err);
-        },
-      );
+      let done = false;
+      let stopWaiting: (() => void) | undefined;
+      const stop = (): boolean => {
+        if (done) return false;
+        done = true;
+        bindings.watch = undefined;
+        stopWaiting?.();
+        bindings.madeSoFar?.clear();
+        return true;
+      };
+      const settle = (response: Response) => {
+        if (stop()) resolve(finish(request, bindings, started, response));
+      };
+      bindings.watch = (deadline) => {
+        stopWaiting = deadline.onAbandon(() => settle(problemResponse(expired)));
+        deadline.arm();
+      };
+      const made = bindings.madeSoFar;
+      if (made !== undefined) bindings.watch(made);
+      pending.then(settle, (err: unknown) => {
+        if (stop()) reject(err);
+      });
     });
 
   app.fetch = (request: Request, _env?: unknown, executionCtx?: Parameters<typeof dispatch>[2]) => {
@@ -139,11 +149,7 @@ export function withRequestLifecycle(
         : `${bootId}-${(++sequence).toString(36)}`;
     const bindings = new Bindings(requestId, started, deadlineMs);
     const result = dispatch(request, bindings, executionCtx);
-    if (result instanceof Promise) {
-      return withDeadline(result, bindings.deadline).then((response) =>
-        finish(request, requestId, started, response),
-      );
-    }
-    return finish(request, requestId, started, result);
+    if (result instanceof Promise) return answer(request, bindings, started, result);
+    return finish(request, bindings, started, result);
   };
 }

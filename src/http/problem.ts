@@ -3,7 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { toAppError } from "../db/errors";
 import { AppError } from "../errors";
 import type { Logger } from "../lib/logger";
-import { requestIdOf } from "./lifecycle";
+import { requestIdOf, stampedResponse } from "./bindings";
 
 export const PROBLEM_JSON = "application/problem+json";
 
@@ -12,7 +12,8 @@ type Prepared = { body: string; headers: Record<string, string> };
 /** Errors answered many times over (sold out, queue full) are written out once. */
 const prepared = new WeakMap<AppError, Prepared>();
 
-export function problemResponse(error: AppError): Response {
+/** The problem document; given the request's context, stamped with its request id. */
+export function problemResponse(error: AppError, c?: Context): Response {
   let ready = prepared.get(error);
   if (!ready) {
     const headers: Record<string, string> = { "content-type": PROBLEM_JSON };
@@ -22,6 +23,7 @@ export function problemResponse(error: AppError): Response {
     ready = { body: JSON.stringify(error.toProblem()), headers };
     prepared.set(error, ready);
   }
+  if (c) return stampedResponse(c, ready.body, error.status, ready.headers);
   return new Response(ready.body, { status: error.status, headers: ready.headers });
 }
 

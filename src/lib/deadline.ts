@@ -2,7 +2,8 @@
  * What a transaction needs to know about the callers waiting for it: whether they still want
  * the outcome. The contract promises that a 5xx changed nothing, so a caller may be answered
  * 503 only while its work can still be rolled back; once COMMIT is on its way the caller waits
- * for the real outcome instead.
+ * for the real outcome instead. A request's guard starts its clock when first consulted (see
+ * `src/http/bindings.ts`), so whoever is about to wait on the database asks it first.
  */
 export interface CommitGuard {
   /** Every caller gave up: the work is cut off and rolled back. */

@@ -1,14 +1,33 @@
 import type { Metric, Registry } from "prom-client";
 
-type Series = {
-  labels: { method: string; route: string; status: string };
-  count: number;
-  sum: number;
-  /** Observations per bucket, not cumulative; the last one is +Inf. */
-  buckets: number[];
-};
-
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export type SeriesRecorder = { observe(seconds: number): void };
+
+class Series implements SeriesRecorder {
+  count = 0;
+  sum = 0;
+  /** Observations per bucket, not cumulative; the last one is +Inf. */
+  readonly buckets: number[] = new Array(DURATION_BUCKETS.length + 1).fill(0);
+
+  constructor(readonly labels: { method: string; route: string; status: string }) {}
+
+  observe(seconds: number): void {
+    this.count++;
+    this.sum += seconds;
+    let bucket = 0;
+    while (bucket < DURATION_BUCKETS.length && seconds > (DURATION_BUCKETS[bucket] as number)) {
+      bucket++;
+    }
+    this.buckets[bucket] = (this.buckets[bucket] as number) + 1;
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.sum = 0;
+    this.buckets.fill(0);
+  }
+}
 
 /**
  * `http_requests_total` and `http_request_duration_seconds`, kept as plain numbers per
@@ -38,26 +57,18 @@ export class RequestMetrics {
     );
   }
 
-  /** One answered request. */
-  record(method: string, route: string, status: string, seconds: number): void {
+  /**
+   * The series of one (method, route, status), to keep and observe directly: the request
+   * lifecycle looks each up once per route and status rather than once per request.
+   */
+  seriesOf(method: string, route: string, status: string): SeriesRecorder {
     const key = `${method} ${route} ${status}`;
     let series = this.series.get(key);
     if (!series) {
-      series = {
-        labels: { method, route, status },
-        count: 0,
-        sum: 0,
-        buckets: new Array(DURATION_BUCKETS.length + 1).fill(0),
-      };
+      series = new Series({ method, route, status });
       this.series.set(key, series);
     }
-    series.count++;
-    series.sum += seconds;
-    let bucket = 0;
-    while (bucket < DURATION_BUCKETS.length && seconds > (DURATION_BUCKETS[bucket] as number)) {
-      bucket++;
-    }
-    series.buckets[bucket] = (series.buckets[bucket] as number) + 1;
+    return series;
   }
 
   /** A metric the registry can scrape; prom-client's own `get()` result shape. */
@@ -74,7 +85,10 @@ export class RequestMetrics {
       type,
       aggregator: "sum",
       get: async () => ({ name, help, type, aggregator: "sum", values: values() }),
-      reset: () => series.clear(),
+      // Zeroed in place: the lifecycle keeps recorders, which must go on counting.
+      reset: () => {
+        for (const s of series.values()) s.reset();
+      },
     } as unknown as Metric;
   }
 }

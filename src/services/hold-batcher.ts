@@ -64,6 +64,9 @@ export class HoldBatcher {
 
   submit(request: HoldRequest): Promise<HoldAnswer> {
     const { productId } = request;
+    // Asked before the request waits in line: a request's deadline starts racing its answer
+    // when first consulted, and a queued request must be answered 503 when it passes.
+    if (request.deadline.abandoned) return Promise.reject(gaveUp());
     const pending = this.pending.get(productId) ?? 0;
     if (pending >= this.maxQueue) return Promise.resolve(this.full);
     this.pending.set(productId, pending + 1);

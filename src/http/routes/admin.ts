@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { Deps } from "../../deps";
 import { createProduct, restockProduct, updateProduct } from "../../services/products";
 import { listPaymentConflicts, listProducts } from "../../services/sale-report";
-import { deadlineOf } from "../lifecycle";
+import { deadlineOf } from "../bindings";
 import { adminAuth, jsonBody } from "../middleware";
 import { IdParams, PageQuery, type RequestSchemas } from "../schemas";
 import { validate } from "../validate";

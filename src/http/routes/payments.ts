@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Deps } from "../../deps";
 import { applyPaymentEvent } from "../../services/payments";
-import { deadlineOf } from "../lifecycle";
+import { deadlineOf } from "../bindings";
 import { jsonBody, webhookSignature } from "../middleware";
 import type { RequestSchemas } from "../schemas";
 import { validate } from "../validate";

@@ -5,7 +5,7 @@ import type { CachedProduct } from "../../lib/product-cache";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct, watchProduct } from "../../services/products";
-import { deadlineOf } from "../lifecycle";
+import { deadlineOf, stampedResponse } from "../bindings";
 import { type BuyerVariables, buyerAuth, buyerOf } from "../middleware";
 import { problemResponse } from "../problem";
 import { idempotencyOf, sendOutcome } from "../respond";
@@ -29,7 +29,8 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
       // The hottest read of a sale: a cache hit answers synchronously, keeping the fast path.
       .get("/products/:id", (c) => {
         const id = parseId(c.req.param("id"));
-        const send = (product: CachedProduct): Response => c.body(product.body, 200, JSON_TYPE);
+        const send = (product: CachedProduct): Response =>
+          stampedResponse(c, product.body, 200, JSON_TYPE);
         const cached = peekProduct(deps, id);
         if (cached) return send(cached);
         return loadProduct(deps, id).then<Response>(send);
@@ -48,7 +49,7 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         keyedJsonRoute(schemas.CreateHoldInput, async (c: ShopContext, input, key) => {
           const idem = idempotencyOf(key, HOLDS_SCOPE, input);
           const held = await createHold(deps, input, buyerOf(c), deadlineOf(c), idem);
-          return held instanceof AppError ? problemResponse(held) : sendOutcome(c, held, 201);
+          return held instanceof AppError ? problemResponse(held, c) : sendOutcome(c, held, 201);
         }),
       )
       .get("/holds/:id", validate("param", IdParams), async (c) => {
