@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { fingerprintOf, type IdempotencyHeader, type Outcome } from "../services/idempotency";
+import { stampedResponse } from "./bindings";
 import { PROBLEM_JSON } from "./problem";
 
 /** The validated Idempotency-Key with the fingerprint of the validated body, if a key came. */
@@ -12,15 +13,21 @@ export function idempotencyOf(
   return key === undefined ? undefined : { key, fingerprint: fingerprintOf(scope, body) };
 }
 
-/** A fresh result as JSON, or the first response to the same key again, byte for byte. */
+const JSON_TYPE = { "content-type": "application/json" };
+
+/**
+ * A fresh result as JSON, or the first response to the same key again, byte for byte. Built
+ * stamped with the request id: a granted hold is the hot path's answer.
+ */
 export function sendOutcome<T>(
   c: Context,
   outcome: Outcome<T>,
   status: ContentfulStatusCode,
 ): Response {
-  if (!outcome.replayed) return c.json(outcome.value, status);
+  if (!outcome.replayed)
+    return stampedResponse(c, JSON.stringify(outcome.value), status, JSON_TYPE);
   const { response } = outcome;
-  return c.body(response.body, response.status as ContentfulStatusCode, {
+  return stampedResponse(c, response.body, response.status, {
     "content-type": response.status >= 400 ? PROBLEM_JSON : "application/json",
     "idempotent-replayed": "true",
   });

@@ -73,6 +73,35 @@ export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
 
 export type RequestSchemas = ReturnType<typeof requestSchemas>;
 
+/**
+ * `CreateHoldInput`'s output for the bodies it accepts, without running it: in a process
+ * serving holds the schema cost 2 µs of a hold's ~30 µs of CPU (a tenth of a sold-out refusal),
+ * where in a loop of its own it takes a tenth of that. Undefined for anything else, which then
+ * goes through the schema for the verdict and its errors, so every 422 stays the schema's. The
+ * output is a new object in the schema's key order, as the schema's is: an idempotency
+ * fingerprint must not depend on the order a client wrote the keys in. test/schemas.test.ts
+ * holds the two to the same answers.
+ */
+export function quickHoldInput(
+  config: Pick<Config, "MAX_HOLD_QTY">,
+): (value: unknown) => z.output<RequestSchemas["CreateHoldInput"]> | undefined {
+  const maxQty = config.MAX_HOLD_QTY;
+  return (value) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+    if (Object.keys(value).length !== 2) return undefined;
+    const { product_id: productId, qty } = value as Record<string, unknown>;
+    const valid =
+      typeof productId === "number" &&
+      Number.isSafeInteger(productId) &&
+      productId >= 1 &&
+      typeof qty === "number" &&
+      Number.isInteger(qty) &&
+      qty >= 1 &&
+      qty <= maxQty;
+    return valid ? { product_id: productId, qty } : undefined;
+  };
+}
+
 const timestamp = z.iso.datetime({ precision: 3 });
 
 export const Product = z.object({

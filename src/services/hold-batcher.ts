@@ -70,27 +70,37 @@ export class HoldBatcher {
     const pending = this.pending.get(productId) ?? 0;
     if (pending >= this.maxQueue) return Promise.resolve(this.full);
     this.pending.set(productId, pending + 1);
-    return this.enqueue(request).finally(() => {
-      const left = (this.pending.get(productId) ?? 1) - 1;
-      if (left === 0) this.pending.delete(productId);
-      else this.pending.set(productId, left);
-    });
-  }
-
-  private enqueue(request: HoldRequest): Promise<HoldAnswer> {
-    if (this.maxBatch === 1) return this.reserve([request], () => undefined).then(firstAnswer);
+    if (this.maxBatch === 1) {
+      return this.reserve([request], () => undefined).then(
+        (answers) => {
+          this.answered(productId);
+          return firstAnswer(answers);
+        },
+        (err: unknown) => {
+          this.answered(productId);
+          throw err;
+        },
+      );
+    }
     return new Promise((resolve, reject) => {
-      let line = this.lines.get(request.productId);
+      let line = this.lines.get(productId);
       if (!line) {
         line = { waiting: [], running: 0, turn: Promise.resolve() };
-        this.lines.set(request.productId, line);
+        this.lines.set(productId, line);
       }
       line.waiting.push({ ...request, resolve, reject });
       if (line.running < this.inFlight) {
         line.running++;
-        void this.drain(request.productId, line);
+        void this.drain(productId, line);
       }
     });
+  }
+
+  /** One request of the product's answered: it no longer counts against the bound. */
+  private answered(productId: number): void {
+    const left = (this.pending.get(productId) ?? 1) - 1;
+    if (left === 0) this.pending.delete(productId);
+    else this.pending.set(productId, left);
   }
 
   private async drain(productId: number, line: Line): Promise<void> {
@@ -105,9 +115,15 @@ export class HoldBatcher {
       });
       try {
         const answers = await this.reserve(batch, locked);
-        for (const [i, waiting] of batch.entries()) waiting.resolve(answers[i] as HoldAnswer);
+        for (const [i, waiting] of batch.entries()) {
+          this.answered(productId);
+          waiting.resolve(answers[i] as HoldAnswer);
+        }
       } catch (err) {
-        for (const waiting of batch) waiting.reject(err);
+        for (const waiting of batch) {
+          this.answered(productId);
+          waiting.reject(err);
+        }
       } finally {
         locked();
       }
@@ -121,7 +137,10 @@ export class HoldBatcher {
     const batch = queue.splice(0, this.maxBatch);
     const late = batch.filter((waiting) => waiting.deadline.abandoned);
     if (late.length === 0) return batch;
-    for (const waiting of late) waiting.reject(gaveUp());
+    for (const waiting of late) {
+      this.answered(waiting.productId);
+      waiting.reject(gaveUp());
+    }
     return batch.filter((waiting) => !waiting.deadline.abandoned);
   }
 }

@@ -134,6 +134,7 @@ async function reserveBatch(
   deps.metrics.holdBatchSize.observe(batch.length);
   if (reclaimedHolds > 0) deps.metrics.holdsExpired.inc({ by: "buyer" }, reclaimedHolds);
   let granted = 0;
+  let replays = false;
   const answers = decisions.map((decision, i): HoldAnswer | Promise<HoldAnswer> => {
     switch (decision.kind) {
       case "granted":
@@ -143,11 +144,13 @@ async function reserveBatch(
         deps.metrics.holdsRefused.inc({ reason: decision.error.code });
         return decision.error;
       default:
+        replays = true;
         return replayAfterCommit(deps, batch[i], decision.claim);
     }
   });
   deps.metrics.holdsGranted.inc(granted);
-  return Promise.all(answers);
+  // Most batches have nothing to replay: no promise per answer then.
+  return replays ? Promise.all(answers) : (answers as HoldAnswer[]);
 }
 
 type Allocation = {

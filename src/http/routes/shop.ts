@@ -9,7 +9,7 @@ import { deadlineOf, stampedResponse } from "../bindings";
 import { type BuyerVariables, buyerAuth, buyerOf } from "../middleware";
 import { problemResponse } from "../problem";
 import { idempotencyOf, sendOutcome } from "../respond";
-import { IdParams, type RequestSchemas } from "../schemas";
+import { IdParams, quickHoldInput, type RequestSchemas } from "../schemas";
 import { keyedJsonRoute, parseId, validate } from "../validate";
 
 const JSON_TYPE = { "content-type": "application/json" };
@@ -46,11 +46,15 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
       })
       .post(
         "/holds",
-        keyedJsonRoute(schemas.CreateHoldInput, async (c: ShopContext, input, key) => {
-          const idem = idempotencyOf(key, HOLDS_SCOPE, input);
-          const held = await createHold(deps, input, buyerOf(c), deadlineOf(c), idem);
-          return held instanceof AppError ? problemResponse(held, c) : sendOutcome(c, held, 201);
-        }),
+        keyedJsonRoute(
+          schemas.CreateHoldInput,
+          async (c: ShopContext, input, key) => {
+            const idem = idempotencyOf(key, HOLDS_SCOPE, input);
+            const held = await createHold(deps, input, buyerOf(c), deadlineOf(c), idem);
+            return held instanceof AppError ? problemResponse(held, c) : sendOutcome(c, held, 201);
+          },
+          quickHoldInput(deps.config),
+        ),
       )
       .get("/holds/:id", validate("param", IdParams), async (c) => {
         return c.json(await getHold(deps, c.req.valid("param").id, buyerOf(c), deadlineOf(c)));
