@@ -17,8 +17,8 @@ export function deadlineOf(c: Context): CommitGuard {
 
 /**
  * A response built with the request id among its headers, for the hottest answers (a cached
- * read, a sold-out refusal): the lifecycle then leaves it as it is, where setting the header on
- * a finished response made Bun rebuild its headers, a tenth of a cached read's throughput.
+ * read, a refusal, a granted hold): the lifecycle then leaves it as it is. Setting the header on
+ * a finished response makes Bun rebuild its headers: 6% of a bare server's GET throughput.
  */
 export function stampedResponse(
   c: Context,

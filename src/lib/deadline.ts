@@ -160,7 +160,8 @@ export class Deadline implements CommitGuard {
     }
     this.listeners.push(listener);
     return () => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
+      const at = this.listeners.indexOf(listener);
+      if (at !== -1) this.listeners.splice(at, 1);
     };
   }
 
@@ -181,7 +182,11 @@ export function allOf(guards: CommitGuard[]): CommitGuard {
     get abandoned() {
       return guards.every((g) => g.abandoned);
     },
-    remainingMs: () => Math.max(...guards.map((g) => g.remainingMs())),
+    remainingMs: () => {
+      let most = Number.NEGATIVE_INFINITY;
+      for (const guard of guards) most = Math.max(most, guard.remainingMs());
+      return most;
+    },
     beginCommit: () => {
       if (guards.some((g) => g.abandoned)) return false;
       for (const guard of guards) guard.beginCommit();

@@ -45,20 +45,29 @@ export async function reserveHolds(
   locked: () => void = () => undefined,
 ): Promise<HoldAnswer[]> {
   const answers: HoldAnswer[] = new Array(batch.length);
-  let live = batch.map((request, index) => ({ request, index }));
+  let live = batch;
+  // Where each live request stands in `batch`; none until a request leaves (the common case).
+  let positions: number[] | undefined;
   for (;;) {
-    live = live.filter(({ request, index }) => {
-      if (request.deadline.abandoned) answers[index] = gaveUp();
-      return !request.deadline.abandoned;
-    });
+    if (live.some((request) => request.deadline.abandoned)) {
+      const staying: HoldRequest[] = [];
+      const at: number[] = [];
+      for (const [i, request] of live.entries()) {
+        const position = positions ? (positions[i] as number) : i;
+        if (request.deadline.abandoned) answers[position] = gaveUp();
+        else {
+          staying.push(request);
+          at.push(position);
+        }
+      }
+      live = staying;
+      positions = at;
+    }
     if (live.length === 0) return answers;
     try {
-      const served = await reserveBatch(
-        deps,
-        live.map((entry) => entry.request),
-        locked,
-      );
-      for (const [i, entry] of live.entries()) answers[entry.index] = served[i] as HoldAnswer;
+      const served = await reserveBatch(deps, live, locked);
+      if (!positions) return served;
+      for (const [i, answer] of served.entries()) answers[positions[i] as number] = answer;
       return answers;
     } catch (err) {
       if (!(err instanceof Abandoned)) throw err;
@@ -235,10 +244,18 @@ async function allocate(
   const expires = expiresAt.toISOString();
   const grant = (ids: number[]) => {
     granted.forEach((batchIndex, n) => {
-      const row = { id: ids[n] ?? 0, productId: product.id, buyerId: rows[n]?.buyer ?? null };
+      const row = rows[n];
       decisions[batchIndex] = {
         kind: "granted",
-        view: grantedHoldView({ ...row, qty: rows[n]?.qty ?? 0 }, expires),
+        view: grantedHoldView(
+          {
+            id: ids[n] ?? 0,
+            productId: product.id,
+            buyerId: row?.buyer ?? null,
+            qty: row?.qty ?? 0,
+          },
+          expires,
+        ),
       };
     });
   };
