@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { admin, type Client, client, createHold, createProduct } from "./fixtures";
 import { createTestContext, invariantViolations, serve, type TestContext } from "./helpers/harness";
+import { holdDeclaredTwice, sendRaw } from "./helpers/raw-http";
 
 let ctx: TestContext;
 let api: Client;
@@ -424,27 +425,8 @@ describe("hostile input", () => {
   test("a body declared both with Content-Length and chunked is refused by the server and changes nothing", async () => {
     const running = serve(ctx.app);
     const [before] = await ctx.sql.query("SELECT COUNT(*) AS n FROM holds");
-    const hold = json({ product_id: productId, qty: 1 });
-    const chunk = `${hold.length.toString(16)}\r\n${hold}\r\n0\r\n\r\n`;
-    const request =
-      `POST /api/holds HTTP/1.1\r\nHost: sale.test\r\nContent-Type: application/json\r\n` +
-      `Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`;
     try {
-      const answer = await new Promise<string>((resolve, reject) => {
-        let received = "";
-        void Bun.connect({
-          hostname: "127.0.0.1",
-          port: Number(new URL(running.baseUrl).port),
-          socket: {
-            open: (socket) => void socket.write(request),
-            data: (_socket, data) => {
-              received += data.toString();
-            },
-            close: () => resolve(received),
-            error: (_socket, err) => reject(err),
-          },
-        });
-      });
+      const answer = await sendRaw(running.baseUrl, holdDeclaredTwice(productId));
       expect(answer).toStartWith("HTTP/1.1 400");
       const [after] = await ctx.sql.query("SELECT COUNT(*) AS n FROM holds");
       expect(after).toEqual(before);

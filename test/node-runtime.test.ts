@@ -5,6 +5,7 @@ import type { Subprocess } from "bun";
 import { admin, client } from "./fixtures";
 import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
+import { holdDeclaredTwice, sendRaw } from "./helpers/raw-http";
 
 // Runtime neutrality: the same createApp, bundled for Node and served by @hono/node-server.
 
@@ -88,6 +89,8 @@ describe("createApp on Node (@hono/node-server)", () => {
     const bad = await api.post("/api/holds", { product_id: productId, qty: "2" });
     expect(bad.status).toBe(422);
     expect(bad.headers.get("content-type")).toBe("application/problem+json");
+    // The body limit trusts Content-Length because Node, like Bun, refuses it beside chunking.
+    expect(await sendRaw(base, holdDeclaredTwice(productId))).toStartWith("HTTP/1.1 400");
 
     const [row] = await rows<{ status: string }>(
       ctx.sql,
