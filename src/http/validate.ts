@@ -94,7 +94,11 @@ type KeyedJsonInput<Schema extends z.ZodType> = {
  */
 export function keyedJsonRoute<Schema extends z.ZodType, E extends Env>(
   schema: Schema,
-  serve: (c: Context<E>, input: z.output<Schema>, key: string | undefined) => Promise<Response>,
+  serve: (
+    c: Context<E>,
+    input: z.output<Schema>,
+    key: string | undefined,
+  ) => Response | Promise<Response>,
   quick?: (value: unknown) => z.output<Schema> | undefined,
 ): Handler<E, string, KeyedJsonInput<Schema>, Promise<Response>> {
   return (c) => {

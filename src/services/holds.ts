@@ -18,15 +18,16 @@ export const HOLDS_SCOPE = "POST /api/holds";
 /**
  * A hold, or the domain refusal (409, 401, 429, ...) as a value rather than thrown: at the end
  * of a sale nearly every request is one, and throwing each cost a tenth of the refusal's time.
- * Database failures are still thrown (503).
+ * A refusal decided from memory (sold out) comes back at once, not as a promise: each
+ * asynchronous layer is a share of such a refusal. Database failures are still thrown (503).
  */
-export async function createHold(
+export function createHold(
   deps: Deps,
   input: CreateHoldInput,
   buyer: BuyerId,
   deadline: CommitGuard,
   idempotency?: IdempotencyHeader,
-): Promise<Outcome<HoldView> | AppError> {
+): AppError | Promise<Outcome<HoldView> | AppError> {
   const refusal = refuseFromMemory(deps, input.product_id, buyer, idempotency);
   if (refusal) {
     deps.metrics.holdsRefused.inc({ reason: refusal.code });
@@ -38,18 +39,30 @@ export async function createHold(
     buyer,
     deadline,
   };
-  if (idempotency) {
-    const checked = await query(deps, deadline, (db) =>
-      precheckKey(db, { scope: HOLDS_SCOPE, buyer: buyer ?? "", ...idempotency }),
-    );
-    if ("replayed" in checked) return checked;
-    request.idem = checked;
-  }
-  const answer = await deps.holdBatcher.submit(request);
-  if (answer instanceof AppError && answer.code === "too_many_requests") {
-    deps.metrics.holdsRefused.inc({ reason: answer.code });
-  }
-  return answer;
+  return idempotency ? keyedHold(deps, request, idempotency) : queued(deps, request);
+}
+
+/** A keyed hold: a key already answered is replayed before the request joins the queue. */
+async function keyedHold(
+  deps: Deps,
+  request: HoldRequest,
+  idempotency: IdempotencyHeader,
+): Promise<Outcome<HoldView> | AppError> {
+  const checked = await query(deps, request.deadline, (db) =>
+    precheckKey(db, { scope: HOLDS_SCOPE, buyer: request.buyer ?? "", ...idempotency }),
+  );
+  if ("replayed" in checked) return checked;
+  request.idem = checked;
+  return queued(deps, request);
+}
+
+function queued(deps: Deps, request: HoldRequest): Promise<Outcome<HoldView> | AppError> {
+  return deps.holdBatcher.submit(request).then((answer) => {
+    if (answer instanceof AppError && answer.code === "too_many_requests") {
+      deps.metrics.holdsRefused.inc({ reason: answer.code });
+    }
+    return answer;
+  });
 }
 
 /**

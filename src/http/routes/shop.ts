@@ -48,10 +48,12 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
         "/holds",
         keyedJsonRoute(
           schemas.CreateHoldInput,
-          async (c: ShopContext, input, key) => {
+          (c: ShopContext, input, key) => {
             const idem = idempotencyOf(key, HOLDS_SCOPE, input);
-            const held = await createHold(deps, input, buyerOf(c), deadlineOf(c), idem);
-            return held instanceof AppError ? problemResponse(held, c) : sendOutcome(c, held, 201);
+            const send = (held: Awaited<ReturnType<typeof createHold>>): Response =>
+              held instanceof AppError ? problemResponse(held, c) : sendOutcome(c, held, 201);
+            const held = createHold(deps, input, buyerOf(c), deadlineOf(c), idem);
+            return held instanceof AppError ? send(held) : held.then(send);
           },
           quickHoldInput(deps.config),
         ),
