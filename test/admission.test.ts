@@ -34,6 +34,12 @@ async function batchCount(ctx: ServedContext): Promise<number> {
   return metric.values.find((v) => v.metricName === "hold_batch_size_count")?.value ?? 0;
 }
 
+/** `holds_refused_total` for one reason, as the next scrape would show it. */
+async function refusedFor(ctx: ServedContext, reason: string): Promise<number> {
+  const metric = await ctx.deps.metrics.registry.getSingleMetric("holds_refused_total")?.get();
+  return metric?.values.find((v) => v.labels.reason === reason)?.value ?? 0;
+}
+
 const storm = (api: Client, productId: number, count: number) =>
   Promise.all(
     Array.from({ length: count }, () => api.post("/api/holds", { product_id: productId, qty: 1 })),
@@ -50,6 +56,7 @@ describe.each([["64"], ["1"]])("HOLD_QUEUE_MAX with HOLD_BATCH_MAX=%s", (batch) 
     const ctx: ServedContext = served();
     const api = client(ctx.baseUrl);
     const productId = await createProduct(api, 100);
+    const refusedBefore = await refusedFor(ctx, "too_many_requests");
     // The product row is held, so the requests pile up in this process's queue.
     const locker = await ctx.sql.getConnection();
     await locker.query("BEGIN");
@@ -79,6 +86,7 @@ describe.each([["64"], ["1"]])("HOLD_QUEUE_MAX with HOLD_BATCH_MAX=%s", (batch) 
       expect(r.body.code).toBe("too_many_requests");
       expect(r.headers.get("retry-after")).toBe("1");
     }
+    expect(await refusedFor(ctx, "too_many_requests")).toBe(refusedBefore + 25);
     expect(await holdsOf(ctx.sql, productId)).toBe(5);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
