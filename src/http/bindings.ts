@@ -43,7 +43,8 @@ export function stampedResponse(
  * sold-out refusal a tenth of its throughput.
  */
 export class Bindings implements RequestBindings, CommitGuard {
-  private made: Deadline | undefined;
+  /** The deadline made so far, if any, to clear once the answer is out. */
+  made: Deadline | undefined;
   /** The response that already carries the request id, if a handler built one. */
   stamped: Response | undefined;
   /** Set while the lifecycle waits for the handler: races the answer against the deadline. */
@@ -65,11 +66,6 @@ export class Bindings implements RequestBindings, CommitGuard {
       this.made = Deadline.after(this.deadlineMs - (performance.now() - this.started));
       this.watch?.(this.made);
     }
-    return this.made;
-  }
-
-  /** The deadline made so far, if any, to clear once the answer is out. */
-  get madeSoFar(): Deadline | undefined {
     return this.made;
   }
 

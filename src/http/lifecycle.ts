@@ -11,7 +11,7 @@ const VALID_REQUEST_ID = /^[\w.:=-]{1,200}$/;
 const bootId = randomUUID().slice(0, 8);
 let sequence = 0;
 
-type RouteMatcher = { method: string; pattern: RegExp; path: string };
+type RouteMatcher = { method: string; path: string; pattern: RegExp };
 
 /** A route's label with its metric series by status, looked up once per URL. */
 type RouteEntry = { route: string; byStatus: Map<number, SeriesRecorder> };
@@ -123,7 +123,7 @@ export function withRequestLifecycle(
         done = true;
         bindings.watch = undefined;
         stopWaiting?.();
-        bindings.madeSoFar?.clear();
+        bindings.made?.clear();
         return true;
       };
       const settle = (response: Response) => {
@@ -133,7 +133,7 @@ export function withRequestLifecycle(
         stopWaiting = deadline.onAbandon(() => settle(problemResponse(expired)));
         deadline.arm();
       };
-      const made = bindings.madeSoFar;
+      const { made } = bindings;
       if (made !== undefined) bindings.watch(made);
       pending.then(settle, (err: unknown) => {
         if (stop()) reject(err);

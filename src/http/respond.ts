@@ -13,7 +13,7 @@ export function idempotencyOf(
   return key === undefined ? undefined : { key, fingerprint: fingerprintOf(scope, body) };
 }
 
-const JSON_TYPE = { "content-type": "application/json" };
+export const JSON_TYPE = { "content-type": "application/json" };
 
 /**
  * A fresh result as JSON, or the first response to the same key again, byte for byte. Built

@@ -29,20 +29,29 @@ export function createHold(
   deadline: CommitGuard,
   idempotency?: IdempotencyHeader,
 ): AppError | Promise<Outcome<HoldView> | AppError> {
-  const refusal =
-    refuseFromMemory(deps, input.product_id, buyer, idempotency) ??
-    (idempotency ? undefined : deps.holdBatcher.refusal(input.product_id));
-  if (refusal) {
-    deps.metrics.holdsRefused.inc({ reason: refusal.code });
-    return refusal;
-  }
+  const refusal = refuseFromMemory(deps, input.product_id, buyer, idempotency);
+  if (refusal) return refused(deps, refusal);
   const request: HoldRequest = {
     productId: input.product_id,
     qty: input.qty,
     buyer,
     deadline,
   };
-  return idempotency ? keyedHold(deps, request, idempotency) : deps.holdBatcher.submit(request);
+  return idempotency ? keyedHold(deps, request, idempotency) : queued(deps, request);
+}
+
+/** The request in its product's line; a full line's 429 is counted and answered at once. */
+function queued(
+  deps: Deps,
+  request: HoldRequest,
+): AppError | Promise<Outcome<HoldView> | AppError> {
+  const answer = deps.holdBatcher.submit(request);
+  return answer instanceof AppError ? refused(deps, answer) : answer;
+}
+
+function refused(deps: Deps, refusal: AppError): AppError {
+  deps.metrics.holdsRefused.inc({ reason: refusal.code });
+  return refusal;
 }
 
 /** A keyed hold: a key already answered is replayed before the request joins the queue. */
@@ -56,11 +65,7 @@ async function keyedHold(
   );
   if ("replayed" in checked) return checked;
   request.idem = checked;
-  const answer = await deps.holdBatcher.submit(request);
-  if (answer instanceof AppError && answer.code === "too_many_requests") {
-    deps.metrics.holdsRefused.inc({ reason: answer.code });
-  }
-  return answer;
+  return queued(deps, request);
 }
 
 /**

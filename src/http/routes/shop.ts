@@ -8,11 +8,9 @@ import { loadProduct, peekProduct, watchProduct } from "../../services/products"
 import { deadlineOf, stampedResponse } from "../bindings";
 import { type BuyerVariables, buyerAuth, buyerOf } from "../middleware";
 import { problemResponse } from "../problem";
-import { idempotencyOf, sendOutcome } from "../respond";
+import { idempotencyOf, JSON_TYPE, sendOutcome } from "../respond";
 import { IdParams, quickHoldInput, type RequestSchemas } from "../schemas";
 import { keyedJsonRoute, parseId, validate } from "../validate";
-
-const JSON_TYPE = { "content-type": "application/json" };
 
 type ShopContext = Context<{ Variables: BuyerVariables }>;
 
