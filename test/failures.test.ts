@@ -263,6 +263,7 @@ describe("a statement cancelled by the database", () => {
 
 describe("BEGIN failing on every connection", () => {
   const POOL = 4;
+  const DEADLINE_MS = 3000;
   let ctx: TestContext;
   let proxy: TcpProxy;
   let viaProxy: ReturnType<typeof buildTestApp>;
@@ -271,7 +272,7 @@ describe("BEGIN failing on every connection", () => {
     ctx = await createTestContext();
     ({ proxy, viaProxy } = buildProxiedApp(ctx, {
       DB_POOL_SIZE: String(POOL),
-      REQUEST_TIMEOUT_MS: "3000",
+      REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
     }));
   });
   afterAll(async () => {
@@ -334,6 +335,51 @@ describe("BEGIN failing on every connection", () => {
         productId,
       ]),
     ).toBe(1);
+    expect(
+      await count(ctx.sql, "SELECT COUNT(*) AS n FROM orders WHERE id = ? AND hold_id = ?", [
+        order.body.order_id,
+        hold.body.hold_id,
+      ]),
+    ).toBe(1);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("COMMIT sent, its answer lost and the database out of reach past the deadline: the real outcome once it is back", async () => {
+    const api = client(viaProxy.app);
+    const productId = await createProduct(api, 100);
+    const before = await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds");
+    const answers: Reply[] = [];
+    // A hold batch sends its writes and COMMIT in one query; an order sends COMMIT alone.
+    proxy.dropWhenSent(";\nCOMMIT", { forward: true, once: true, thenCut: true });
+    const holding = api.post("/api/holds", { product_id: productId, qty: 1 }).then((reply) => {
+      answers.push(reply);
+      return reply;
+    });
+    // Past the request deadline without a database: a 503 now could hide the committed hold.
+    await Bun.sleep(DEADLINE_MS + 1000);
+    const answeredWhileAway = answers.length;
+    proxy.restore();
+    const hold = await holding;
+    console.info(
+      `lost COMMIT, database away ${DEADLINE_MS + 1000} ms: ${answeredWhileAway} answers while away, then ${hold.status}`,
+    );
+    expect(proxy.dropped).toBeGreaterThan(0);
+    expect(answeredWhileAway).toBe(0);
+    expect(hold.status).toBe(201);
+    expect((await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds")) - before).toBe(1);
+    expect(
+      await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds WHERE id = ? AND product_id = ?", [
+        hold.body.hold_id,
+        productId,
+      ]),
+    ).toBe(1);
+
+    proxy.dropWhenSent("\u0003COMMIT", { forward: true, once: true, thenCut: true });
+    const ordering = api.post("/api/orders", { hold_id: hold.body.hold_id });
+    await Bun.sleep(DEADLINE_MS + 1000);
+    proxy.restore();
+    const order = await ordering;
+    expect(order.status).toBe(201);
     expect(
       await count(ctx.sql, "SELECT COUNT(*) AS n FROM orders WHERE id = ? AND hold_id = ?", [
         order.body.order_id,

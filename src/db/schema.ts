@@ -145,7 +145,7 @@ export const orderGates = mysqlTable("order_gates", {
  * One row per hold batch that sent its writes and its COMMIT in one round trip (see
  * hold-reservation.ts), written in that transaction: when the round trip's answer is lost,
  * the row tells whether the batch committed and from which hold id. The sweeper deletes rows
- * older than an hour; the question is asked within a request's deadline.
+ * older than an hour; the question is asked as soon as the database answers again.
  */
 export const holdBatches = mysqlTable(
   "hold_batches",

@@ -9,6 +9,10 @@ import type { DatabaseHealth } from "./health";
 import * as schema from "./schema";
 
 export const MAX_ATTEMPTS = 8;
+/** How often a lost COMMIT's outcome is asked for while the database is away. */
+const OUTCOME_RETRY_MS = 200;
+/** How long one of those questions may take when the caller does not say. */
+const OUTCOME_ATTEMPT_MS = 1000;
 
 type Connection = mysql.PoolConnection;
 
@@ -24,10 +28,12 @@ export type RunOptions<T = unknown> = {
   /**
    * Tells from the database whether the transaction that produced `result` committed, for
    * when the connection was lost while COMMIT was under way: the client is then answered with
-   * the real outcome instead of a 503 that might hide a committed change.
+   * the real outcome instead of a 503 that might hide a committed change. Its reads lock
+   * (`FOR UPDATE`): when only the network failed, the database may still be committing, and a
+   * locking read waits for that rather than reading the change as missing.
    */
   committed?: (db: Tx, result: T) => Promise<boolean>;
-  /** How long to keep asking for that outcome while the database comes back. */
+  /** How long one attempt to read that outcome may take (they go on until one answers). */
   outcomeWaitMs?: number;
   /**
    * A statement sent with BEGIN in one round trip (a multi-statement query), its rows handed to
@@ -276,8 +282,11 @@ export async function withTransaction<T>(
 }
 
 /**
- * Asks the database, on fresh connections and for at most `outcomeWaitMs`, whether a
- * transaction whose COMMIT lost its answer took effect. Undefined when it cannot tell.
+ * Asks the database, on fresh connections, whether a transaction whose COMMIT lost its answer
+ * took effect, and keeps asking for as long as the database cannot be reached: a 503 then might
+ * hide a committed change, so the callers wait for the real outcome, past their deadline, as
+ * for any commit under way. Each attempt is cut off after `outcomeWaitMs`, as a hung database
+ * would otherwise keep it forever. Undefined when the check itself fails for another reason.
  */
 async function outcomeOf<T>(
   pool: Pool,
@@ -286,21 +295,21 @@ async function outcomeOf<T>(
 ): Promise<boolean | undefined> {
   const { committed } = options;
   if (!committed) return undefined;
-  const wait = Deadline.start(options.outcomeWaitMs ?? 0);
-  try {
-    while (!wait.abandoned) {
-      try {
-        return await withConnection(pool, (db) => committed(db, result), {
-          guard: wait,
-          health: options.health,
-        });
-      } catch {
-        await sleep(Math.min(200, Math.max(0, wait.remainingMs())));
+  for (;;) {
+    const attempt = Deadline.start(options.outcomeWaitMs ?? OUTCOME_ATTEMPT_MS);
+    try {
+      return await withConnection(pool, (db) => committed(db, result), {
+        guard: attempt,
+        health: options.health,
+      });
+    } catch (err) {
+      if (!(transientReason(err) || err instanceof Abandoned || err instanceof PoolExhausted)) {
+        return undefined;
       }
+      await sleep(Math.min(OUTCOME_RETRY_MS, Math.max(0, attempt.remainingMs())));
+    } finally {
+      attempt.clear();
     }
-    return undefined;
-  } finally {
-    wait.clear();
   }
 }
 

@@ -299,7 +299,8 @@ async function batchCommitted(
       .select({ firstHoldId: holdBatches.firstHoldId })
       .from(holdBatches)
       .where(sql`${holdBatches.token} = ${proof.token}`)
-      .limit(1);
+      .limit(1)
+      .for("update");
     if (!row) return false;
     // Read back whatever the id layout: batches after ours locked the product after our commit,
     // so their holds come later, and ours are the first ones from the row's id on.

@@ -155,7 +155,8 @@ export async function holdExists(db: Tx, hold: HoldView): Promise<boolean> {
         eq(holds.expiresAt, new Date(hold.expires_at)),
       ),
     )
-    .limit(1);
+    .limit(1)
+    .for("update");
   return row !== undefined;
 }
 
@@ -165,7 +166,8 @@ async function statusIs(db: Tx, id: number, status: HoldView["status"]): Promise
     .select({ status: holds.status })
     .from(holds)
     .where(eq(holds.id, id))
-    .limit(1);
+    .limit(1)
+    .for("update");
   // A hold read as expired by the clock may still be active in its row; both answers are true.
   return status === "expired" || row?.status === status;
 }

@@ -106,7 +106,8 @@ async function orderCommitted(db: Tx, result: Redeemed | { claim: ClaimResult })
     .select({ id: orders.id })
     .from(orders)
     .where(and(eq(orders.id, result.view.order_id), eq(orders.holdId, result.view.hold_id)))
-    .limit(1);
+    .limit(1)
+    .for("update");
   return row !== undefined;
 }
 

@@ -241,6 +241,7 @@ async function eventRecorded(db: Tx, key: string): Promise<boolean> {
     .select({ id: paymentEvents.id })
     .from(paymentEvents)
     .where(eq(paymentEvents.idempotencyKey, key))
-    .limit(1);
+    .limit(1)
+    .for("update");
   return row !== undefined;
 }

@@ -8,13 +8,14 @@ type Peer = { pair: Pair; pending: Uint8Array[] };
  * every open connection and leaves new ones hanging, as a dead network would; `restore()`
  * forwards again. `dropWhenSent(text)` closes any connection whose client sends `text` (a
  * statement), so that exactly that statement fails with a lost connection; with `forward`, the
- * statement reaches the database first and only its answer is lost.
+ * statement reaches the database first and only its answer is lost; with `thenCut`, the
+ * database stays out of reach after that (as after a crash) until `restore()`.
  */
 export class TcpProxy {
   private listener?: TCPSocketListener<Peer>;
   private readonly pairs = new Set<Pair>();
   private up = true;
-  private tripwire: { text: Buffer; forward: boolean; once: boolean } | undefined;
+  private tripwire: { text: Buffer; forward: boolean; once: boolean; thenCut: boolean } | undefined;
   /** How many connections the tripwire closed. */
   dropped = 0;
 
@@ -70,6 +71,7 @@ export class TcpProxy {
             if (wire.forward) pair.upstream?.write(chunk);
             pair.upstream?.end();
             client.end();
+            if (wire.thenCut) this.cut();
             return;
           }
           if (pair.upstream) pair.upstream.write(chunk);
@@ -97,7 +99,7 @@ export class TcpProxy {
 
   dropWhenSent(
     text: string | undefined,
-    options: { forward?: boolean; once?: boolean } = {},
+    options: { forward?: boolean; once?: boolean; thenCut?: boolean } = {},
   ): void {
     this.tripwire =
       text === undefined
@@ -106,6 +108,7 @@ export class TcpProxy {
             text: Buffer.from(text),
             forward: options.forward ?? false,
             once: options.once ?? false,
+            thenCut: options.thenCut ?? false,
           };
   }
 
