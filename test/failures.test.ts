@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type mysql from "mysql2/promise";
 import { closeDeps } from "../src/deps";
 import {
+  admin,
   type Client,
   captureLogs,
   client,
@@ -386,6 +387,58 @@ describe("BEGIN failing on every connection", () => {
         hold.body.hold_id,
       ]),
     ).toBe(1);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
+  test("admin writes whose COMMIT answer is lost: the real outcome, applied once; never reaching the database: 503, nothing applied", async () => {
+    const api = client(viaProxy.app);
+    const stockOf = async (id: number) =>
+      Number(
+        (
+          await rows<{ n: number }>(ctx.sql, "SELECT stock_total AS n FROM products WHERE id = ?", [
+            id,
+          ])
+        )[0]?.n,
+      );
+    const products = () => count(ctx.sql, "SELECT COUNT(*) AS n FROM products");
+
+    const before = await products();
+    proxy.dropWhenSent("\u0003COMMIT", { forward: true, once: true });
+    const created = await api.post(
+      "/api/admin/products",
+      { name: "Lost answer", price_cents: 100, stock: 10 },
+      admin,
+    );
+    expect(created.status).toBe(201);
+    expect((await products()) - before).toBe(1);
+    const id = created.body.id as number;
+
+    proxy.dropWhenSent("\u0003COMMIT", { forward: true, once: true, thenCut: true });
+    const restocking = api.post(`/api/admin/products/${id}/restock`, { qty: 5 }, admin);
+    await Bun.sleep(DEADLINE_MS + 1000);
+    proxy.restore();
+    const restocked = await restocking;
+    proxy.dropWhenSent("\u0003COMMIT", { forward: true, once: true });
+    const renamed = await api.patch(`/api/admin/products/${id}`, { max_per_buyer: 3 }, admin);
+    expect(proxy.dropped).toBeGreaterThanOrEqual(3);
+    expect(restocked.status).toBe(200);
+    expect(restocked.body.stock_available).toBe(15);
+    expect(renamed.status).toBe(200);
+    expect(renamed.body.max_per_buyer).toBe(3);
+    expect(await stockOf(id)).toBe(15);
+
+    proxy.dropWhenSent("\u0003COMMIT");
+    const lost = await api.post(`/api/admin/products/${id}/restock`, { qty: 7 }, admin);
+    const lostCreate = await api.post(
+      "/api/admin/products",
+      { name: "Never stored", price_cents: 100, stock: 10 },
+      admin,
+    );
+    proxy.dropWhenSent(undefined);
+    expect(lost.status).toBe(503);
+    expect(lostCreate.status).toBe(503);
+    expect(await stockOf(id)).toBe(15);
+    expect((await products()) - before).toBe(1);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 

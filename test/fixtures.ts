@@ -33,6 +33,14 @@ export function client(target: App | string) {
           body: typeof body === "string" ? body : JSON.stringify(body),
         }),
       ),
+    patch: async (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      reply(
+        await send(path, {
+          method: "PATCH",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify(body),
+        }),
+      ),
     raw: send,
   };
 }

@@ -157,6 +157,20 @@ export const holdBatches = mysqlTable(
   (t) => [index("hold_batches_created_at_idx").on(t.createdAt)],
 );
 
+/**
+ * One row per transaction that has no row of its own to tell, after a lost COMMIT, whether it
+ * committed (an admin restock or edit; see `transactProven`), written in that transaction and
+ * read back then. The sweeper deletes rows older than an hour.
+ */
+export const commitProofs = mysqlTable(
+  "commit_proofs",
+  {
+    token: binary("token", { length: 16 }).primaryKey(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("commit_proofs_created_at_idx").on(t.createdAt)],
+);
+
 export const idempotencyKeys = mysqlTable(
   "idempotency_keys",
   {

@@ -6,6 +6,7 @@ import { expireHolds } from "../services/hold-expiry";
 import { purgeHoldBatches } from "../services/hold-reservation";
 import { purgeExpiredKeys } from "../services/idempotency";
 import { cancelUnpaidOrders } from "../services/orders";
+import { purgeCommitProofs } from "../services/transact";
 import { logJobFailure } from "./failures";
 
 /** Batches per tick at most, so one tick never runs long enough to overlap the next many times. */
@@ -31,7 +32,7 @@ async function drain(step: Step, limit: number, timeoutMs: number): Promise<numb
 
 /**
  * Returns expired holds' units, cancels orders past the payment timeout, purges old
- * idempotency keys and hold batch rows, and applies payment events stranded beside their
+ * idempotency keys, hold batch rows and commit proofs, and applies payment events stranded beside their
  * orders (a Galera cluster's race). Every process runs it; SKIP LOCKED makes them share rather than collide.
  */
 export function startSweeper(deps: Deps): Cron {
@@ -49,6 +50,7 @@ export function startSweeper(deps: Deps): Cron {
       const cancelled = await drain((n, d) => cancelUnpaidOrders(deps, n, d), limit, timeout);
       const purged = await drain((n, d) => purgeExpiredKeys(deps, n, d), limit, timeout);
       await drain((n, d) => purgeHoldBatches(deps, n, d), limit, timeout);
+      await drain((n, d) => purgeCommitProofs(deps, n, d), limit, timeout);
       await drain((n, d) => applyStrandedEvents(deps, n, d), limit, timeout);
       if (expired + cancelled + purged > 0) {
         deps.logger.debug({ expired, cancelled, purged }, "sweeper run");

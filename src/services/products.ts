@@ -6,7 +6,7 @@ import type { Deps } from "../deps";
 import { AppError, notFound, serviceUnavailable } from "../errors";
 import { type CommitGuard, Deadline } from "../lib/deadline";
 import type { CachedProduct } from "../lib/product-cache";
-import { query, transact } from "./transact";
+import { query, transactProven } from "./transact";
 import { type ProductView, parseDbTime, toProductView } from "./views";
 
 const MAX_STOCK = 2_147_483_647;
@@ -225,7 +225,7 @@ export async function createProduct(
   input: CreateProductInput,
   deadline: CommitGuard,
 ): Promise<ProductView> {
-  const row = await transact(deps, deadline, async (tx) => {
+  const row = await transactProven(deps, deadline, async (tx) => {
     const [result] = await tx.insert(products).values({
       name: input.name,
       priceCents: input.price_cents,
@@ -246,7 +246,7 @@ export async function restockProduct(
   qty: number,
   deadline: CommitGuard,
 ): Promise<ProductView> {
-  const snapshot = await transact(deps, deadline, async (tx) => {
+  const snapshot = await transactProven(deps, deadline, async (tx) => {
     const product = await lockProduct(tx, id);
     if (!product) throw notFound.product(id);
     // The counters are 32-bit columns; refuse the request rather than let the database fail.
@@ -278,7 +278,7 @@ export async function updateProduct(
   input: UpdateProductInput,
   deadline: CommitGuard,
 ): Promise<ProductView> {
-  const snapshot = await transact(deps, deadline, async (tx) => {
+  const snapshot = await transactProven(deps, deadline, async (tx) => {
     const product = await lockProduct(tx, id);
     if (!product) throw notFound.product(id);
     const limitChanges =

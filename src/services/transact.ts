@@ -1,7 +1,9 @@
-import type { SQL } from "drizzle-orm";
+import { randomBytes } from "node:crypto";
+import { lte, type SQL, sql } from "drizzle-orm";
 import type { MySqlTable } from "drizzle-orm/mysql-core";
 import type { Tx } from "../db/client";
 import { Abandoned, toAppError } from "../db/errors";
+import { commitProofs } from "../db/schema";
 import {
   type IsolationLevel,
   type RunOptions,
@@ -35,6 +37,50 @@ export function transact<T>(
     health: deps.dbHealth,
     onRetry: (reason) => deps.metrics.txRetries.inc({ reason }),
   }).catch(asServiceError);
+}
+
+/**
+ * A transaction whose own writes cannot tell, after a lost COMMIT, whether it committed (a
+ * restock: the product's counters move for other reasons too). It writes a random token in
+ * `commit_proofs` as its last statement, and that row is the proof: a 503 then still means
+ * nothing changed, so an operator may retry it.
+ */
+export function transactProven<T>(
+  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
+  guard: CommitGuard,
+  work: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  const token = randomBytes(16);
+  return transact(
+    deps,
+    guard,
+    async (tx) => {
+      const result = await work(tx);
+      await tx.execute(sql`INSERT INTO commit_proofs (token) VALUES (${token})`);
+      return result;
+    },
+    {
+      committed: async (db) => {
+        const [row] = await db
+          .select({ token: commitProofs.token })
+          .from(commitProofs)
+          .where(sql`${commitProofs.token} = ${token}`)
+          .limit(1)
+          .for("update");
+        return row !== undefined;
+      },
+    },
+  );
+}
+
+/** The sweeper's step for `commit_proofs`: rows older than an hour, whose question was asked. */
+export function purgeCommitProofs(
+  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
+  limit: number,
+  deadline: CommitGuard,
+): Promise<number> {
+  const old = lte(commitProofs.createdAt, sql`NOW(3) - INTERVAL 1 HOUR`);
+  return purge(deps, deadline, commitProofs, old, limit);
 }
 
 /** Reads outside a transaction, bounded by the same deadline. */
