@@ -7,7 +7,30 @@ export type ServerProcess = {
   /** Resolves with the exit code. */
   exited: Promise<number>;
   stop: (signal?: NodeJS.Signals) => Promise<number>;
+  /** The server's log lines at error level and above so far (its 500s log their cause there). */
+  errors: () => string[];
 };
+
+const ERROR_LEVEL = 50;
+
+/** Keeps a process's error-level log lines (pino JSON), at most `max`, reading to the end. */
+function collectErrors(stream: ReadableStream<Uint8Array>, max = 50): string[] {
+  const lines: string[] = [];
+  void (async () => {
+    let rest = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      const text = rest + decoder.decode(chunk, { stream: true });
+      const parts = text.split("\n");
+      rest = parts.pop() ?? "";
+      for (const line of parts) {
+        const level = Number((/"level":(\d+)/.exec(line) ?? [])[1]);
+        if (level >= ERROR_LEVEL && lines.length < max) lines.push(line);
+      }
+    }
+  })();
+  return lines;
+}
 
 let nextPort = 4100 + (process.pid % 500) * 2;
 
@@ -27,11 +50,12 @@ export async function startServer(
         LOG_LEVEL: "warn",
         ...env,
       },
-      stdout: "ignore",
+      stdout: "pipe",
       stderr: "ignore",
     });
     const base = `http://127.0.0.1:${port}`;
     const exited = proc.exited;
+    const errors = collectErrors(proc.stdout);
     for (let i = 0; i < 100; i++) {
       const status = await fetch(`${base}/readyz`).then(
         (r) => r.status,
@@ -42,6 +66,7 @@ export async function startServer(
           base,
           proc,
           exited,
+          errors: () => [...errors],
           stop: async (signal = "SIGTERM") => {
             proc.kill(signal);
             return exited;
