@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
+import { holdBatches } from "../src/db/schema";
 import { runStatements } from "../src/db/transaction";
 import { AppError } from "../src/errors";
 import { type HoldAnswer, HoldBatcher } from "../src/services/hold-batcher";
-import { holdsWrite, purgeHoldBatches, reserveHolds } from "../src/services/hold-reservation";
+import { holdsWrite, reserveHolds } from "../src/services/hold-reservation";
 import { createHold, HOLDS_SCOPE } from "../src/services/holds";
 import { fingerprintOf } from "../src/services/idempotency";
 import { lockedProductOf, lockProduct, lockProductStatement } from "../src/services/products";
-import { transact } from "../src/services/transact";
+import { purgeProofs, transact } from "../src/services/transact";
 import { type Client, client, createProduct, patience } from "./fixtures";
 import {
   createTestContext,
@@ -293,12 +294,12 @@ describe("hold batches sent with their COMMIT", () => {
         [ids[0]],
       );
     expect((await named())[0]?.n).toBe(1);
-    expect(await purgeHoldBatches(ctx.deps, 1000, patience())).toBe(0);
+    expect(await purgeProofs(ctx.deps, holdBatches, 1000, patience())).toBe(0);
     await ctx.sql.query(
       "UPDATE hold_batches SET created_at = NOW(3) - INTERVAL 2 HOUR WHERE first_hold_id = ?",
       [ids[0]],
     );
-    expect(await purgeHoldBatches(ctx.deps, 1000, patience())).toBe(1);
+    expect(await purgeProofs(ctx.deps, holdBatches, 1000, patience())).toBe(1);
     expect((await named())[0]?.n).toBe(0);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });

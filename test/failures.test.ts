@@ -262,6 +262,20 @@ describe("a statement cancelled by the database", () => {
   });
 });
 
+/** How many holds match an answered hold: 1 when it was stored as answered. */
+const holdStored = (pool: mysql.Pool, hold: Reply, productId: number) =>
+  count(pool, "SELECT COUNT(*) AS n FROM holds WHERE id = ? AND product_id = ?", [
+    hold.body.hold_id,
+    productId,
+  ]);
+
+/** How many orders match an answered order of `hold`: 1 when it was stored as answered. */
+const orderStored = (pool: mysql.Pool, order: Reply, hold: Reply) =>
+  count(pool, "SELECT COUNT(*) AS n FROM orders WHERE id = ? AND hold_id = ?", [
+    order.body.order_id,
+    hold.body.hold_id,
+  ]);
+
 describe("BEGIN failing on every connection", () => {
   const POOL = 4;
   const DEADLINE_MS = 3000;
@@ -330,18 +344,8 @@ describe("BEGIN failing on every connection", () => {
     expect(order.status).toBe(201);
     expect((await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds")) - before).toBe(1);
     // The id answered is this hold's, read back from the batch's row.
-    expect(
-      await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds WHERE id = ? AND product_id = ?", [
-        hold.body.hold_id,
-        productId,
-      ]),
-    ).toBe(1);
-    expect(
-      await count(ctx.sql, "SELECT COUNT(*) AS n FROM orders WHERE id = ? AND hold_id = ?", [
-        order.body.order_id,
-        hold.body.hold_id,
-      ]),
-    ).toBe(1);
+    expect(await holdStored(ctx.sql, hold, productId)).toBe(1);
+    expect(await orderStored(ctx.sql, order, hold)).toBe(1);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 
@@ -368,12 +372,7 @@ describe("BEGIN failing on every connection", () => {
     expect(answeredWhileAway).toBe(0);
     expect(hold.status).toBe(201);
     expect((await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds")) - before).toBe(1);
-    expect(
-      await count(ctx.sql, "SELECT COUNT(*) AS n FROM holds WHERE id = ? AND product_id = ?", [
-        hold.body.hold_id,
-        productId,
-      ]),
-    ).toBe(1);
+    expect(await holdStored(ctx.sql, hold, productId)).toBe(1);
 
     proxy.dropWhenSent("\u0003COMMIT", { forward: true, once: true, thenCut: true });
     const ordering = api.post("/api/orders", { hold_id: hold.body.hold_id });
@@ -381,12 +380,7 @@ describe("BEGIN failing on every connection", () => {
     proxy.restore();
     const order = await ordering;
     expect(order.status).toBe(201);
-    expect(
-      await count(ctx.sql, "SELECT COUNT(*) AS n FROM orders WHERE id = ? AND hold_id = ?", [
-        order.body.order_id,
-        hold.body.hold_id,
-      ]),
-    ).toBe(1);
+    expect(await orderStored(ctx.sql, order, hold)).toBe(1);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 

@@ -1,12 +1,12 @@
 import { Cron } from "croner";
+import { commitProofs, holdBatches } from "../db/schema";
 import type { Deps } from "../deps";
 import { Deadline } from "../lib/deadline";
 import { applyStrandedEvents } from "../services/deferred-events";
 import { expireHolds } from "../services/hold-expiry";
-import { purgeHoldBatches } from "../services/hold-reservation";
 import { purgeExpiredKeys } from "../services/idempotency";
 import { cancelUnpaidOrders } from "../services/orders";
-import { purgeCommitProofs } from "../services/transact";
+import { purgeProofs } from "../services/transact";
 import { logJobFailure } from "./failures";
 
 /** Batches per tick at most, so one tick never runs long enough to overlap the next many times. */
@@ -49,8 +49,8 @@ export function startSweeper(deps: Deps): Cron {
       const expired = await drain((n, d) => expireHolds(deps, n, d), limit, timeout);
       const cancelled = await drain((n, d) => cancelUnpaidOrders(deps, n, d), limit, timeout);
       const purged = await drain((n, d) => purgeExpiredKeys(deps, n, d), limit, timeout);
-      await drain((n, d) => purgeHoldBatches(deps, n, d), limit, timeout);
-      await drain((n, d) => purgeCommitProofs(deps, n, d), limit, timeout);
+      await drain((n, d) => purgeProofs(deps, holdBatches, n, d), limit, timeout);
+      await drain((n, d) => purgeProofs(deps, commitProofs, n, d), limit, timeout);
       await drain((n, d) => applyStrandedEvents(deps, n, d), limit, timeout);
       if (expired + cancelled + purged > 0) {
         deps.logger.debug({ expired, cancelled, purged }, "sweeper run");

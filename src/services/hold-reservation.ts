@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { and, asc, eq, gte, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gte, sql } from "drizzle-orm";
 import { type AutoIncrement, type Db, readAutoIncrement, type Tx } from "../db/client";
 import { Abandoned } from "../db/errors";
 import { holdBatches, holds } from "../db/schema";
 import { type Closing, combines, runStatements } from "../db/transaction";
 import type { Deps } from "../deps";
 import { AppError, buyerLimitExceeded, gaveUp, insufficientStock, notFound } from "../errors";
-import { allOf, type CommitGuard } from "../lib/deadline";
+import { allOf } from "../lib/deadline";
 import { unitsByBuyer } from "./buyer-limits";
 import type { BuyerId } from "./buyers";
 import type { HoldAnswer, HoldRequest } from "./hold-batcher";
@@ -23,7 +23,7 @@ import {
   stockChangeStatement,
 } from "./products";
 import type { SoldOutSighting } from "./sold-out";
-import { purge, query, transact } from "./transact";
+import { query, transact } from "./transact";
 import { grantedHoldView, type HoldView, parseDbTime } from "./views";
 
 // Group reservation: the hot path of a sale. Hold requests for one product are served in
@@ -433,17 +433,4 @@ export function holdsWrite(
       return rows.map((_, i) => insertId + i * autoIncrement.step);
     },
   };
-}
-
-/**
- * Deletes batch rows older than an hour: each is asked about at most once, within a request's
- * deadline of its batch.
- */
-export function purgeHoldBatches(
-  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
-  limit: number,
-  deadline: CommitGuard,
-): Promise<number> {
-  const old = lte(holdBatches.createdAt, sql`NOW(3) - INTERVAL 1 HOUR`);
-  return purge(deps, deadline, holdBatches, old, limit);
 }

@@ -3,7 +3,7 @@ import { lte, type SQL, sql } from "drizzle-orm";
 import type { MySqlTable } from "drizzle-orm/mysql-core";
 import type { Tx } from "../db/client";
 import { Abandoned, toAppError } from "../db/errors";
-import { commitProofs } from "../db/schema";
+import { commitProofs, type holdBatches } from "../db/schema";
 import {
   type IsolationLevel,
   type RunOptions,
@@ -73,14 +73,19 @@ export function transactProven<T>(
   );
 }
 
-/** The sweeper's step for `commit_proofs`: rows older than an hour, whose question was asked. */
-export function purgeCommitProofs(
+/**
+ * The sweeper's step for the rows that prove a commit (`hold_batches`, `commit_proofs`): rows
+ * older than an hour. Each is read at most once, as soon as the database answers after the
+ * COMMIT whose answer was lost, so an hour is far past any question still to come.
+ */
+export function purgeProofs(
   deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
+  table: typeof commitProofs | typeof holdBatches,
   limit: number,
   deadline: CommitGuard,
 ): Promise<number> {
-  const old = lte(commitProofs.createdAt, sql`NOW(3) - INTERVAL 1 HOUR`);
-  return purge(deps, deadline, commitProofs, old, limit);
+  const old = lte(table.createdAt, sql`NOW(3) - INTERVAL 1 HOUR`);
+  return purge(deps, deadline, table, old, limit);
 }
 
 /** Reads outside a transaction, bounded by the same deadline. */
