@@ -30,7 +30,8 @@ export type RunOptions<T = unknown> = {
    * when the connection was lost while COMMIT was under way: the client is then answered with
    * the real outcome instead of a 503 that might hide a committed change. Its reads lock
    * (`FOR UPDATE`): when only the network failed, the database may still be committing, and a
-   * locking read waits for that rather than reading the change as missing.
+   * locking read of a row the transaction wrote or locked waits for that rather than reading
+   * the change as missing.
    */
   committed?: (db: Tx, result: T) => Promise<boolean>;
   /** How long one attempt to read that outcome may take (they go on until one answers). */

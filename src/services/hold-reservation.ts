@@ -283,8 +283,8 @@ async function allocate(
 }
 
 /**
- * Whether a batch whose COMMIT lost its answer committed. A batch that sent its writes with
- * COMMIT wrote a row under its token: present, it committed, and its holds start at the row's
+ * Whether a batch whose COMMIT lost its answer committed, read on a connection of its own in
+ * autocommit mode. A batch that sent its writes with COMMIT wrote a row under its token: present, it committed, and its holds start at the row's
  * hold id. Otherwise the batch is all-or-nothing: if its first granted hold exists, it
  * committed; one that granted nothing answers refusals and replays, true either way.
  */
@@ -295,12 +295,15 @@ async function batchCommitted(
 ): Promise<boolean> {
   const { proof } = batch;
   if (proof) {
+    // The row is written by the batch's last statements, so a database still running them has
+    // nothing yet for a locking read to wait on; the product's row lock, held by the batch from
+    // its first statement to its end, is. Once it is free the batch has committed or not.
+    await lockProduct(db, productId);
     const [row] = await db
       .select({ firstHoldId: holdBatches.firstHoldId })
       .from(holdBatches)
       .where(sql`${holdBatches.token} = ${proof.token}`)
-      .limit(1)
-      .for("update");
+      .limit(1);
     if (!row) return false;
     // Read back whatever the id layout: batches after ours locked the product after our commit,
     // so their holds come later, and ours are the first ones from the row's id on.
