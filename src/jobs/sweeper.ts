@@ -31,9 +31,10 @@ async function drain(step: Step, limit: number, timeoutMs: number): Promise<numb
 }
 
 /**
- * Returns expired holds' units, cancels orders past the payment timeout, purges old
- * idempotency keys, hold batch rows and commit proofs, and applies payment events stranded beside their
- * orders (a Galera cluster's race). Every process runs it; SKIP LOCKED makes them share rather than collide.
+ * Returns expired holds' units, cancels orders past the payment timeout, purges old idempotency
+ * keys, hold batch rows and commit proofs, and applies payment events stranded beside their orders
+ * (a Galera cluster's race). Every process runs it; SKIP LOCKED makes them share rather than
+ * collide.
  */
 export function startSweeper(deps: Deps): Cron {
   const limit = deps.config.SWEEPER_BATCH_SIZE;

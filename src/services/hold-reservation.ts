@@ -284,9 +284,10 @@ async function allocate(
 
 /**
  * Whether a batch whose COMMIT lost its answer committed, read on a connection of its own in
- * autocommit mode. A batch that sent its writes with COMMIT wrote a row under its token: present, it committed, and its holds start at the row's
- * hold id. Otherwise the batch is all-or-nothing: if its first granted hold exists, it
- * committed; one that granted nothing answers refusals and replays, true either way.
+ * autocommit mode. A batch that sent its writes with COMMIT wrote a row under its token: present,
+ * it committed, and its holds start at the row's hold id. Otherwise the batch is all-or-nothing:
+ * if its first granted hold exists, it committed; one that granted nothing answers refusals and
+ * replays, true either way.
  */
 async function batchCommitted(
   db: Tx,
