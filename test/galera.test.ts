@@ -306,7 +306,7 @@ describe("three API apps on a three-node Galera cluster", () => {
     await Bun.sleep(500);
     const killedAt = performance.now();
     // Not spawnSync: the burst's answers must keep arriving while the node dies.
-    await Bun.spawn(["bash", "scripts/galera.sh", "kill", String(node)], { cwd: root, env }).exited;
+    await galeraInBackground("kill", String(node));
     await whileDown();
     await sending;
     await afterBurst();
