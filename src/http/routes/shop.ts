@@ -5,10 +5,11 @@ import type { CachedProduct } from "../../lib/product-cache";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct, watchProduct } from "../../services/products";
-import { deadlineOf, stampedResponse } from "../bindings";
+import { deadlineOf } from "../bindings";
 import { type BuyerVariables, buyerAuth, buyerOf } from "../middleware";
 import { problemResponse } from "../problem";
-import { idempotencyOf, JSON_TYPE, sendOutcome } from "../respond";
+import { productReader } from "../product-read";
+import { idempotencyOf, sendOutcome } from "../respond";
 import { IdParams, quickHoldInput, type RequestSchemas } from "../schemas";
 import { keyedJsonRoute, parseId, validate } from "../validate";
 
@@ -16,6 +17,7 @@ type ShopContext = Context<{ Variables: BuyerVariables }>;
 
 export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
   const routes = new Hono<{ Variables: BuyerVariables }>();
+  const readProduct = productReader(deps.config.PRODUCT_CACHE_TTL_MS, deps.clock);
   // Every shopper call but the product reads names its buyer where buyer tokens are
   // configured; checked before validation, so a stranger learns nothing.
   if (deps.buyers.required) {
@@ -27,8 +29,7 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
       // The hottest read of a sale: a cache hit answers synchronously, keeping the fast path.
       .get("/products/:id", (c) => {
         const id = parseId(c.req.param("id"));
-        const send = (product: CachedProduct): Response =>
-          stampedResponse(c, product.body, 200, JSON_TYPE);
+        const send = (product: CachedProduct): Response => readProduct(c, product);
         const cached = peekProduct(deps, id);
         if (cached) return send(cached);
         return loadProduct(deps, id).then<Response>(send);
