@@ -237,6 +237,23 @@ async function buyerScenarios(): Promise<Row[]> {
   return rows;
 }
 
+/** When (Date.now()) every unit of the product is held, polled every 10 ms; NaN if not by `until`. */
+async function soldOutTime(
+  pool: mysql.Pool,
+  productId: number,
+  stock: number,
+  until: number,
+): Promise<number> {
+  while (Date.now() < until) {
+    const [rows] = (await pool.query("SELECT stock_reserved FROM products WHERE id = ?", [
+      productId,
+    ])) as unknown as [{ stock_reserved: number }[]];
+    if (rows[0]?.stock_reserved === stock) return Date.now();
+    await Bun.sleep(10);
+  }
+  return Number.NaN;
+}
+
 async function sellOut(): Promise<Row> {
   const url = await freshDatabase("flash_sale_bench");
   const server = await startServer(url, {});
@@ -244,23 +261,11 @@ async function sellOut(): Promise<Row> {
   try {
     const stock = 10_000;
     const productId = await createProduct(server.base, stock);
-    const started = performance.now();
-    let soldOutMs = Number.NaN;
-    const watcher = (async () => {
-      while (performance.now() - started < 20_000) {
-        const [rows] = (await pool.query("SELECT stock_reserved FROM products WHERE id = ?", [
-          productId,
-        ])) as unknown as [{ stock_reserved: number }[]];
-        if (rows[0]?.stock_reserved === stock) {
-          soldOutMs = performance.now() - started;
-          return;
-        }
-        await Bun.sleep(10);
-      }
-    })();
+    const started = Date.now();
+    const watcher = soldOutTime(pool, productId, stock, started + 20_000);
     const body = JSON.stringify({ product_id: productId, qty: 1 });
     const r = await wrk(`${server.base}/api/holds`, 500, 6, "POST", body);
-    await watcher;
+    const soldOutMs = (await watcher) - started;
     const [held] = (await pool.query(
       "SELECT COALESCE(SUM(qty), 0) AS units FROM holds WHERE product_id = ?",
       [productId],
@@ -372,21 +377,9 @@ async function openingStorm(): Promise<Row[]> {
     const holds = `${server.base}/api/holds`;
     const body = JSON.stringify({ product_id: productId, qty: 1 });
     const before = await wrk(holds, 2000, 2, "POST", body);
-    let soldOutAt = Number.NaN;
-    const watcher = (async () => {
-      while (Date.now() - opensAt < 20_000) {
-        const [rows] = (await pool.query("SELECT stock_reserved FROM products WHERE id = ?", [
-          productId,
-        ])) as unknown as [{ stock_reserved: number }[]];
-        if (rows[0]?.stock_reserved === OPENING_STOCK) {
-          soldOutAt = Date.now();
-          return;
-        }
-        await Bun.sleep(10);
-      }
-    })();
+    const watcher = soldOutTime(pool, productId, OPENING_STOCK, opensAt + 20_000);
     const across = await wrk(holds, 2000, 6, "POST", body);
-    await watcher;
+    const soldOutAt = await watcher;
     const [[check]] = (await pool.query(
       `SELECT COALESCE(SUM(h.qty), 0) AS units, SUM(h.created_at < p.sale_starts_at) AS early,
          MIN(h.created_at) AS first FROM holds h JOIN products p ON p.id = h.product_id

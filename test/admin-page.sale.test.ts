@@ -1,27 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { client } from "./fixtures";
-import { launchChromium } from "./helpers/browser";
+import { launchChromium, until } from "./helpers/browser";
 import { ADMIN_TOKEN, useServedContext } from "./helpers/harness";
 
 // The operator runs a sale from the page (contract: GET /admin): create a product with a window,
 // watch its countdown open it, restock it, and see a refused action's problem.
-
-/** Polls what the page shows until `accept` takes it (the page's CSP forbids eval). */
-async function until(
-  read: () => Promise<string | null>,
-  accept: (seen: string) => boolean,
-  timeoutMs: number,
-): Promise<string> {
-  const deadline = performance.now() + timeoutMs;
-  let seen: string | null = null;
-  while (performance.now() < deadline) {
-    seen = await read();
-    if (seen !== null && accept(seen)) return seen;
-    await Bun.sleep(50);
-  }
-  throw new Error(`the page showed ${JSON.stringify(seen)}`);
-}
 
 /** A datetime-local value for `ms`, in the page's time zone (UTC, set below). */
 const localInput = (ms: number) => new Date(ms).toISOString().slice(0, 19);

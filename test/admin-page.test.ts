@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { client, createHold, createOrder, createProduct } from "./fixtures";
-import { launchChromium } from "./helpers/browser";
+import { launchChromium, until } from "./helpers/browser";
 import { ADMIN_TOKEN, useServedContext } from "./helpers/harness";
 
 // The operator's page in a real browser: Debian's Chromium driven by playwright-core.
@@ -13,25 +13,6 @@ import { ADMIN_TOKEN, useServedContext } from "./helpers/harness";
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT
   ? join(import.meta.dir, "..", "docs", "admin-page.png")
   : join(tmpdir(), `flash-sale-admin-page-${process.pid}.png`);
-
-/**
- * Polls what the page shows until it reads `expected`. (The page's CSP forbids eval, so
- * Playwright's string-based waitForFunction cannot run there; locators can.)
- */
-async function until(
-  read: () => Promise<string | null>,
-  expected: string,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let seen: string | null = null;
-  while (performance.now() < deadline) {
-    seen = await read();
-    if (seen === expected) return;
-    await Bun.sleep(50);
-  }
-  throw new Error(`the page showed ${JSON.stringify(seen)}, not ${JSON.stringify(expected)}`);
-}
 
 describe("GET /admin in Chromium", () => {
   const served = useServedContext({ STOCK_EVENTS_INTERVAL_MS: "100" });
@@ -87,7 +68,11 @@ describe("GET /admin in Chromium", () => {
 
     // A hold made through the API shows on the page within 3 s, with no reload.
     await createHold(api, hot, 7);
-    await until(() => hotCard.locator('[data-f="available"]').textContent(), "460", 3000);
+    await until(
+      () => hotCard.locator('[data-f="available"]').textContent(),
+      (seen) => seen === "460",
+      3000,
+    );
     // A few seconds of sale for the chart, then the picture the README shows.
     for (let second = 0; second < 4; second++) {
       await Promise.all(Array.from({ length: 10 * (second + 1) }, () => createHold(api, hot, 1)));
@@ -113,7 +98,11 @@ describe("GET /admin in Chromium", () => {
     await page.goto(`${ctx.baseUrl}/admin`);
     await page.fill("#token", "not-the-admin-token");
     await page.click("button[type=submit]");
-    await until(() => page.locator("#status").textContent(), "That token was refused.", 3000);
+    await until(
+      () => page.locator("#status").textContent(),
+      (seen) => seen === "That token was refused.",
+      3000,
+    );
     expect(await page.evaluate("sessionStorage.length")).toBe(0);
     expect(await page.isVisible("#sign-in")).toBe(true);
     await page.close();

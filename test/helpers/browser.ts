@@ -25,3 +25,22 @@ export async function launchChromium(): Promise<Browser> {
     ],
   });
 }
+
+/**
+ * Polls what a page shows until `accept` takes it, and returns it. (The page's CSP forbids eval,
+ * so Playwright's string-based waitForFunction cannot run there; locators can.)
+ */
+export async function until(
+  read: () => Promise<string | null>,
+  accept: (seen: string) => boolean,
+  timeoutMs: number,
+): Promise<string> {
+  const deadline = performance.now() + timeoutMs;
+  let seen: string | null = null;
+  while (performance.now() < deadline) {
+    seen = await read();
+    if (seen !== null && accept(seen)) return seen;
+    await Bun.sleep(50);
+  }
+  throw new Error(`the page showed ${JSON.stringify(seen)}`);
+}
