@@ -31,6 +31,8 @@ export class MerchantReceiver {
   /** The most requests for one webhook-id that were open at the same moment. */
   maxOverlap = 0;
   behaviour: (delivery: Delivery) => Behaviour = () => "ok";
+  /** How long each answer takes: a slow receiver widens the window two senders could overlap in. */
+  delayMs = 0;
   private readonly open = new Map<string, number>();
   private readonly hanging = new Set<() => void>();
   private server: Server<undefined> | undefined;
@@ -104,6 +106,7 @@ export class MerchantReceiver {
         });
         return new Response("too late", { status: 503 });
       }
+      if (this.delayMs > 0) await Bun.sleep(this.delayMs);
       delivery.answered = behaviour === "ok" ? 200 : 500;
       return new Response(behaviour === "ok" ? "ok" : "broken", { status: delivery.answered });
     } finally {
