@@ -487,6 +487,11 @@ function baseDocument(schemas: s.RequestSchemas) {
           summary: "Queue an event for delivery again, its attempts starting over",
           security: admin,
           parameters: [idParam("event")],
+          requestBody: {
+            required: false,
+            description: "No body is needed; one sent is not read",
+            content: { "application/json": { schema: { type: "object" } } },
+          },
           responses: {
             "202": ok("The event, pending", "MerchantEvent"),
             "401": problem("unauthorized"),
