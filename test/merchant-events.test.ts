@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Webhook } from "standardwebhooks";
 import {
   backoffMs,
   type MerchantDispatcher,
@@ -24,10 +23,8 @@ import {
   type TestContext,
 } from "./helpers/harness";
 import { MERCHANT_SECRET, MerchantReceiver } from "./helpers/merchant-receiver";
+import { PAYMENT_SECRET, signedPayment } from "./helpers/payments";
 import { type ServerProcess, startServer } from "./helpers/processes";
-
-const PAYMENT_SECRET = `whsec_${Buffer.from("payment-provider-secret-32-bytes").toString("base64")}`;
-const signer = new Webhook(PAYMENT_SECRET);
 
 type Json = Record<string, unknown>;
 type FeedEvent = {
@@ -45,15 +42,8 @@ type FeedEvent = {
   };
 };
 
-/** The payment provider's webhook, signed as the service requires. */
-async function pay(api: Client, orderId: number, status: "succeeded" | "failed", key: string) {
-  const body = JSON.stringify({ idempotency_key: key, order_id: orderId, status });
-  return api.post("/api/payments/webhook", body, {
-    "webhook-id": key,
-    "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
-    "webhook-signature": signer.sign(key, new Date(), body),
-  });
-}
+const pay = (api: Client, orderId: number, status: "succeeded" | "failed", key: string) =>
+  signedPayment(api, { idempotency_key: key, order_id: orderId, status });
 
 let keys = 0;
 const key = () => `pay_${++keys}_${Math.random().toString(36).slice(2)}`;
