@@ -5,6 +5,7 @@
  */
 import mysql from "mysql2/promise";
 import { Webhook } from "standardwebhooks";
+import type { Row } from "./run";
 
 const MERCHANT_SECRET = `whsec_${Buffer.from("bench-merchant-secret-of-32-byte").toString("base64")}`;
 const PAYMENT_SECRET = `whsec_${Buffer.from("bench-payment-secret-of-32-bytes").toString("base64")}`;
@@ -22,18 +23,6 @@ export type BenchKit = {
   ) => Promise<{ base: string; stop: () => Promise<void> }>;
   createProduct: (base: string, stock: number) => Promise<number>;
   holdRun: (base: string, productId: number) => Promise<{ rps: number; p50: number; p99: number }>;
-};
-
-export type MerchantRow = {
-  scenario: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  granted: number;
-  refused: number;
-  other: number;
-  invariants: string;
-  note?: string;
 };
 
 const percentile = (sorted: number[], p: number) =>
@@ -165,7 +154,7 @@ async function deliveryRow(kit: BenchKit, receiver: ReturnType<typeof startRecei
       other: total - receiver.firstArrival.size,
       invariants: bad === 0 ? "hold (5 too)" : `${bad} orders break invariant 5`,
       note: `events/s delivered during the load; ${Math.round((2 * paid) / seconds)} events/s committed (${Math.round(paid / seconds)} orders paid/s); p50/p99 = commit to first arrival; last event arrived ${drainedMs} ms after the load stopped`,
-    } satisfies MerchantRow;
+    } satisfies Row;
   } finally {
     await pool.end();
     await server.stop();
@@ -198,9 +187,7 @@ async function holdRow(kit: BenchKit, receiverUrl: string, dispatching: boolean)
   }
 }
 
-export async function merchantEventRows(
-  kit: BenchKit,
-): Promise<{ rows: MerchantRow[]; summary: string }> {
+export async function merchantEventRows(kit: BenchKit): Promise<{ rows: Row[]; summary: string }> {
   const receiver = startReceiver();
   try {
     const delivery = await deliveryRow(kit, receiver);
@@ -230,7 +217,7 @@ export async function merchantEventRows(
           .filter((x) => x.dispatching === dispatching)
           .map((x) => x.rps)
           .join(", ")} holds/s; ${r.paid} orders paid beside`,
-      } satisfies MerchantRow;
+      } satisfies Row;
     });
     const [on, off] = holdRows;
     const summary = `holds with the dispatcher sending / off: ${((on?.rps ?? 0) / Math.max(1, off?.rps ?? 0)).toFixed(2)}× (medians of 3 interleaved runs each)`;

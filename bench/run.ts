@@ -27,7 +27,7 @@ type WrkResult = {
   socket_errors: number;
 };
 
-type Row = {
+export type Row = {
   scenario: string;
   rps: number;
   p50: number;
