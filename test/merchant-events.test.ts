@@ -4,6 +4,7 @@ import {
   type MerchantDispatcher,
   startMerchantDispatcher,
 } from "../src/jobs/merchant-dispatcher";
+import { purgeDeliveredEvents } from "../src/services/merchant-events";
 import { cancelUnpaidOrders } from "../src/services/orders";
 import {
   admin,
@@ -296,6 +297,15 @@ describe("merchant events: the last attempt fails, the operator redelivers", () 
     const metrics = await (await ctx.app.request("/metrics")).text();
     expect(metrics).toMatch(/merchant_webhook_deliveries_total\{result="failed"\} 1\b/);
     expect(metrics).toMatch(/merchant_webhook_deliveries_total\{result="retry"\} 1\b/);
+    // The failed event is the oldest undelivered one: the dispatcher reports its age each second.
+    const oldest = async () =>
+      Number(
+        /^merchant_events_oldest_undelivered_seconds (\S+)$/m.exec(
+          await (await ctx.app.request("/metrics")).text(),
+        )?.[1],
+      );
+    for (let i = 0; i < 100 && !((await oldest()) > 0); i++) await Bun.sleep(50);
+    expect(await oldest()).toBeGreaterThan(0);
 
     receiver.behaviour = () => "ok";
     const again = await api.post(`/api/admin/events/${created.id}/redeliver`, {}, admin);
@@ -375,6 +385,33 @@ describe("merchant events: two processes, the one delivering killed with SIGKILL
     expect(delivered).toMatchObject({ type: "order.created", data: { order_id: orderId } });
     expect(receiver.maxOverlap).toBe(1);
     expect(receiver.badSignatures).toBe(0);
+  });
+});
+
+describe("retention", () => {
+  const use = useMerchantContext({ MERCHANT_EVENT_RETENTION_DAYS: "30" });
+
+  test("the sweeper's step purges events delivered more than MERCHANT_EVENT_RETENTION_DAYS ago, and only those", async () => {
+    const { ctx, api, receiver } = use();
+    for (let i = 0; i < 3; i++) await newOrder(api);
+    await allDelivered(api, receiver);
+    const [first, second, third] = await feed(api);
+    if (!first || !second || !third) throw new Error("three events expected");
+    await ctx.sql.query(
+      "UPDATE merchant_events SET delivered_at = NOW(3) - INTERVAL 31 DAY WHERE id = ?",
+      [first.id],
+    );
+    await ctx.sql.query(
+      "UPDATE merchant_events SET delivered_at = NOW(3) - INTERVAL 29 DAY WHERE id = ?",
+      [second.id],
+    );
+    // Undelivered events are kept however old.
+    await ctx.sql.query(
+      "UPDATE merchant_events SET delivery_status = 'failed', created_at = NOW(3) - INTERVAL 90 DAY WHERE id = ?",
+      [third.id],
+    );
+    expect(await purgeDeliveredEvents(ctx.deps, 100, patience())).toBe(1);
+    expect((await feed(api)).map((e) => e.id)).toEqual([second.id, third.id]);
   });
 });
 
