@@ -17,6 +17,6 @@ CREATE TABLE `merchant_events` (
 ALTER TABLE `payment_events` ADD `resolved_at` datetime(3);--> statement-breakpoint
 ALTER TABLE `payment_events` ADD `resolution` enum('refunded','ignored');--> statement-breakpoint
 ALTER TABLE `payment_events` ADD `resolution_note` varchar(1000);--> statement-breakpoint
-CREATE INDEX `merchant_events_delivery_due_idx` ON `merchant_events` (`delivery_status`,`next_attempt_at`);--> statement-breakpoint
+CREATE INDEX `merchant_events_delivery_id_idx` ON `merchant_events` (`delivery_status`,`id`);--> statement-breakpoint
 CREATE INDEX `merchant_events_order_id_idx` ON `merchant_events` (`order_id`,`id`);--> statement-breakpoint
 CREATE INDEX `merchant_events_delivered_at_idx` ON `merchant_events` (`delivery_status`,`delivered_at`);

@@ -232,8 +232,9 @@ export const merchantEvents = mysqlTable(
     deliveredAt: timestamp("delivered_at"),
   },
   (t) => [
-    // The dispatcher's scan of due events, oldest first.
-    index("merchant_events_delivery_due_idx").on(t.deliveryStatus, t.nextAttemptAt),
+    // The dispatcher's scan of pending events in id order, stopping at its LIMIT: a backlog
+    // is not sorted whole on every look.
+    index("merchant_events_delivery_id_idx").on(t.deliveryStatus, t.id),
     // Per-order ordering (an earlier event of the order still undelivered) and invariant checks.
     index("merchant_events_order_id_idx").on(t.orderId, t.id),
     // The retention purge of delivered events.
