@@ -42,9 +42,10 @@ function payloadOf(event: ClaimedEvent): string {
 
 /**
  * Sends merchant events to MERCHANT_WEBHOOK_URL: claims due events (up to the concurrency
- * limit), POSTs each signed per Standard Webhooks, and records the result. Looks again as soon
- * as a delivery ends (the next event of its order may be waiting) and every
- * MERCHANT_WEBHOOK_POLL_MS otherwise. Not started without a URL: events are then only recorded.
+ * limit), POSTs each signed per Standard Webhooks, and records the result. Looks again once
+ * half its deliveries have ended (the next event of their orders may be waiting), at once
+ * after a full claim, and every MERCHANT_WEBHOOK_POLL_MS otherwise. Not started without a URL:
+ * events are then only recorded.
  */
 export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefined {
   const { config } = deps;
@@ -62,6 +63,7 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
   let timerAt = Number.POSITIVE_INFINITY;
   let ageAt = 0;
   let looking: Promise<void> = Promise.resolve();
+  const refillAt = Math.floor(config.MERCHANT_WEBHOOK_CONCURRENCY / 2);
 
   const bounded = async <T>(work: (deadline: Deadline) => Promise<T>): Promise<T> => {
     const deadline = Deadline.start(config.REQUEST_TIMEOUT_MS);
@@ -123,7 +125,9 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
       .catch((err) => logJobFailure(deps, JOB, err))
       .finally(() => {
         inFlight.delete(delivery);
-        kick(0);
+        // Claims are made for several deliveries at once: one look per ended delivery would
+        // cost a claim's queries per event under a sale.
+        if (inFlight.size <= refillAt) kick(0);
       });
     inFlight.add(delivery);
   };

@@ -52,14 +52,14 @@ export async function claimDueEvents(
   leaseMs: number,
   deadline: CommitGuard,
 ): Promise<ClaimedEvent[]> {
-  const [due] = (await query(deps, deadline, (db) => db.execute(dueEvents(limit)))) as unknown as [
-    { id: number | string }[],
-  ];
-  if (due.length === 0) return [];
-  const ids = due.map((row) => Number(row.id));
   const token = randomBytes(16);
-  return transact(deps, deadline, async (tx) => {
-    await tx
+  // Statements on their own (autocommit), one connection: the claim is one UPDATE, and an
+  // event is only read back by the token that UPDATE wrote.
+  return query(deps, deadline, async (db) => {
+    const [due] = (await db.execute(dueEvents(limit))) as unknown as [{ id: number | string }[]];
+    if (due.length === 0) return [];
+    const ids = due.map((row) => Number(row.id));
+    await db
       .update(merchantEvents)
       .set({
         leaseUntil: sql`NOW(3) + INTERVAL ${leaseMs * 1000} MICROSECOND`,
@@ -73,7 +73,7 @@ export async function claimDueEvents(
           sql`(${merchantEvents.leaseUntil} IS NULL OR ${merchantEvents.leaseUntil} <= NOW(3))`,
         ),
       );
-    const claimed = await tx
+    const claimed = await db
       .select({
         id: merchantEvents.id,
         type: merchantEvents.type,
@@ -102,9 +102,9 @@ export async function recordAttempt(
   outcome: { error?: string; retryInMs: number },
   deadline: CommitGuard,
 ): Promise<DeliveryResult> {
-  return transact(deps, deadline, async (tx) => {
-    if (outcome.error === undefined) {
-      const [result] = await tx
+  if (outcome.error === undefined) {
+    const [result] = await query(deps, deadline, (db) =>
+      db
         .update(merchantEvents)
         .set({
           deliveryStatus: "delivered",
@@ -113,9 +113,12 @@ export async function recordAttempt(
           leaseUntil: null,
           leaseToken: null,
         })
-        .where(leaseHeld(event));
-      return result.affectedRows === 0 ? "lease_lost" : "delivered";
-    }
+        .where(leaseHeld(event)),
+    );
+    return result.affectedRows === 0 ? "lease_lost" : "delivered";
+  }
+  const error = outcome.error;
+  return transact(deps, deadline, async (tx) => {
     const max = deps.config.MERCHANT_WEBHOOK_MAX_ATTEMPTS;
     // The status is decided on the row's own attempts: a redelivery asked for meanwhile
     // started them over.
@@ -124,7 +127,7 @@ export async function recordAttempt(
       .set({
         deliveryStatus: sql`IF(${merchantEvents.attempts} >= ${max}, 'failed', 'pending')`,
         nextAttemptAt: sql`NOW(3) + INTERVAL ${Math.round(outcome.retryInMs * 1000)} MICROSECOND`,
-        lastError: outcome.error.slice(0, 500),
+        lastError: error.slice(0, 500),
         leaseUntil: null,
         leaseToken: null,
       })
