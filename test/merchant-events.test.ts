@@ -335,7 +335,7 @@ describe("merchant events: the last attempt fails, the operator redelivers", () 
   });
 });
 
-describe("merchant events: two processes, the one delivering killed with SIGKILL", () => {
+describe("merchant events: two processes, a delivery cut short by SIGKILL or SIGTERM", () => {
   let ctx: TestContext;
   const receiver = new MerchantReceiver();
   const servers = new Map<string, ServerProcess>();
@@ -385,6 +385,26 @@ describe("merchant events: two processes, the one delivering killed with SIGKILL
     expect(delivered).toMatchObject({ type: "order.created", data: { order_id: orderId } });
     expect(receiver.maxOverlap).toBe(1);
     expect(receiver.badSignatures).toBe(0);
+  });
+
+  test("SIGTERM while a delivery hangs: the process exits cleanly and hands the lease back", async () => {
+    receiver.behaviour = () => "hang";
+    const [via, survivor] = [...servers.entries()][0] as [string, ServerProcess];
+    const before = receiver.deliveries.length;
+    const orderId = await newOrder(client(survivor.base));
+    await receiver.until((r) => r.deliveries.slice(before).some((d) => d.via === via));
+    expect(await survivor.stop("SIGTERM")).toBe(0);
+    servers.delete(via);
+    const [event] = await rows<{
+      delivery_status: string;
+      attempts: number;
+      lease_until: Date | null;
+    }>(
+      ctx.sql,
+      "SELECT delivery_status, attempts, lease_until FROM merchant_events WHERE order_id = ?",
+      [orderId],
+    );
+    expect(event).toEqual({ delivery_status: "pending", attempts: 1, lease_until: null });
   });
 });
 
