@@ -5,7 +5,8 @@ import {
   type ClaimedEvent,
   claimDueEvents,
   oldestUndeliveredAge,
-  recordAttempt,
+  recordDeliveries,
+  recordFailure,
   releaseClaim,
 } from "../services/merchant-delivery";
 import { logJobFailure } from "./failures";
@@ -101,17 +102,54 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
     }
   };
 
+  /**
+   * Deliveries ended and waiting to be recorded: one statement records all that ended while
+   * the previous one ran, so under a sale the database sees a commit per batch, not per event.
+   */
+  const toRecord: { event: ClaimedEvent; recorded: (done: boolean) => void }[] = [];
+  let recording = false;
+  const recordPending = async (): Promise<void> => {
+    if (recording) return;
+    recording = true;
+    try {
+      while (toRecord.length > 0) {
+        const batch = toRecord.splice(0);
+        let done = new Set<number>();
+        try {
+          const events = batch.map((entry) => entry.event);
+          done = await bounded((d) => recordDeliveries(deps, events, d));
+        } catch (err) {
+          // Unrecorded, the events' leases lapse and they are sent again: at least once.
+          logJobFailure(deps, JOB, err);
+        }
+        for (const entry of batch) entry.recorded(done.has(entry.event.id));
+      }
+    } finally {
+      recording = false;
+    }
+  };
+  const recordDelivered = (event: ClaimedEvent) =>
+    new Promise<boolean>((recorded) => {
+      toRecord.push({ event, recorded });
+      void recordPending();
+    });
+
   const deliver = async (event: ClaimedEvent): Promise<void> => {
     const error = await send(event);
+    if (error === undefined) {
+      if (!(await recordDelivered(event))) return;
+      deps.metrics.merchantDeliveries.inc({ result: "delivered" });
+      deps.metrics.merchantAttempts.observe(event.attempts);
+      return;
+    }
     if (error === "stopping" && stopping.signal.aborted) {
       await bounded((d) => releaseClaim(deps, event, d));
       return;
     }
     const retryInMs = backoffMs(event.attempts, config);
-    const result = await bounded((d) => recordAttempt(deps, event, { error, retryInMs }, d));
+    const result = await bounded((d) => recordFailure(deps, event, error, retryInMs, d));
     if (result === "lease_lost") return;
     deps.metrics.merchantDeliveries.inc({ result });
-    if (result === "delivered") deps.metrics.merchantAttempts.observe(event.attempts);
     if (result === "failed") {
       deps.logger.warn(
         { eventId: event.id, type: event.type, attempts: event.attempts, error },

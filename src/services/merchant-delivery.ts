@@ -92,32 +92,54 @@ const leaseHeld = (event: ClaimedEvent) =>
   and(eq(merchantEvents.id, event.id), sql`${merchantEvents.leaseToken} = ${event.leaseToken}`);
 
 /**
- * Records one attempt's result, if this process still holds the lease (one that outlived it
- * leaves the event to whoever took it since). A failure is retried after `retryInMs`, or
- * becomes `failed` once the attempts reach the limit.
+ * Records events delivered, in one statement for however many ended since the last record (a
+ * commit per event would cost the database as much as the sends). Only events this process
+ * still holds the lease of are recorded: the others are left to whoever took them since. The
+ * rows recorded get a mark of this call, by which they are read back; the ids recorded.
  */
-export async function recordAttempt(
+export async function recordDeliveries(
+  deps: Deps,
+  events: ClaimedEvent[],
+  deadline: CommitGuard,
+): Promise<Set<number>> {
+  const mark = randomBytes(16);
+  const tokens = [...new Set(events.map((event) => event.leaseToken))];
+  const ids = events.map((event) => event.id);
+  const ours = sql`${merchantEvents.leaseToken} IN (${sql.join(
+    tokens.map((token) => sql`${token}`),
+    sql`, `,
+  )})`;
+  return query(deps, deadline, async (db) => {
+    await db
+      .update(merchantEvents)
+      .set({
+        deliveryStatus: "delivered",
+        deliveredAt: sql`NOW(3)`,
+        lastError: null,
+        leaseUntil: null,
+        leaseToken: sql`${mark}`,
+      })
+      .where(and(inArray(merchantEvents.id, ids), ours));
+    const recorded = await db
+      .select({ id: merchantEvents.id })
+      .from(merchantEvents)
+      .where(and(inArray(merchantEvents.id, ids), sql`${merchantEvents.leaseToken} = ${mark}`));
+    return new Set(recorded.map((row) => row.id));
+  });
+}
+
+/**
+ * Records a failed attempt, if this process still holds the lease (one that outlived it leaves
+ * the event to whoever took it since): retried after `retryInMs`, or `failed` once the
+ * attempts reach the limit.
+ */
+export async function recordFailure(
   deps: Deps,
   event: ClaimedEvent,
-  outcome: { error?: string; retryInMs: number },
+  error: string,
+  retryInMs: number,
   deadline: CommitGuard,
-): Promise<DeliveryResult> {
-  if (outcome.error === undefined) {
-    const [result] = await query(deps, deadline, (db) =>
-      db
-        .update(merchantEvents)
-        .set({
-          deliveryStatus: "delivered",
-          deliveredAt: sql`NOW(3)`,
-          lastError: null,
-          leaseUntil: null,
-          leaseToken: null,
-        })
-        .where(leaseHeld(event)),
-    );
-    return result.affectedRows === 0 ? "lease_lost" : "delivered";
-  }
-  const error = outcome.error;
+): Promise<Exclude<DeliveryResult, "delivered">> {
   return transact(deps, deadline, async (tx) => {
     const max = deps.config.MERCHANT_WEBHOOK_MAX_ATTEMPTS;
     // The status is decided on the row's own attempts: a redelivery asked for meanwhile
@@ -126,7 +148,7 @@ export async function recordAttempt(
       .update(merchantEvents)
       .set({
         deliveryStatus: sql`IF(${merchantEvents.attempts} >= ${max}, 'failed', 'pending')`,
-        nextAttemptAt: sql`NOW(3) + INTERVAL ${Math.round(outcome.retryInMs * 1000)} MICROSECOND`,
+        nextAttemptAt: sql`NOW(3) + INTERVAL ${Math.round(retryInMs * 1000)} MICROSECOND`,
         lastError: error.slice(0, 500),
         leaseUntil: null,
         leaseToken: null,
