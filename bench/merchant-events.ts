@@ -31,48 +31,58 @@ const percentile = (sorted: number[], p: number) =>
     : (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number);
 
 /**
- * A merchant's endpoint: verifies each delivery and notes when each event first arrived. With
- * `checking` off it only answers 200: a merchant's endpoint runs on machines of its own, and
- * the hold-rate runs measure what the service pays, not what this shared CPU pays to verify.
+ * The merchant's endpoint (bench/merchant-receiver.ts) in a process of its own, and what it
+ * reports: when each event first arrived, and its delay from the event's commit.
  */
-function startReceiver() {
-  const verifier = new Webhook(MERCHANT_SECRET);
-  const state = { checking: true };
+async function startReceiver() {
+  const proc = Bun.spawn(["bun", "bench/merchant-receiver.ts"], {
+    env: { ...process.env, RECEIVER_PORT: String(RECEIVER_PORT), MERCHANT_SECRET },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const firstArrival = new Map<string, number>();
   const delays: number[] = [];
   let bad = 0;
-  const server = Bun.serve({
-    port: RECEIVER_PORT,
-    hostname: "127.0.0.1",
-    fetch: async (req) => {
-      const body = await req.text();
-      if (!state.checking) return new Response("ok");
-      try {
-        const payload = verifier.verify(body, Object.fromEntries(req.headers)) as {
-          timestamp: string;
-        };
-        const id = req.headers.get("webhook-id") ?? "";
-        if (!firstArrival.has(id)) {
-          const now = Date.now();
-          firstArrival.set(id, now);
-          delays.push(now - Date.parse(payload.timestamp));
-        }
-        return new Response("ok");
-      } catch {
-        bad++;
-        return new Response("bad signature", { status: 400 });
-      }
-    },
+  let ready: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => {
+    ready = resolve;
   });
+  void (async () => {
+    let rest = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stdout) {
+      const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) {
+        const [kind, id, at, delay] = line.split(" ");
+        if (kind === "ready") ready();
+        if (kind === "B") bad++;
+        if (kind === "A" && id) {
+          firstArrival.set(id, Number(at));
+          delays.push(Number(delay));
+        }
+      }
+    }
+  })();
+  await started;
+  const base = `http://127.0.0.1:${RECEIVER_PORT}`;
   return {
-    url: `http://127.0.0.1:${RECEIVER_PORT}/merchant`,
+    url: `${base}/merchant`,
     firstArrival,
     delays,
     bad: () => bad,
-    state,
-    stop: () => server.stop(true),
+    /** From now on it only answers, for the hold-rate runs (see `holdRow`). */
+    quiet: async () => {
+      await fetch(`${base}/quiet`, { method: "POST" });
+    },
+    stop: async () => {
+      proc.kill();
+      await proc.exited;
+    },
   };
 }
+
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
 /** Shoppers that each hold, order and pay (signed), one after the other, until `untilMs`. */
 async function shoppers(base: string, productId: number, workers: number, untilMs: number) {
@@ -129,7 +139,7 @@ const merchantEnv = (receiverUrl: string) => ({
 });
 
 /** Orders created and paid for `seconds` by ORDER_WORKERS shoppers, events sent as they commit. */
-async function deliveryRow(kit: BenchKit, receiver: ReturnType<typeof startReceiver>) {
+async function deliveryRow(kit: BenchKit, receiver: Receiver) {
   const url = await kit.freshDatabase("flash_sale_bench");
   const server = await kit.startServer(url, merchantEnv(receiver.url));
   const pool = mysql.createPool({ uri: url, connectionLimit: 1 });
@@ -171,7 +181,8 @@ async function deliveryRow(kit: BenchKit, receiver: ReturnType<typeof startRecei
 /**
  * Holds on a hot product while BACKGROUND_WORKERS shoppers order and pay beside them, with the
  * dispatcher delivering their events (URL set) or not (events only recorded). Runs alternate,
- * so the machine's other load falls on both alike.
+ * so the machine's other load falls on both alike. The receiver only answers here: a merchant's
+ * endpoint runs on machines of its own, and these runs measure what sending costs the service.
  */
 async function holdRow(kit: BenchKit, receiverUrl: string, dispatching: boolean) {
   const url = await kit.freshDatabase("flash_sale_bench");
@@ -195,10 +206,10 @@ async function holdRow(kit: BenchKit, receiverUrl: string, dispatching: boolean)
 }
 
 export async function merchantEventRows(kit: BenchKit): Promise<{ rows: Row[]; summary: string }> {
-  const receiver = startReceiver();
+  const receiver = await startReceiver();
   try {
     const delivery = await deliveryRow(kit, receiver);
-    receiver.state.checking = false;
+    await receiver.quiet();
     const runs: { dispatching: boolean; rps: number; p50: number; p99: number; paid: number }[] =
       [];
     for (const dispatching of [true, false, true, false, true, false]) {
@@ -231,6 +242,6 @@ export async function merchantEventRows(kit: BenchKit): Promise<{ rows: Row[]; s
     const summary = `holds with the dispatcher sending / off: ${((on?.rps ?? 0) / Math.max(1, off?.rps ?? 0)).toFixed(2)}× (medians of 3 interleaved runs each)`;
     return { rows: [delivery, ...holdRows], summary };
   } finally {
-    receiver.stop();
+    await receiver.stop();
   }
 }
