@@ -82,8 +82,6 @@ async function startReceiver() {
   };
 }
 
-type Receiver = Awaited<ReturnType<typeof startReceiver>>;
-
 /** Shoppers that each hold, order and pay (signed), one after the other, until `untilMs`. */
 async function shoppers(base: string, productId: number, workers: number, untilMs: number) {
   const signer = new Webhook(PAYMENT_SECRET);
@@ -139,9 +137,13 @@ const merchantEnv = (receiverUrl: string) => ({
 });
 
 /** Orders created and paid for `seconds` by ORDER_WORKERS shoppers, events sent as they commit. */
-async function deliveryRow(kit: BenchKit, receiver: Receiver) {
+async function deliveryRow(kit: BenchKit, concurrency: number) {
+  const receiver = await startReceiver();
   const url = await kit.freshDatabase("flash_sale_bench");
-  const server = await kit.startServer(url, merchantEnv(receiver.url));
+  const server = await kit.startServer(url, {
+    ...merchantEnv(receiver.url),
+    MERCHANT_WEBHOOK_CONCURRENCY: String(concurrency),
+  });
   const pool = mysql.createPool({ uri: url, connectionLimit: 1 });
   try {
     const productId = await kit.createProduct(server.base, 100_000_000);
@@ -162,7 +164,7 @@ async function deliveryRow(kit: BenchKit, receiver: Receiver) {
     const delays = [...receiver.delays].sort((a, b) => a - b);
     const bad = await eventInvariant(pool);
     return {
-      scenario: `merchant events: orders created and paid, ${ORDER_WORKERS} shoppers, local receiver`,
+      scenario: `merchant events: orders created and paid, ${ORDER_WORKERS} shoppers, local receiver, MERCHANT_WEBHOOK_CONCURRENCY=${concurrency}`,
       rps: Math.round(inWindow / seconds),
       p50: percentile(delays, 0.5),
       p99: percentile(delays, 0.99),
@@ -175,6 +177,7 @@ async function deliveryRow(kit: BenchKit, receiver: Receiver) {
   } finally {
     await pool.end();
     await server.stop();
+    await receiver.stop();
   }
 }
 
@@ -206,10 +209,10 @@ async function holdRow(kit: BenchKit, receiverUrl: string, dispatching: boolean)
 }
 
 export async function merchantEventRows(kit: BenchKit): Promise<{ rows: Row[]; summary: string }> {
+  const delivery = [await deliveryRow(kit, 8), await deliveryRow(kit, 32)];
   const receiver = await startReceiver();
+  await receiver.quiet();
   try {
-    const delivery = await deliveryRow(kit, receiver);
-    await receiver.quiet();
     const runs: { dispatching: boolean; rps: number; p50: number; p99: number; paid: number }[] =
       [];
     for (const dispatching of [true, false, true, false, true, false]) {
@@ -240,7 +243,7 @@ export async function merchantEventRows(kit: BenchKit): Promise<{ rows: Row[]; s
     });
     const [on, off] = holdRows;
     const summary = `holds with the dispatcher sending / off: ${((on?.rps ?? 0) / Math.max(1, off?.rps ?? 0)).toFixed(2)}× (medians of 3 interleaved runs each)`;
-    return { rows: [delivery, ...holdRows], summary };
+    return { rows: [...delivery, ...holdRows], summary };
   } finally {
     await receiver.stop();
   }
