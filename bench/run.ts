@@ -6,6 +6,7 @@ import { cpus, totalmem } from "node:os";
 import { SignJWT } from "jose";
 import mysql from "mysql2/promise";
 import { migrateDatabase } from "../src/db/migrate";
+import { type BenchKit, merchantEventRows } from "./merchant-events";
 
 const SERVER_URL = process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/flash_sale";
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
@@ -28,7 +29,7 @@ type WrkResult = {
   socket_errors: number;
 };
 
-type Row = {
+export type Row = {
   scenario: string;
   rps: number;
   p50: number;
@@ -667,6 +668,28 @@ function printTable(rows: Row[]): void {
   }
 }
 
+/** What the merchant events rows (bench/merchant-events.ts) need from this harness. */
+const merchantKit: BenchKit = {
+  seconds: SECONDS,
+  freshDatabase,
+  startServer: (url, env) => startServer(url, env),
+  createProduct: (base, stock) => createProduct(base, stock),
+  holdRun: async (base, productId) => {
+    const body = JSON.stringify({ product_id: productId, qty: 1 });
+    const r = row("", await wrk(`${base}/api/holds`, 64, SECONDS, "POST", body), "");
+    return { rps: r.rps, p50: r.p50, p99: r.p99 };
+  },
+};
+
+// BENCH_ONLY=merchant runs the merchant events rows alone.
+if (process.env.BENCH_ONLY === "merchant") {
+  ensureWrk();
+  const merchant = await merchantEventRows(merchantKit);
+  printTable(merchant.rows);
+  console.log(`\n${merchant.summary}`);
+  process.exit(0);
+}
+
 // BENCH_ONLY=streams runs the live stock fan-out alone (it needs no wrk); BENCH_ONLY=galera
 // the Galera rows next to the single server's; BENCH_ONLY=reads the cached read, the sold-out
 // storm and the 2,000-connection burst against their ceilings; BENCH_ONLY=opening the opening
@@ -715,6 +738,7 @@ const buyerRows = await buyerScenarios();
 const sell = await sellOut();
 const galeraRows = await galeraScenarios();
 const readRows = await reads();
+const merchant = await merchantEventRows(merchantKit);
 const all = [
   ...batchedRows,
   ...classicRows,
@@ -729,6 +753,7 @@ const all = [
   ...readRows,
   postCeiling,
   lua,
+  ...merchant.rows,
 ];
 console.log(
   `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${SECONDS} s per run; wrk -t2`,
@@ -752,6 +777,7 @@ console.log(
 );
 console.log(`sold-out storm refusals / cached GET: ${ratio(storm, readRows[0])}×`);
 console.log(`opening storm refusals / cached GET: ${ratio(opening[0], readRows[0])}×`);
+console.log(merchant.summary);
 console.log(
   `holds at 256 conns, with buyer tokens / anonymous: ${ratio(buyerRows[0], batchedRows[1])}× (no limit), ${ratio(buyerRows[1], batchedRows[1])}× (max_per_buyer 5)`,
 );

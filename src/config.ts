@@ -99,10 +99,37 @@ export const ConfigSchema = z.object({
   // and at most this many open streams per process.
   STOCK_EVENTS_INTERVAL_MS: int(10, 60_000).default(250),
   STOCK_EVENTS_MAX_STREAMS: int(0, 1_000_000).default(10_000),
+  // Merchant events (src/jobs/merchant-dispatcher.ts): sent when the URL is set, else only
+  // recorded. The secret is required with the URL (checked below).
+  MERCHANT_WEBHOOK_URL: z.preprocess(
+    emptyAsUnset,
+    z.url({ protocol: /^https?$/, error: "must be an http(s):// URL" }).optional(),
+  ),
+  MERCHANT_WEBHOOK_SECRET: z.preprocess(emptyAsUnset, webhookSecret.optional()),
+  MERCHANT_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(5000),
+  MERCHANT_WEBHOOK_MAX_ATTEMPTS: int(1, 1000).default(12),
+  MERCHANT_WEBHOOK_CONCURRENCY: int(1, 1000).default(8),
+  MERCHANT_EVENT_RETENTION_DAYS: int(1, 3650).default(30),
+  // The first retry's delay, doubling up to the cap; smaller values are for tests.
+  MERCHANT_WEBHOOK_BACKOFF_MS: int(10, 3_600_000).default(1000),
+  MERCHANT_WEBHOOK_BACKOFF_MAX_MS: int(10, 86_400_000).default(300_000),
+  // How often an idle dispatcher looks for due events (events of other processes included).
+  MERCHANT_WEBHOOK_POLL_MS: int(10, 60_000).default(250),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** Rules that span variables, reported like the others. */
+const CheckedConfigSchema = ConfigSchema.superRefine((config, ctx) => {
+  if (config.MERCHANT_WEBHOOK_URL && !config.MERCHANT_WEBHOOK_SECRET) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["MERCHANT_WEBHOOK_SECRET"],
+      message: "is required when MERCHANT_WEBHOOK_URL is set (a whsec_ secret to sign events with)",
+    });
+  }
+});
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -112,7 +139,7 @@ export class ConfigError extends Error {
 }
 
 export function parseConfig(env: Record<string, string | undefined>): Config {
-  const result = ConfigSchema.safeParse(env);
+  const result = CheckedConfigSchema.safeParse(env);
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((issue) => {

@@ -7,12 +7,15 @@ export const codeToStatus = {
   product_not_found: 404,
   hold_not_found: 404,
   order_not_found: 404,
+  event_not_found: 404,
+  conflict_not_found: 404,
   insufficient_stock: 409,
   hold_already_used: 409,
   idempotency_key_in_progress: 409,
   buyer_limit_exceeded: 409,
   sale_not_started: 409,
   sale_ended: 409,
+  conflict_already_resolved: 409,
   hold_expired: 410,
   hold_released: 410,
   payload_too_large: 413,
@@ -34,12 +37,15 @@ const titles: Record<ErrorCode, string> = {
   product_not_found: "Product not found",
   hold_not_found: "Hold not found",
   order_not_found: "Order not found",
+  event_not_found: "Event not found",
+  conflict_not_found: "Conflict not found",
   insufficient_stock: "Insufficient stock",
   hold_already_used: "Hold already used",
   idempotency_key_in_progress: "Idempotency key in progress",
   buyer_limit_exceeded: "Buyer limit exceeded",
   sale_not_started: "Sale not started",
   sale_ended: "Sale ended",
+  conflict_already_resolved: "Conflict already resolved",
   hold_expired: "Hold expired",
   hold_released: "Hold released",
   payload_too_large: "Payload too large",
@@ -62,6 +68,8 @@ export type ProblemExtras = {
   starts_at?: string;
   ended_at?: string;
   errors?: FieldError[];
+  /** The payment conflict as it stands, on `conflict_already_resolved`. */
+  conflict?: Record<string, unknown>;
 };
 
 export class AppError extends Error {

@@ -5,6 +5,7 @@ import { StartupError, waitForDatabase } from "./db/startup";
 import { buildDeps, closeDeps } from "./deps";
 import { AppError } from "./errors";
 import { problemResponse } from "./http/problem";
+import { startMerchantDispatcher } from "./jobs/merchant-dispatcher";
 import { startReconciler } from "./jobs/reconciler";
 import { startSweeper } from "./jobs/sweeper";
 import { createLogger, type Logger } from "./lib/logger";
@@ -74,6 +75,12 @@ if (config.WORKERS > 1 && workerId === undefined) {
     },
   });
   const jobs = [startSweeper(deps), startReconciler(deps)];
+  const dispatcher = startMerchantDispatcher(deps);
+  if (!dispatcher) {
+    logger.warn(
+      "MERCHANT_WEBHOOK_URL is not set: merchant events are recorded, not sent (GET /api/admin/events)",
+    );
+  }
   logger.info({ port: server.port, worker: workerId }, "flash-sale listening");
 
   let stopping = false;
@@ -88,7 +95,7 @@ if (config.WORKERS > 1 && workerId === undefined) {
     for (const job of jobs) job.stop();
     // Open event streams would keep the server waiting for ever: end them first.
     deps.stockHub.close();
-    await server.stop(false);
+    await Promise.all([server.stop(false), dispatcher?.stop()]);
     await closeDeps(deps);
     clearTimeout(forced);
     logger.info("stopped");

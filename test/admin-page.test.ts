@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { client, createHold, createOrder, createProduct } from "./fixtures";
 import { launchChromium, until } from "./helpers/browser";
-import { ADMIN_TOKEN, useServedContext } from "./helpers/harness";
+import { ADMIN_TOKEN, rows, useServedContext } from "./helpers/harness";
 
 // The operator's page in a real browser: Debian's Chromium driven by playwright-core.
 
@@ -90,6 +90,107 @@ describe("GET /admin in Chromium", () => {
     await page.close();
     expect(problems).toEqual([]);
     expect(foreign).toEqual([]);
+  });
+
+  test("a conflict marked refunded or ignored, a refusal shown with its title and detail, a failed event redelivered", async () => {
+    const ctx = served();
+    const api = client(ctx.baseUrl);
+    const productId = await createProduct(api, 50);
+    const orders = [];
+    for (let i = 0; i < 3; i++)
+      orders.push(await createOrder(api, await createHold(api, productId, 1)));
+    const conflicts: number[] = [];
+    for (const [i, orderId] of orders.entries()) {
+      await api.post("/api/payments/webhook", {
+        idempotency_key: `ok-${orderId}`,
+        order_id: orderId,
+        status: "succeeded",
+      });
+      const late = await api.post("/api/payments/webhook", {
+        idempotency_key: `late-${orderId}-${i}`,
+        order_id: orderId,
+        status: "failed",
+      });
+      expect(late.body.conflict).toBe(true);
+      const [row] = await rows<{ id: number }>(
+        ctx.sql,
+        "SELECT id FROM payment_events WHERE idempotency_key = ?",
+        [`late-${orderId}-${i}`],
+      );
+      conflicts.push(Number(row?.id));
+    }
+    // No merchant URL in this suite: the state a receiver's refusals leave, written directly.
+    const [created] = await rows<{ id: number }>(
+      ctx.sql,
+      "SELECT id FROM merchant_events WHERE order_id = ? AND type = 'order.created'",
+      [orders[0]],
+    );
+    const failedId = Number(created?.id);
+    await ctx.sql.query(
+      "UPDATE merchant_events SET delivery_status = 'failed', attempts = 12, last_error = 'HTTP 500' WHERE id = ?",
+      [failedId],
+    );
+
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (err) => problems.push(`script error: ${err.message}`));
+    await page.goto(`${ctx.baseUrl}/admin`);
+    await page.fill("#token", ADMIN_TOKEN);
+    await page.click("button[type=submit]");
+    const conflictRow = (id: number) =>
+      page
+        .locator("#conflicts tbody tr", { hasText: `late-` })
+        .filter({ has: page.locator(`td:first-child:text-is("${id}")`) });
+    await conflictRow(conflicts[0] as number).waitFor();
+
+    await conflictRow(conflicts[0] as number)
+      .getByRole("button", { name: "Refunded" })
+      .click();
+    await conflictRow(conflicts[0] as number).waitFor({ state: "detached" });
+    await conflictRow(conflicts[1] as number)
+      .getByRole("button", { name: "Ignore" })
+      .click();
+    await conflictRow(conflicts[1] as number).waitFor({ state: "detached" });
+    const resolved = await rows<{ id: number; resolution: string | null }>(
+      ctx.sql,
+      "SELECT id, resolution FROM payment_events WHERE id IN (?) ORDER BY id",
+      [conflicts],
+    );
+    expect(resolved.map((r) => r.resolution)).toEqual(["refunded", "ignored", null]);
+
+    // Another operator ignores the third conflict while this page still shows it open: the
+    // page's "Refunded" is refused, and the page says why.
+    const third = conflicts[2] as number;
+    await page.route(`**/api/admin/payment-conflicts/${third}/resolve`, async (route) => {
+      await api.post(
+        `/api/admin/payment-conflicts/${third}/resolve`,
+        { resolution: "ignored" },
+        { authorization: `Bearer ${ADMIN_TOKEN}` },
+      );
+      await route.continue();
+    });
+    await conflictRow(third).getByRole("button", { name: "Refunded" }).click();
+    await until(
+      () => page.locator("#action-refusal").textContent(),
+      (seen) =>
+        seen ===
+        `Conflict already resolved: Payment conflict ${third} was already resolved as ignored.`,
+      5000,
+    );
+    expect(await page.isVisible("#action-refusal")).toBe(true);
+
+    const failedRow = page.locator("#failed-events tbody tr", { hasText: "order.created" });
+    await expect(failedRow.textContent()).resolves.toContain("HTTP 500");
+    await failedRow.getByRole("button", { name: "Redeliver" }).click();
+    await failedRow.waitFor({ state: "detached" });
+    const [after] = await rows<{ delivery_status: string; attempts: number }>(
+      ctx.sql,
+      "SELECT delivery_status, attempts FROM merchant_events WHERE id = ?",
+      [failedId],
+    );
+    expect(after).toEqual({ delivery_status: "pending", attempts: 0 });
+    await page.close();
+    expect(problems).toEqual([]);
   });
 
   test("a wrong token is refused and not kept", async () => {

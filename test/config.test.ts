@@ -21,6 +21,40 @@ describe("configuration", () => {
     expect(config.WEBHOOK_SECRET).toBeUndefined();
   });
 
+  test("merchant events: the contract's defaults; a URL needs its secret, a bad secret is named", () => {
+    expect(parseConfig({})).toMatchObject({
+      MERCHANT_WEBHOOK_TIMEOUT_MS: 5000,
+      MERCHANT_WEBHOOK_MAX_ATTEMPTS: 12,
+      MERCHANT_WEBHOOK_CONCURRENCY: 8,
+      MERCHANT_EVENT_RETENTION_DAYS: 30,
+      MERCHANT_WEBHOOK_BACKOFF_MS: 1000,
+      MERCHANT_WEBHOOK_BACKOFF_MAX_MS: 300_000,
+    });
+    expect(parseConfig({}).MERCHANT_WEBHOOK_URL).toBeUndefined();
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        parseConfig(env);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    expect(problemsOf({ MERCHANT_WEBHOOK_URL: "https://merchant.example/hooks" })).toEqual([
+      "MERCHANT_WEBHOOK_SECRET: is required when MERCHANT_WEBHOOK_URL is set (a whsec_ secret to sign events with)",
+    ]);
+    expect(
+      problemsOf({
+        MERCHANT_WEBHOOK_URL: "ftp://merchant.example",
+        MERCHANT_WEBHOOK_SECRET: "plain-secret",
+        MERCHANT_WEBHOOK_CONCURRENCY: "0",
+      }),
+    ).toEqual([
+      'MERCHANT_WEBHOOK_URL: must be an http(s):// URL (got "ftp://merchant.example")',
+      "MERCHANT_WEBHOOK_SECRET: must start with whsec_",
+      'MERCHANT_WEBHOOK_CONCURRENCY: Too small: expected number to be >=1 (got "0")',
+    ]);
+  });
+
   test("every bad variable is reported with its reason; secrets are not echoed", () => {
     let error: unknown;
     try {

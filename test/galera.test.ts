@@ -5,10 +5,12 @@ import mysql from "mysql2/promise";
 import { migrateDatabase } from "../src/db/migrate";
 import { closeDeps } from "../src/deps";
 import { logJobFailure } from "../src/jobs/failures";
+import { startMerchantDispatcher } from "../src/jobs/merchant-dispatcher";
 import { applyStrandedEvents } from "../src/services/deferred-events";
 import { expireHolds } from "../src/services/hold-expiry";
 import { type Client, client, countBy, createProduct, patience, type Reply } from "./fixtures";
 import { buildTestApp, invariantViolations, type Running, rows, serve } from "./helpers/harness";
+import { MERCHANT_SECRET, MerchantReceiver } from "./helpers/merchant-receiver";
 
 // A real three-node MariaDB Galera cluster on this machine (scripts/galera.sh, ports of its
 // own), one API app per node: the service on every node at once. It found a connection
@@ -200,6 +202,72 @@ describe("three API apps on a three-node Galera cluster", () => {
     );
     expect(countBy(statuses, (r) => r.status)).toEqual({ paid: 20 });
     expect(await invariantViolations(sql)).toEqual([]);
+  });
+
+  test("three dispatchers on three nodes: every event delivered, none sent by two at once, each order's in order", async () => {
+    const receiver = new MerchantReceiver().start();
+    // Slow answers, and every first attempt refused: long windows for two nodes to collide in.
+    receiver.delayMs = 30;
+    const tried = new Set<string>();
+    receiver.behaviour = (d) => {
+      if (tried.has(d.id)) return "ok";
+      tried.add(d.id);
+      return "fail";
+    };
+    const senders = [1, 2, 3].map((node) =>
+      buildTestApp(nodeUrl(node, database), {
+        DB_POOL_SIZE: "4",
+        MERCHANT_WEBHOOK_URL: receiver.url(`node${node}`),
+        MERCHANT_WEBHOOK_SECRET: MERCHANT_SECRET,
+        MERCHANT_WEBHOOK_POLL_MS: "10",
+        MERCHANT_WEBHOOK_BACKOFF_MS: "10",
+        MERCHANT_WEBHOOK_BACKOFF_MAX_MS: "50",
+        MERCHANT_WEBHOOK_MAX_ATTEMPTS: "100",
+      }),
+    );
+    const dispatchers = senders.map((sender) => startMerchantDispatcher(sender.deps));
+    try {
+      const undelivered = async () =>
+        Number(
+          (
+            await rows<{ n: number }>(
+              sql,
+              "SELECT COUNT(*) AS n FROM merchant_events WHERE delivery_status <> 'delivered'",
+            )
+          )[0]?.n,
+        );
+      for (let i = 0; i < 600 && (await undelivered()) > 0; i++) await Bun.sleep(50);
+      expect(await undelivered()).toBe(0);
+    } finally {
+      for (const dispatcher of dispatchers) await dispatcher?.stop();
+      for (const sender of senders) await closeDeps(sender.deps);
+      await receiver.stop();
+    }
+    const events = await rows<{ id: number; order_id: number; type: string }>(
+      sql,
+      "SELECT id, order_id, type FROM merchant_events ORDER BY id",
+    );
+    const senderCount = new Set(receiver.deliveries.map((d) => d.via)).size;
+    const twice = events.filter(
+      (e) => receiver.accepted().filter((d) => d.id === String(e.id)).length > 1,
+    ).length;
+    console.info(
+      `galera: ${events.length} merchant events, ${receiver.deliveries.length} requests from ${senderCount} nodes; accepted twice: ${twice}; most requests for one event at once: ${receiver.maxOverlap}`,
+    );
+    expect(events.length).toBeGreaterThan(40);
+    expect(receiver.badSignatures).toBe(0);
+    expect(receiver.maxOverlap).toBe(1);
+    const firstAccepted = (id: number) =>
+      receiver.deliveries.findIndex((d) => d.id === String(id) && d.answered === 200);
+    for (const e of events) expect(firstAccepted(e.id)).toBeGreaterThanOrEqual(0);
+    // Each order's events: a later one first sent only after the earlier one was accepted.
+    const orderEvents = events.filter((e) => e.type !== "payment.conflict");
+    for (const [i, e] of orderEvents.entries()) {
+      const earlier = orderEvents.slice(0, i).findLast((p) => p.order_id === e.order_id);
+      if (!earlier) continue;
+      const firstSent = receiver.deliveries.findIndex((d) => d.id === String(e.id));
+      expect(firstSent).toBeGreaterThan(firstAccepted(earlier.id));
+    }
   });
 
   /**

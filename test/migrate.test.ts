@@ -36,6 +36,7 @@ describe("migrator", () => {
         "hold_batches",
         "holds",
         "idempotency_keys",
+        "merchant_events",
         "order_gates",
         "orders",
         "payment_events",

@@ -120,6 +120,8 @@ describe("GET /api/admin/payment-conflicts", () => {
         status: "failed",
         order_status: "paid",
         received_at: expect.stringMatching(ISO_MS),
+        resolved_at: null,
+        resolution: null,
       },
     ]);
     const next = await api.get(

@@ -111,6 +111,9 @@ const operationIds: Record<string, string> = {
   "patch /api/admin/products/{id}": "updateProduct",
   "post /api/admin/products/{id}/restock": "restockProduct",
   "get /api/admin/payment-conflicts": "listPaymentConflicts",
+  "post /api/admin/payment-conflicts/{id}/resolve": "resolvePaymentConflict",
+  "get /api/admin/events": "listMerchantEvents",
+  "post /api/admin/events/{id}/redeliver": "redeliverMerchantEvent",
   "get /admin": "getOperatorPage",
   "get /admin/admin.js": "getOperatorScript",
   "get /admin/admin.css": "getOperatorStyle",
@@ -235,13 +238,17 @@ function baseDocument(schemas: s.RequestSchemas) {
         CreateProductInput: schema(schemas.CreateProductInput),
         UpdateProductInput: schema(schemas.UpdateProductInput),
         RestockInput: schema(schemas.RestockInput),
+        ResolveConflictInput: schema(schemas.ResolveConflictInput),
         Product: schema(s.Product),
         Hold: schema(s.Hold),
         Order: schema(s.Order),
         WebhookResult: schema(s.WebhookResult),
         Problem: schema(s.Problem),
         ProductReportPage: schema(s.ProductReportPage),
+        PaymentConflict: schema(s.PaymentConflict),
         PaymentConflictPage: schema(s.PaymentConflictPage),
+        MerchantEvent: schema(s.MerchantEvent),
+        MerchantEventPage: schema(s.MerchantEventPage),
       },
     },
     paths: {
@@ -432,11 +439,77 @@ function baseDocument(schemas: s.RequestSchemas) {
         get: {
           summary: "Webhook events that disagreed with an order's final state: refunds to make",
           security: admin,
-          parameters: pageParams,
+          parameters: [
+            ...pageParams,
+            {
+              name: "state",
+              in: "query",
+              required: false,
+              description: "`open` (default): the unresolved ones; `all`: every one",
+              schema: { type: "string", enum: ["open", "all"], default: "open" },
+            },
+          ],
           responses: {
             "200": ok("A page of conflicts", "PaymentConflictPage"),
             "401": problem("unauthorized"),
-            "422": problem("Invalid limit or after_id (validation_failed)"),
+            "422": problem("Invalid limit, after_id or state (validation_failed)"),
+            "503": common["503"],
+          },
+        },
+      },
+      "/api/admin/payment-conflicts/{id}/resolve": {
+        post: {
+          summary:
+            "Mark a conflict refunded or ignored, once (the same body again changes nothing)",
+          security: admin,
+          parameters: [idParam("conflict")],
+          requestBody: body("ResolveConflictInput"),
+          responses: {
+            "200": ok("The conflict, resolved", "PaymentConflict"),
+            "401": problem("unauthorized"),
+            "404": problem("conflict_not_found"),
+            "409": problem("conflict_already_resolved (another way; the body has the conflict)"),
+            ...common,
+          },
+        },
+      },
+      "/api/admin/events": {
+        get: {
+          summary: "Merchant events (the outbox) with their delivery, by id, keyset-paged",
+          security: admin,
+          parameters: [
+            ...pageParams,
+            {
+              name: "delivery",
+              in: "query",
+              required: false,
+              description: "Only events in this delivery status",
+              schema: { type: "string", enum: ["pending", "delivered", "failed"] },
+            },
+          ],
+          responses: {
+            "200": ok("A page of events", "MerchantEventPage"),
+            "401": problem("unauthorized"),
+            "422": problem("Invalid limit, after_id or delivery (validation_failed)"),
+            "503": common["503"],
+          },
+        },
+      },
+      "/api/admin/events/{id}/redeliver": {
+        post: {
+          summary: "Queue an event for delivery again, its attempts starting over",
+          security: admin,
+          parameters: [idParam("event")],
+          requestBody: {
+            required: false,
+            description: "No body is needed; one sent is not read",
+            content: { "application/json": { schema: { type: "object" } } },
+          },
+          responses: {
+            "202": ok("The event, pending", "MerchantEvent"),
+            "401": problem("unauthorized"),
+            "404": problem("event_not_found"),
+            "422": problem("Invalid id (validation_failed)"),
             "503": common["503"],
           },
         },

@@ -1,6 +1,13 @@
 import { z } from "zod";
 import type { Config } from "../config";
-import { holdStatuses, orderStatuses, paymentStatuses } from "../db/schema";
+import {
+  conflictResolutions,
+  deliveryStatuses,
+  holdStatuses,
+  merchantEventTypes,
+  orderStatuses,
+  paymentStatuses,
+} from "../db/schema";
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 
@@ -31,6 +38,16 @@ export const PageQuery = z.object({
     .transform(Number)
     .default(0),
 });
+/** The conflicts list: `?state=open` (default, the unresolved ones) or `all`. */
+export const ConflictPageQuery = PageQuery.extend({
+  state: z.enum(["open", "all"]).default("open"),
+});
+
+/** The merchant events feed, optionally one delivery status only. */
+export const EventPageQuery = PageQuery.extend({
+  delivery: z.enum(deliveryStatuses).optional(),
+});
+
 const productName = () => z.string().trim().min(1).max(200);
 /** A positive number of units per buyer, or null for no limit. */
 const maxPerBuyer = () => z.number().int().min(1).max(2_147_483_647).nullable();
@@ -85,6 +102,10 @@ export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
       sale_ends_at: saleEdge().optional(),
     }),
     RestockInput: z.strictObject({ qty: z.number().int().min(1).max(1_000_000_000) }),
+    ResolveConflictInput: z.strictObject({
+      resolution: z.enum(conflictResolutions),
+      note: z.string().max(1000).nullable().optional(),
+    }),
   };
 }
 
@@ -167,17 +188,43 @@ export const ProductReportPage = z.object({
   next_after_id: id().nullable(),
 });
 
+export const PaymentConflict = z.object({
+  id: id(),
+  idempotency_key: z.string(),
+  order_id: id(),
+  status: z.enum(paymentStatuses),
+  order_status: z.enum(orderStatuses).nullable(),
+  received_at: timestamp,
+  resolved_at: timestamp.nullable(),
+  resolution: z.enum(conflictResolutions).nullable(),
+});
+
 export const PaymentConflictPage = z.object({
-  conflicts: z.array(
-    z.object({
-      id: id(),
-      idempotency_key: z.string(),
-      order_id: id(),
-      status: z.enum(paymentStatuses),
-      order_status: z.enum(orderStatuses).nullable(),
-      received_at: timestamp,
-    }),
-  ),
+  conflicts: z.array(PaymentConflict),
+  next_after_id: id().nullable(),
+});
+
+export const MerchantEvent = z.object({
+  id: id(),
+  type: z.enum(merchantEventTypes),
+  order_id: id(),
+  created_at: timestamp,
+  data: z
+    .record(z.string(), z.unknown())
+    .describe(
+      "The order as GET /api/orders/:id showed it (order.cancelled adds `reason`), or the conflict (payment.conflict)",
+    ),
+  delivery: z.object({
+    status: z.enum(deliveryStatuses),
+    attempts: z.number().int(),
+    last_error: z.string().nullable(),
+    next_attempt_at: timestamp.nullable(),
+    delivered_at: timestamp.nullable(),
+  }),
+});
+
+export const MerchantEventPage = z.object({
+  events: z.array(MerchantEvent),
   next_after_id: id().nullable(),
 });
 
@@ -203,4 +250,5 @@ export const Problem = z.object({
   starts_at: timestamp.optional(),
   ended_at: timestamp.optional(),
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  conflict: PaymentConflict.optional(),
 });

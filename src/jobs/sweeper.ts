@@ -5,6 +5,7 @@ import { Deadline } from "../lib/deadline";
 import { applyStrandedEvents } from "../services/deferred-events";
 import { expireHolds } from "../services/hold-expiry";
 import { purgeExpiredKeys } from "../services/idempotency";
+import { purgeDeliveredEvents } from "../services/merchant-events";
 import { cancelUnpaidOrders } from "../services/orders";
 import { purgeProofs } from "../services/transact";
 import { logJobFailure } from "./failures";
@@ -32,8 +33,8 @@ async function drain(step: Step, limit: number, timeoutMs: number): Promise<numb
 
 /**
  * Returns expired holds' units, cancels orders past the payment timeout, purges old idempotency
- * keys, hold batch rows and commit proofs, and applies payment events stranded beside their orders
- * (a Galera cluster's race). Every process runs it; SKIP LOCKED makes them share rather than
+ * keys, hold batch rows, commit proofs and delivered merchant events past their retention, and
+ * applies payment events stranded beside their orders (a Galera cluster's race). Every process runs it; SKIP LOCKED makes them share rather than
  * collide.
  */
 export function startSweeper(deps: Deps): Cron {
@@ -53,6 +54,7 @@ export function startSweeper(deps: Deps): Cron {
       await drain((n, d) => purgeProofs(deps, holdBatches, n, d), limit, timeout);
       await drain((n, d) => purgeProofs(deps, commitProofs, n, d), limit, timeout);
       await drain((n, d) => applyStrandedEvents(deps, n, d), limit, timeout);
+      await drain((n, d) => purgeDeliveredEvents(deps, n, d), limit, timeout);
       if (expired + cancelled + purged > 0) {
         deps.logger.debug({ expired, cancelled, purged }, "sweeper run");
       }

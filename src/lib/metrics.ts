@@ -123,6 +123,23 @@ export function createMetrics(labels: Record<string, string> = {}) {
       help: "Buyers over a product's max_per_buyer with a hold granted since the limit changed, at the last check",
       registers,
     }),
+    merchantDeliveries: new Counter({
+      name: "merchant_webhook_deliveries_total",
+      help: "Merchant event delivery attempts, by result (delivered; retry: failed, tried again later; failed: the last attempt failed)",
+      labelNames: ["result"] as const,
+      registers,
+    }),
+    merchantAttempts: new Histogram({
+      name: "merchant_webhook_delivery_attempts",
+      help: "Attempts a merchant event took until it was delivered",
+      buckets: [1, 2, 3, 4, 6, 8, 12, 20],
+      registers,
+    }),
+    merchantOldestUndelivered: new Gauge({
+      name: "merchant_events_oldest_undelivered_seconds",
+      help: "Age of the oldest merchant event not yet delivered (pending or failed), at this process's dispatcher's last look; 0 when none or no dispatcher",
+      registers,
+    }),
     stockDrift: new Gauge({
       name: "stock_drift_products",
       help: "Products whose stock counters disagree with their holds and orders at the last check",

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, eq, lte, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { holds, orders } from "../db/schema";
 import type { Deps } from "../deps";
@@ -17,6 +17,7 @@ import {
   responseOf,
   storeResponse,
 } from "./idempotency";
+import { insertOrder, settleOrders } from "./order-changes";
 import { applyDeferredEvents, touchOrderGate } from "./payments";
 import {
   changeStock,
@@ -69,30 +70,23 @@ async function redeemHold(
   if (!product) throw notFound.product(hold.productId);
   await tx.update(holds).set({ status: "converted" }).where(eq(holds.id, holdId));
   let snapshot = await changeStock(tx, product, { available: -hold.qty, reserved: -hold.qty });
-  const row = {
+  // A retry of this transaction (after a deadlock or a certification conflict) keeps the id
+  // its first attempt drew: a payment event may already name it.
+  const order = await insertOrder(tx, {
+    id: drawn.orderId,
     holdId,
     productId: hold.productId,
     buyerId: hold.buyerId,
     qty: hold.qty,
     unitPriceCents: product.priceCents,
     totalCents: product.priceCents * hold.qty,
-    status: "pending" as const,
     createdAt: hold.now,
-  };
-  // A retry of this transaction (after a deadlock or a certification conflict) keeps the id
-  // its first attempt drew: a payment event may already name it.
-  const [inserted] = await tx.insert(orders).values({ ...row, id: drawn.orderId });
-  drawn.orderId = inserted.insertId;
-  const order = {
-    id: inserted.insertId,
-    productId: row.productId,
-    qty: row.qty,
-    status: row.status,
-  };
+  });
+  drawn.orderId = order.id;
   await touchOrderGate(tx, order.id);
   const deferred = await applyDeferredEvents(tx, order, product);
   snapshot = deferred.snapshot ?? snapshot;
-  return { view: toOrderView({ ...row, id: order.id, status: deferred.status }), snapshot };
+  return { view: toOrderView(order), snapshot };
 }
 
 /**
@@ -190,7 +184,7 @@ export async function cancelUnpaidOrders(
   const timeout = deps.config.ORDER_PAYMENT_TIMEOUT_SECONDS;
   const { count, snapshots } = await transact(deps, deadline, async (tx) => {
     const due = await tx
-      .select({ id: orders.id, productId: orders.productId, qty: orders.qty })
+      .select()
       .from(orders)
       .where(
         and(
@@ -203,15 +197,7 @@ export async function cancelUnpaidOrders(
       .for("update", { skipLocked: true });
     if (due.length === 0) return { count: 0, snapshots: [] };
     const snapshots = await returnStock(tx, due, "sold");
-    await tx
-      .update(orders)
-      .set({ status: "cancelled" })
-      .where(
-        inArray(
-          orders.id,
-          due.map((order) => order.id),
-        ),
-      );
+    await settleOrders(tx, due, { status: "cancelled", reason: "payment_timeout" });
     return { count: due.length, snapshots };
   });
   publishProducts(deps, snapshots);

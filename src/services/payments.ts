@@ -12,6 +12,7 @@ import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import type { CommitGuard } from "../lib/deadline";
 import { fingerprintOf } from "./idempotency";
+import { type OrderRow, recordConflict, settleOrders } from "./order-changes";
 import {
   changeStock,
   type LockedProduct,
@@ -37,7 +38,7 @@ export type WebhookResult = {
 };
 
 /** An order row this transaction has locked. */
-export type LockedOrder = { id: number; productId: number; qty: number; status: OrderStatus };
+export type LockedOrder = OrderRow;
 
 type Settlement = { outcome: PaymentOutcome; status: OrderStatus; snapshot?: ProductSnapshot };
 
@@ -45,7 +46,7 @@ type Settlement = { outcome: PaymentOutcome; status: OrderStatus; snapshot?: Pro
  * The first event that reaches a pending order decides it; a later one is recorded and
  * changes nothing, flagged as a conflict where it disagrees with the final state.
  */
-export async function settleOrder(
+async function settleOrder(
   tx: Tx,
   order: LockedOrder,
   event: PaymentStatus,
@@ -56,14 +57,30 @@ export async function settleOrder(
     return { outcome: agrees ? "duplicate-state" : "conflict", status: order.status };
   }
   if (event === "succeeded") {
-    await tx.update(orders).set({ status: "paid" }).where(eq(orders.id, order.id));
+    await settleOrders(tx, [order], { status: "paid" });
     return { outcome: "applied", status: "paid" };
   }
   const product = lockedProduct ?? (await lockProduct(tx, order.productId));
   if (!product) throw new Error(`order ${order.id} refers to a missing product`);
-  await tx.update(orders).set({ status: "cancelled" }).where(eq(orders.id, order.id));
+  await settleOrders(tx, [order], { status: "cancelled", reason: "payment_failed" });
   const snapshot = await changeStock(tx, product, { available: order.qty });
   return { outcome: "applied", status: "cancelled", snapshot };
+}
+
+/** Applies a recorded payment event to its locked order and stores the event's outcome. */
+async function applyRecordedEvent(
+  tx: Tx,
+  order: LockedOrder,
+  event: { id: number; status: PaymentStatus },
+  product?: LockedProduct,
+): Promise<Settlement> {
+  const settled = await settleOrder(tx, order, event.status, product);
+  await tx
+    .update(paymentEvents)
+    .set({ outcome: settled.outcome, processedAt: sql`NOW(3)` })
+    .where(eq(paymentEvents.id, event.id));
+  if (settled.outcome === "conflict") await recordConflict(tx, event.id);
+  return settled;
 }
 
 /**
@@ -74,7 +91,7 @@ export async function applyDeferredEvents(
   tx: Tx,
   order: LockedOrder,
   product?: LockedProduct,
-): Promise<{ status: OrderStatus; snapshot?: ProductSnapshot; conflicts: number }> {
+): Promise<{ status: OrderStatus; snapshot?: ProductSnapshot }> {
   const deferred = await tx
     .select({ id: paymentEvents.id, status: paymentEvents.status })
     .from(paymentEvents)
@@ -82,18 +99,11 @@ export async function applyDeferredEvents(
     .orderBy(asc(paymentEvents.id))
     .for("update");
   let snapshot: ProductSnapshot | undefined;
-  let conflicts = 0;
   for (const event of deferred) {
-    const settled = await settleOrder(tx, order, event.status, product);
-    order.status = settled.status;
+    const settled = await applyRecordedEvent(tx, order, event, product);
     snapshot = settled.snapshot ?? snapshot;
-    if (settled.outcome === "conflict") conflicts++;
-    await tx
-      .update(paymentEvents)
-      .set({ outcome: settled.outcome, processedAt: sql`NOW(3)` })
-      .where(eq(paymentEvents.id, event.id));
   }
-  return { status: order.status, snapshot, conflicts };
+  return { status: order.status, snapshot };
 }
 
 /**
@@ -108,11 +118,7 @@ export async function touchOrderGate(tx: Tx, orderId: number): Promise<void> {
 }
 
 export async function lockOrder(tx: Tx, id: number): Promise<LockedOrder | undefined> {
-  const [row] = await tx
-    .select({ id: orders.id, productId: orders.productId, qty: orders.qty, status: orders.status })
-    .from(orders)
-    .where(eq(orders.id, id))
-    .for("update");
+  const [row] = await tx.select().from(orders).where(eq(orders.id, id)).for("update");
   return row;
 }
 
@@ -169,11 +175,10 @@ export async function applyPaymentEvent(
         };
         return { httpStatus: 202, body, outcome: "deferred" };
       }
-      const settled = await settleOrder(tx, order, input.status);
-      await tx
-        .update(paymentEvents)
-        .set({ outcome: settled.outcome, processedAt: sql`NOW(3)` })
-        .where(eq(paymentEvents.id, inserted.insertId));
+      const settled = await applyRecordedEvent(tx, order, {
+        id: inserted.insertId,
+        status: input.status,
+      });
       const body: WebhookResult = {
         order_id: order.id,
         order_status: settled.status,

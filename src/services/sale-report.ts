@@ -1,11 +1,11 @@
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
-import { orders, paymentEvents, products } from "../db/schema";
+import { asc, gt, inArray, sql } from "drizzle-orm";
+import { orders, products } from "../db/schema";
 import type { Deps } from "../deps";
 import type { CommitGuard } from "../lib/deadline";
 import { query } from "./transact";
 import { type ProductView, toProductView } from "./views";
 
-// What the operator watches during a sale: read-only pages over products and refunds to make.
+// What the operator watches during a sale: read-only pages over products.
 
 export type PageInput = { limit: number; after_id: number };
 
@@ -15,17 +15,8 @@ export type ProductReport = ProductView & {
   sold_out_at: string | null;
 };
 
-export type PaymentConflict = {
-  id: number;
-  idempotency_key: string;
-  order_id: number;
-  status: "succeeded" | "failed";
-  order_status: "pending" | "paid" | "cancelled" | null;
-  received_at: string;
-};
-
 /** Keyset pages: `next_after_id` is the last id of a full page, null after the last one. */
-function nextAfter<T>(rows: T[], limit: number, idOf: (row: T) => number): number | null {
+export function nextAfter<T>(rows: T[], limit: number, idOf: (row: T) => number): number | null {
   const last = rows[limit - 1];
   return rows.length > limit && last ? idOf(last) : null;
 }
@@ -67,41 +58,6 @@ export async function listProducts(
         units_paid: Number(byProduct.get(row.id)?.paid ?? 0),
         units_pending: Number(byProduct.get(row.id)?.pending ?? 0),
         sold_out_at: row.soldOutAt?.toISOString() ?? null,
-      })),
-      next_after_id: nextAfter(rows, page.limit, (row) => row.id),
-    };
-  });
-}
-
-/** Webhook events that disagreed with an order's final state: the refunds to make. */
-export async function listPaymentConflicts(
-  deps: Deps,
-  page: PageInput,
-  deadline: CommitGuard,
-): Promise<{ conflicts: PaymentConflict[]; next_after_id: number | null }> {
-  return query(deps, deadline, async (db) => {
-    const rows = await db
-      .select({
-        id: paymentEvents.id,
-        key: paymentEvents.idempotencyKey,
-        orderId: paymentEvents.orderId,
-        status: paymentEvents.status,
-        orderStatus: orders.status,
-        receivedAt: paymentEvents.receivedAt,
-      })
-      .from(paymentEvents)
-      .leftJoin(orders, eq(orders.id, paymentEvents.orderId))
-      .where(and(eq(paymentEvents.outcome, "conflict"), gt(paymentEvents.id, page.after_id)))
-      .orderBy(asc(paymentEvents.id))
-      .limit(page.limit + 1);
-    return {
-      conflicts: rows.slice(0, page.limit).map((row) => ({
-        id: row.id,
-        idempotency_key: row.key,
-        order_id: row.orderId,
-        status: row.status,
-        order_status: row.orderStatus,
-        received_at: row.receivedAt.toISOString(),
       })),
       next_after_id: nextAfter(rows, page.limit, (row) => row.id),
     };

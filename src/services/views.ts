@@ -1,4 +1,4 @@
-import type { HoldStatus, OrderStatus } from "../db/schema";
+import type { ConflictResolution, HoldStatus, OrderStatus, PaymentStatus } from "../db/schema";
 
 export type SaleState = "upcoming" | "live" | "ended";
 
@@ -150,6 +150,42 @@ export function toOrderView(row: OrderRow): OrderView {
     total_cents: row.totalCents,
     status: row.status,
     created_at: row.createdAt.toISOString(),
+  };
+}
+
+export type PaymentConflict = {
+  id: number;
+  idempotency_key: string;
+  order_id: number;
+  status: PaymentStatus;
+  order_status: OrderStatus | null;
+  received_at: string;
+  resolved_at: string | null;
+  resolution: ConflictResolution | null;
+};
+
+type ConflictRow = {
+  id: number;
+  idempotencyKey: string;
+  orderId: number;
+  status: PaymentStatus;
+  orderStatus: OrderStatus | null;
+  receivedAt: Date;
+  resolvedAt: Date | null;
+  resolution: ConflictResolution | null;
+};
+
+/** A resolution's note is kept with the conflict, not shown: the contract's view has no field for it. */
+export function toConflictView(row: ConflictRow): PaymentConflict {
+  return {
+    id: row.id,
+    idempotency_key: row.idempotencyKey,
+    order_id: row.orderId,
+    status: row.status,
+    order_status: row.orderStatus,
+    received_at: row.receivedAt.toISOString(),
+    resolved_at: row.resolvedAt?.toISOString() ?? null,
+    resolution: row.resolution,
   };
 }
 

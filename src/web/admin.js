@@ -1,6 +1,7 @@
 // The operator's page: no framework, no network beyond this service. The admin token lives in
-// sessionStorage (this tab only); products and conflicts are polled every second with it, and
-// live stock streams (public, like product reads) move the figures as soon as stock changes.
+// sessionStorage (this tab only); products, conflicts and failed merchant events are polled
+// every second with it, and live stock streams (public, like product reads) move the figures as
+// soon as stock changes.
 
 const TOKEN_KEY = "flash-sale.admin-token";
 const REFRESH_MS = 1000;
@@ -106,12 +107,12 @@ function countdown(product) {
   return "open, no end set";
 }
 
-/** Every page of a keyset-paged admin list. */
-async function allPages(path, field) {
+/** Every page of a keyset-paged admin list; `filter` adds query parameters ("&delivery=failed"). */
+async function allPages(path, field, filter = "") {
   const items = [];
   let after = 0;
   for (let page = 0; page < 20 && after !== null; page++) {
-    const body = await adminGet(`${path}?limit=1000&after_id=${after}`);
+    const body = await adminGet(`${path}?limit=1000&after_id=${after}${filter}`);
     items.push(...body[field]);
     after = body.next_after_id;
   }
@@ -313,37 +314,6 @@ function draw(canvas, samples) {
   context.fillText(`peak ${Math.round(maxRate).toLocaleString()}/s`, 8, 20);
 }
 
-function renderConflicts(conflicts) {
-  const count = $("#conflict-count");
-  count.textContent = String(conflicts.length);
-  count.className = conflicts.length ? "badge" : "badge zero";
-  const body = $("#conflicts tbody");
-  body.replaceChildren(
-    ...(conflicts.length === 0
-      ? [
-          Object.assign(document.createElement("tr"), {
-            innerHTML: '<td class="empty" colspan="6">None: no refund to make.</td>',
-          }),
-        ]
-      : conflicts.map((c) => {
-          const row = document.createElement("tr");
-          for (const value of [
-            c.id,
-            c.idempotency_key,
-            c.order_id,
-            c.status,
-            c.order_status ?? "—",
-            formatTime(c.received_at),
-          ]) {
-            const cell = document.createElement("td");
-            cell.textContent = String(value);
-            row.append(cell);
-          }
-          return row;
-        })),
-  );
-}
-
 /** Live stock: a stock event moves the figures before the next poll. */
 function watch(product) {
   if (state.streams.has(product.id) || state.streams.size >= MAX_STREAMS) return;
@@ -360,9 +330,10 @@ function watch(product) {
 
 async function refresh() {
   try {
-    const [products, conflicts] = await Promise.all([
+    const [products, conflicts, failedEvents] = await Promise.all([
       allPages("/api/admin/products", "products"),
       allPages("/api/admin/payment-conflicts", "conflicts"),
+      allPages("/api/admin/events", "events", "&delivery=failed"),
     ]);
     for (const product of products) {
       state.products.set(product.id, product);
@@ -371,6 +342,7 @@ async function refresh() {
       watch(product);
     }
     renderConflicts(conflicts);
+    renderFailedEvents(failedEvents);
     setStatus(
       `live · ${products.length} products · updated ${new Date().toLocaleTimeString()}`,
       "live",
@@ -404,6 +376,104 @@ function signOut(message) {
   $("#sign-out").hidden = true;
   setStatus(message ?? "not signed in");
 }
+
+// ---- Conflict resolution and failed merchant events (issue 26) ----
+
+/**
+ * Sends an admin action (a refusal shown as the problem's title and detail), then reads the
+ * lists again either way, so the page shows what the service now holds.
+ */
+async function adminAction(method, path, body) {
+  await adminSend(method, path, body ?? {}, $("#action-refusal"));
+  await refresh();
+}
+
+function actionButton(label, className, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = label;
+  if (className) button.className = className;
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+/** Rows of text cells, then a cell of buttons; `empty` when there is no row. */
+function renderRows(selector, items, empty, cellsOf, buttonsOf) {
+  $(selector).replaceChildren(
+    ...(items.length === 0
+      ? [
+          Object.assign(document.createElement("tr"), {
+            innerHTML: `<td class="empty" colspan="7">${empty}</td>`,
+          }),
+        ]
+      : items.map((item) => {
+          const row = document.createElement("tr");
+          for (const value of cellsOf(item)) {
+            const cell = document.createElement("td");
+            cell.textContent = String(value);
+            row.append(cell);
+          }
+          const actions = document.createElement("td");
+          actions.append(...buttonsOf(item));
+          row.append(actions);
+          return row;
+        })),
+  );
+}
+
+function setBadge(selector, count) {
+  const badge = $(selector);
+  badge.textContent = String(count);
+  badge.className = count ? "badge" : "badge zero";
+}
+
+const resolve = (conflict, resolution) =>
+  adminAction("POST", `/api/admin/payment-conflicts/${conflict.id}/resolve`, { resolution });
+
+function renderConflicts(conflicts) {
+  setBadge("#conflict-count", conflicts.length);
+  renderRows(
+    "#conflicts tbody",
+    conflicts,
+    "None: no refund to make.",
+    (c) => [
+      c.id,
+      c.idempotency_key,
+      c.order_id,
+      c.status,
+      c.order_status ?? "—",
+      formatTime(c.received_at),
+    ],
+    (c) => [
+      actionButton("Refunded", "", () => resolve(c, "refunded")),
+      actionButton("Ignore", "quiet", () => resolve(c, "ignored")),
+    ],
+  );
+}
+
+function renderFailedEvents(events) {
+  setBadge("#failed-event-count", events.length);
+  renderRows(
+    "#failed-events tbody",
+    events,
+    "None: every event was delivered or is still being tried.",
+    (e) => [
+      e.id,
+      e.type,
+      e.order_id,
+      e.delivery.attempts,
+      e.delivery.last_error ?? "—",
+      formatTime(e.created_at),
+    ],
+    (e) => [
+      actionButton("Redeliver", "", () =>
+        adminAction("POST", `/api/admin/events/${e.id}/redeliver`),
+      ),
+    ],
+  );
+}
+
+// ---- Start ----
 
 $("#sign-in").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -160,7 +160,47 @@ async function saleWindowViolations(pool: mysql.Pool): Promise<string[]> {
 }
 
 /**
- * The contract's invariants 1 to 4 and 6, checked in SQL for every product. `expectedTotals` maps a
+ * Invariant 5: every order has exactly one `order.created`, a paid one exactly one
+ * `order.paid`, a cancelled one exactly one `order.cancelled`, and no other order event; and no
+ * order event names an order that does not exist (a rolled-back creation left its event).
+ */
+async function orderEventViolations(pool: mysql.Pool): Promise<string[]> {
+  const wrong = await rows<{
+    id: number;
+    status: string;
+    created: string;
+    paid: string;
+    cancelled: string;
+  }>(
+    pool,
+    `SELECT o.id, o.status,
+       COALESCE(SUM(e.type = 'order.created'), 0) AS created,
+       COALESCE(SUM(e.type = 'order.paid'), 0) AS paid,
+       COALESCE(SUM(e.type = 'order.cancelled'), 0) AS cancelled
+     FROM orders o
+     LEFT JOIN merchant_events e ON e.order_id = o.id AND e.type <> 'payment.conflict'
+     GROUP BY o.id, o.status
+     HAVING created <> 1 OR paid <> (o.status = 'paid') OR cancelled <> (o.status = 'cancelled')`,
+  );
+  const orphans = await rows<{ id: number; type: string; order_id: number }>(
+    pool,
+    `SELECT e.id, e.type, e.order_id FROM merchant_events e
+     LEFT JOIN orders o ON o.id = e.order_id
+     WHERE e.type <> 'payment.conflict' AND o.id IS NULL`,
+  );
+  return [
+    ...wrong.map(
+      (o) =>
+        `order ${o.id} (${o.status}): ${o.created} order.created, ${o.paid} order.paid, ${o.cancelled} order.cancelled`,
+    ),
+    ...orphans.map(
+      (e) => `event ${e.id} (${e.type}) names order ${e.order_id}, which does not exist`,
+    ),
+  ];
+}
+
+/**
+ * The contract's invariants 1 to 6, checked in SQL for every product. `expectedTotals` maps a
  * product id to the units the test created and restocked, so invariant 3 does not trust any
  * counter the service keeps.
  */
@@ -202,6 +242,7 @@ export async function invariantViolations(
   }
   problems.push(...(await buyerLimitViolations(pool)));
   problems.push(...(await saleWindowViolations(pool)));
+  problems.push(...(await orderEventViolations(pool)));
   return problems;
 }
 

@@ -1,10 +1,18 @@
 import { Hono } from "hono";
 import type { Deps } from "../../deps";
+import { listMerchantEvents, redeliverEvent } from "../../services/merchant-events";
+import { listPaymentConflicts, resolvePaymentConflict } from "../../services/payment-conflicts";
 import { createProduct, restockProduct, updateProduct } from "../../services/products";
-import { listPaymentConflicts, listProducts } from "../../services/sale-report";
+import { listProducts } from "../../services/sale-report";
 import { deadlineOf } from "../bindings";
 import { adminAuth, jsonBody } from "../middleware";
-import { IdParams, PageQuery, type RequestSchemas } from "../schemas";
+import {
+  ConflictPageQuery,
+  EventPageQuery,
+  IdParams,
+  PageQuery,
+  type RequestSchemas,
+} from "../schemas";
 import { validate } from "../validate";
 
 export function adminRoutes(deps: Deps, schemas: RequestSchemas) {
@@ -26,8 +34,25 @@ export function adminRoutes(deps: Deps, schemas: RequestSchemas) {
     .get("/products", validate("query", PageQuery), async (c) => {
       return c.json(await listProducts(deps, c.req.valid("query"), deadlineOf(c)));
     })
-    .get("/payment-conflicts", validate("query", PageQuery), async (c) => {
+    .get("/payment-conflicts", validate("query", ConflictPageQuery), async (c) => {
       return c.json(await listPaymentConflicts(deps, c.req.valid("query"), deadlineOf(c)));
+    })
+    .post(
+      "/payment-conflicts/:id/resolve",
+      validate("param", IdParams),
+      jsonBody,
+      validate("json", schemas.ResolveConflictInput),
+      async (c) => {
+        const { id } = c.req.valid("param");
+        return c.json(await resolvePaymentConflict(deps, id, c.req.valid("json"), deadlineOf(c)));
+      },
+    )
+    .get("/events", validate("query", EventPageQuery), async (c) => {
+      return c.json(await listMerchantEvents(deps, c.req.valid("query"), deadlineOf(c)));
+    })
+    .post("/events/:id/redeliver", validate("param", IdParams), async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await redeliverEvent(deps, id, deadlineOf(c)), 202);
     })
     .post(
       "/products/:id/restock",

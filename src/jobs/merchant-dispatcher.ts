@@ -1,0 +1,233 @@
+import { Webhook } from "standardwebhooks";
+import type { Deps } from "../deps";
+import { Deadline } from "../lib/deadline";
+import {
+  type ClaimedEvent,
+  claimDueEvents,
+  oldestUndeliveredAge,
+  recordDeliveries,
+  recordFailure,
+  releaseClaim,
+} from "../services/merchant-delivery";
+import { logJobFailure } from "./failures";
+
+/**
+ * Past the request's own timeout, the lease covers the claim's round trip and the pauses of a
+ * busy process, so the lease never lapses while this process may still be sending.
+ */
+const LEASE_MARGIN_MS = 2000;
+const AGE_EVERY_MS = 1000;
+const JOB = "merchant-dispatcher";
+
+export type MerchantDispatcher = {
+  /** Stops claiming, cuts deliveries under way short and gives their leases back. */
+  stop(): Promise<void>;
+};
+
+/** The delay before retry `attempts` + 1: from the base, doubling, capped, less up to a quarter. */
+export function backoffMs(
+  attempts: number,
+  config: { MERCHANT_WEBHOOK_BACKOFF_MS: number; MERCHANT_WEBHOOK_BACKOFF_MAX_MS: number },
+  random = Math.random(),
+): number {
+  const doubled = config.MERCHANT_WEBHOOK_BACKOFF_MS * 2 ** Math.min(attempts - 1, 40);
+  const capped = Math.min(doubled, config.MERCHANT_WEBHOOK_BACKOFF_MAX_MS);
+  // Jitter spreads the retries of a receiver's outage, so they do not all come back at once.
+  return capped * (1 - random / 4);
+}
+
+/** The payload: `data` is stored as JSON text and goes out as it is. */
+function payloadOf(event: ClaimedEvent): string {
+  return `{"type":"${event.type}","timestamp":"${event.createdAt.toISOString()}","data":${event.data}}`;
+}
+
+/**
+ * Sends merchant events to MERCHANT_WEBHOOK_URL: claims due events (up to the concurrency
+ * limit), POSTs each signed per Standard Webhooks, and records the result. Looks again once
+ * half its deliveries have ended (the next event of their orders may be waiting), at once
+ * after a full claim, and every MERCHANT_WEBHOOK_POLL_MS otherwise. Not started without a URL:
+ * events are then only recorded.
+ */
+export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefined {
+  const { config } = deps;
+  const url = config.MERCHANT_WEBHOOK_URL;
+  const secret = config.MERCHANT_WEBHOOK_SECRET;
+  if (!url || !secret) return undefined;
+  const signer = new Webhook(secret);
+  const timeoutMs = config.MERCHANT_WEBHOOK_TIMEOUT_MS;
+  const stopping = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  let stopped = false;
+  let running = false;
+  let rerun = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timerAt = Number.POSITIVE_INFINITY;
+  let ageAt = 0;
+  let looking: Promise<void> = Promise.resolve();
+  const refillAt = Math.floor(config.MERCHANT_WEBHOOK_CONCURRENCY / 2);
+
+  const bounded = async <T>(work: (deadline: Deadline) => Promise<T>): Promise<T> => {
+    const deadline = Deadline.start(config.REQUEST_TIMEOUT_MS);
+    try {
+      return await work(deadline);
+    } finally {
+      deadline.clear();
+    }
+  };
+
+  const send = async (event: ClaimedEvent): Promise<string | undefined> => {
+    const body = payloadOf(event);
+    const id = String(event.id);
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "flash-sale-webhooks",
+          "webhook-id": id,
+          "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+          "webhook-signature": signer.sign(id, new Date(), body),
+        },
+        body,
+        redirect: "manual",
+        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(timeoutMs)]),
+      });
+      await response.body?.cancel();
+      return response.ok ? undefined : `HTTP ${response.status}`;
+    } catch (err) {
+      if (stopping.signal.aborted) return "stopping";
+      const name = (err as Error).name;
+      if (name === "TimeoutError" || name === "AbortError") return `no answer in ${timeoutMs} ms`;
+      return `request failed: ${(err as Error).message}`;
+    }
+  };
+
+  /**
+   * Deliveries ended and waiting to be recorded: one statement records all that ended while
+   * the previous one ran, so under a sale the database sees a commit per batch, not per event.
+   */
+  const toRecord: { event: ClaimedEvent; recorded: (done: boolean) => void }[] = [];
+  let recording = false;
+  const recordPending = async (): Promise<void> => {
+    if (recording) return;
+    recording = true;
+    try {
+      while (toRecord.length > 0) {
+        const batch = toRecord.splice(0);
+        let done = new Set<number>();
+        try {
+          const events = batch.map((entry) => entry.event);
+          done = await bounded((d) => recordDeliveries(deps, events, d));
+        } catch (err) {
+          // Unrecorded, the events' leases lapse and they are sent again: at least once.
+          logJobFailure(deps, JOB, err);
+        }
+        for (const entry of batch) entry.recorded(done.has(entry.event.id));
+      }
+    } finally {
+      recording = false;
+    }
+  };
+  const recordDelivered = (event: ClaimedEvent) =>
+    new Promise<boolean>((recorded) => {
+      toRecord.push({ event, recorded });
+      void recordPending();
+    });
+
+  const deliver = async (event: ClaimedEvent): Promise<void> => {
+    const error = await send(event);
+    if (error === undefined) {
+      if (!(await recordDelivered(event))) return;
+      deps.metrics.merchantDeliveries.inc({ result: "delivered" });
+      deps.metrics.merchantAttempts.observe(event.attempts);
+      return;
+    }
+    if (error === "stopping" && stopping.signal.aborted) {
+      await bounded((d) => releaseClaim(deps, event, d));
+      return;
+    }
+    const retryInMs = backoffMs(event.attempts, config);
+    const result = await bounded((d) => recordFailure(deps, event, error, retryInMs, d));
+    if (result === "lease_lost") return;
+    deps.metrics.merchantDeliveries.inc({ result });
+    if (result === "failed") {
+      deps.logger.warn(
+        { eventId: event.id, type: event.type, attempts: event.attempts, error },
+        "merchant event failed after its last attempt; the operator can redeliver it",
+      );
+    }
+  };
+
+  const start = (event: ClaimedEvent) => {
+    const delivery = deliver(event)
+      .catch((err) => logJobFailure(deps, JOB, err))
+      .finally(() => {
+        inFlight.delete(delivery);
+        // Claims are made for several deliveries at once: one look per ended delivery would
+        // cost a claim's queries per event under a sale.
+        if (inFlight.size <= refillAt) kick(0);
+      });
+    inFlight.add(delivery);
+  };
+
+  /** Claims what there is room for; the delay before looking again. */
+  const tick = async (): Promise<number> => {
+    if (Date.now() - ageAt >= AGE_EVERY_MS) {
+      ageAt = Date.now();
+      deps.metrics.merchantOldestUndelivered.set(
+        await bounded((d) => oldestUndeliveredAge(deps, d)),
+      );
+    }
+    const room = config.MERCHANT_WEBHOOK_CONCURRENCY - inFlight.size;
+    if (room <= 0) return config.MERCHANT_WEBHOOK_POLL_MS;
+    const claimed = await bounded((d) =>
+      claimDueEvents(deps, room, timeoutMs + LEASE_MARGIN_MS, d),
+    );
+    for (const event of claimed) start(event);
+    // A full claim suggests more are due: look again at once.
+    return claimed.length === room ? 0 : config.MERCHANT_WEBHOOK_POLL_MS;
+  };
+
+  const run = async () => {
+    running = true;
+    let next = config.MERCHANT_WEBHOOK_POLL_MS;
+    try {
+      next = await tick();
+    } catch (err) {
+      logJobFailure(deps, JOB, err);
+    } finally {
+      running = false;
+    }
+    const again = rerun;
+    rerun = false;
+    kick(again ? 0 : next);
+  };
+
+  function kick(delayMs: number): void {
+    if (stopped) return;
+    if (running) {
+      if (delayMs === 0) rerun = true;
+      return;
+    }
+    const at = Date.now() + delayMs;
+    if (at >= timerAt) return;
+    clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(() => {
+      timerAt = Number.POSITIVE_INFINITY;
+      looking = run();
+    }, delayMs);
+  }
+
+  kick(0);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      stopping.abort();
+      // A look under way may still start deliveries; they end at once, aborted.
+      await looking;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import type { Tx } from "../db/client";
+import { type DeliveryStatus, type MerchantEventType, merchantEvents } from "../db/schema";
+import type { Deps } from "../deps";
+import { AppError } from "../errors";
+import type { CommitGuard } from "../lib/deadline";
+import { nextAfter, type PageInput } from "./sale-report";
+import { purge, query, transactProven } from "./transact";
+
+// The operator's and the merchant's view of the outbox: the feed, and a failed event sent again.
+
+export type EventPageInput = PageInput & { delivery?: DeliveryStatus };
+
+export type MerchantEventView = {
+  id: number;
+  type: MerchantEventType;
+  order_id: number;
+  created_at: string;
+  data: unknown;
+  delivery: {
+    status: DeliveryStatus;
+    attempts: number;
+    last_error: string | null;
+    next_attempt_at: string | null;
+    delivered_at: string | null;
+  };
+};
+
+type EventRow = typeof merchantEvents.$inferSelect;
+
+function toEventView(row: EventRow): MerchantEventView {
+  return {
+    id: row.id,
+    type: row.type,
+    order_id: row.orderId,
+    created_at: row.createdAt.toISOString(),
+    data: JSON.parse(row.data),
+    delivery: {
+      status: row.deliveryStatus,
+      attempts: row.attempts,
+      last_error: row.lastError,
+      // Only a pending event has an attempt to come.
+      next_attempt_at: row.deliveryStatus === "pending" ? row.nextAttemptAt.toISOString() : null,
+      delivered_at: row.deliveredAt?.toISOString() ?? null,
+    },
+  };
+}
+
+export async function listMerchantEvents(
+  deps: Deps,
+  page: EventPageInput,
+  deadline: CommitGuard,
+): Promise<{ events: MerchantEventView[]; next_after_id: number | null }> {
+  return query(deps, deadline, async (db) => {
+    const delivery = page.delivery ? eq(merchantEvents.deliveryStatus, page.delivery) : undefined;
+    const rows = await db
+      .select()
+      .from(merchantEvents)
+      .where(and(gt(merchantEvents.id, page.after_id), delivery))
+      .orderBy(asc(merchantEvents.id))
+      .limit(page.limit + 1);
+    return {
+      events: rows.slice(0, page.limit).map(toEventView),
+      next_after_id: nextAfter(rows, page.limit, (row) => row.id),
+    };
+  });
+}
+
+async function readEvent(tx: Tx, id: number): Promise<EventRow | undefined> {
+  const [row] = await tx.select().from(merchantEvents).where(eq(merchantEvents.id, id)).limit(1);
+  return row;
+}
+
+/**
+ * Queues an event for delivery again with its attempts starting over. A delivery under way
+ * keeps its lease, so the event is still sent by one process at a time.
+ */
+export async function redeliverEvent(
+  deps: Deps,
+  id: number,
+  deadline: CommitGuard,
+): Promise<MerchantEventView> {
+  const row = await transactProven(deps, deadline, async (tx) => {
+    const [locked] = await tx
+      .select({ id: merchantEvents.id })
+      .from(merchantEvents)
+      .where(eq(merchantEvents.id, id))
+      .for("update");
+    if (!locked) throw new AppError("event_not_found", `Merchant event ${id} does not exist.`);
+    await tx
+      .update(merchantEvents)
+      .set({
+        deliveryStatus: "pending",
+        attempts: 0,
+        lastError: null,
+        nextAttemptAt: sql`NOW(3)`,
+        deliveredAt: null,
+      })
+      .where(eq(merchantEvents.id, id));
+    return readEvent(tx, id);
+  });
+  if (!row) throw new Error(`merchant event ${id} vanished in its own transaction`);
+  deps.logger.info({ eventId: id }, "merchant event queued for redelivery");
+  return toEventView(row);
+}
+
+/** The sweeper's step: delivered events past MERCHANT_EVENT_RETENTION_DAYS. */
+export function purgeDeliveredEvents(
+  deps: Deps,
+  limit: number,
+  deadline: CommitGuard,
+): Promise<number> {
+  const days = deps.config.MERCHANT_EVENT_RETENTION_DAYS;
+  const old = sql`${merchantEvents.deliveryStatus} = 'delivered' AND ${merchantEvents.deliveredAt} <= NOW(3) - INTERVAL ${days} DAY`;
+  return purge(deps, deadline, merchantEvents, old, limit);
+}

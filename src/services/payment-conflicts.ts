@@ -1,0 +1,103 @@
+import { and, asc, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
+import type { Tx } from "../db/client";
+import { type ConflictResolution, orders, paymentEvents } from "../db/schema";
+import type { Deps } from "../deps";
+import { AppError } from "../errors";
+import type { CommitGuard } from "../lib/deadline";
+import { nextAfter, type PageInput } from "./sale-report";
+import { query, transact } from "./transact";
+import { type PaymentConflict, toConflictView } from "./views";
+
+// Webhook events that disagreed with an order's final state: the refunds to make, and the
+// operator's word that each was made (or needs none).
+
+export type ConflictPageInput = PageInput & { state: "open" | "all" };
+export type ResolveConflictInput = { resolution: ConflictResolution; note?: string | null };
+
+function selectConflicts(db: Tx, where: SQL | undefined) {
+  return db
+    .select({
+      id: paymentEvents.id,
+      idempotencyKey: paymentEvents.idempotencyKey,
+      orderId: paymentEvents.orderId,
+      status: paymentEvents.status,
+      orderStatus: orders.status,
+      receivedAt: paymentEvents.receivedAt,
+      resolvedAt: paymentEvents.resolvedAt,
+      resolution: paymentEvents.resolution,
+      resolutionNote: paymentEvents.resolutionNote,
+    })
+    .from(paymentEvents)
+    .leftJoin(orders, eq(orders.id, paymentEvents.orderId))
+    .where(and(eq(paymentEvents.outcome, "conflict"), where));
+}
+
+export async function listPaymentConflicts(
+  deps: Deps,
+  page: ConflictPageInput,
+  deadline: CommitGuard,
+): Promise<{ conflicts: PaymentConflict[]; next_after_id: number | null }> {
+  return query(deps, deadline, async (db) => {
+    const open = page.state === "open" ? isNull(paymentEvents.resolvedAt) : undefined;
+    const rows = await selectConflicts(db, and(gt(paymentEvents.id, page.after_id), open))
+      .orderBy(asc(paymentEvents.id))
+      .limit(page.limit + 1);
+    return {
+      conflicts: rows.slice(0, page.limit).map(toConflictView),
+      next_after_id: nextAfter(rows, page.limit, (row) => row.id),
+    };
+  });
+}
+
+/**
+ * Marks a conflict refunded or ignored, once: the same answer again is a 200 that changes
+ * nothing (a retry after a lost response), another answer a 409 showing the first.
+ */
+export async function resolvePaymentConflict(
+  deps: Deps,
+  id: number,
+  input: ResolveConflictInput,
+  deadline: CommitGuard,
+): Promise<PaymentConflict> {
+  const note = input.note ?? null;
+  const lockConflict = async (tx: Tx) => {
+    const [row] = await selectConflicts(tx, eq(paymentEvents.id, id)).limit(1).for("update");
+    return row;
+  };
+  const sameAnswer = (row: {
+    resolution: ConflictResolution | null;
+    resolutionNote: string | null;
+  }) => row.resolution === input.resolution && row.resolutionNote === note;
+  const view = await transact(
+    deps,
+    deadline,
+    async (tx) => {
+      const row = await lockConflict(tx);
+      if (!row) throw new AppError("conflict_not_found", `Payment conflict ${id} does not exist.`);
+      if (row.resolvedAt) {
+        if (sameAnswer(row)) return toConflictView(row);
+        throw new AppError(
+          "conflict_already_resolved",
+          `Payment conflict ${id} was already resolved as ${row.resolution}.`,
+          { conflict: toConflictView(row) },
+        );
+      }
+      await tx
+        .update(paymentEvents)
+        .set({ resolvedAt: sql`NOW(3)`, resolution: input.resolution, resolutionNote: note })
+        .where(eq(paymentEvents.id, id));
+      const [resolved] = await selectConflicts(tx, eq(paymentEvents.id, id)).limit(1);
+      if (!resolved) throw new Error(`payment conflict ${id} vanished in its own transaction`);
+      return toConflictView(resolved);
+    },
+    {
+      // Resolving is idempotent, so the row resolved this way is proof enough.
+      committed: async (db) => {
+        const row = await lockConflict(db);
+        return row !== undefined && row.resolvedAt !== null && sameAnswer(row);
+      },
+    },
+  );
+  deps.logger.info({ conflictId: id, resolution: input.resolution }, "payment conflict resolved");
+  return view;
+}
