@@ -48,6 +48,36 @@ const cronPattern = z.string().refine((pattern) => {
 
 const emptyAsUnset = (value: unknown) => (value === "" ? undefined : value);
 
+/** `true` exactly switches it on; anything else leaves it off, so a typo fails closed. */
+const exactlyTrue = z
+  .string()
+  .optional()
+  .transform((value) => value === "true");
+
+/** Comma-separated browser origins (`https://shop.example`), as a browser sends `Origin`. */
+const origins = z.string().transform((value, ctx) => {
+  const listed: string[] = [];
+  for (const item of value.split(",")) {
+    const origin = item.trim();
+    if (origin === "") continue;
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== "/" || url.search || url.hash) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${origin}" is not an origin; list origins like https://shop.example or http://localhost:5173, separated by commas`,
+      });
+      return z.NEVER;
+    }
+    listed.push(url.origin);
+  }
+  return listed;
+});
+
 export const ConfigSchema = z.object({
   PORT: int(0, 65535).default(3000),
   DATABASE_URL: mysqlUrl.default("mysql://root@127.0.0.1:3306/flash_sale"),
@@ -76,6 +106,11 @@ export const ConfigSchema = z.object({
   RECONCILE_CRON: cronPattern.default("0 * * * * *"),
   ADMIN_TOKEN: z.preprocess(emptyAsUnset, z.string().optional()),
   WEBHOOK_SECRET: z.preprocess(emptyAsUnset, webhookSecret.optional()),
+  // Without a secret every webhook is refused (an unsigned one could mark any order paid);
+  // this development switch accepts them unsigned instead, and start-up warns about it.
+  WEBHOOK_ALLOW_UNSIGNED: exactlyTrue,
+  // A payment event for an order that never appears is kept this long, then purged.
+  DEFERRED_EVENT_TTL_HOURS: int(1, 87_600).default(72),
   // Buyer identity (see src/services/buyers.ts): HS256 with the secret's UTF-8 bytes, and/or
   // RS256, ES256 and EdDSA keys from a JWKS URL. Neither set: anonymous shoppers.
   BUYER_JWT_SECRET: z.preprocess(emptyAsUnset, z.string().optional()),
@@ -93,6 +128,13 @@ export const ConfigSchema = z.object({
   // and at most this many open streams per process.
   STOCK_EVENTS_INTERVAL_MS: int(10, 60_000).default(250),
   STOCK_EVENTS_MAX_STREAMS: int(0, 1_000_000).default(10_000),
+  // Browser origins allowed to call the shopper API and read products (CORS); none when unset.
+  CORS_ORIGINS: z.preprocess(emptyAsUnset, origins.default([])),
+  // Each buyer (or anonymous client address) may send this many hold and order writes a
+  // second per process, in bursts of twice that; unset, no limit.
+  SHOPPER_RATE_PER_SECOND: z.preprocess(emptyAsUnset, int(1, 1_000_000).optional()),
+  // Behind a proxy: an anonymous client's address is the last one in X-Forwarded-For.
+  TRUST_PROXY: z.preprocess(emptyAsUnset, z.stringbool().default(false)),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

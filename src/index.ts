@@ -39,11 +39,24 @@ if (config.WORKERS > 1 && workerId === undefined) {
   const { logger } = deps;
   const webhookKey =
     config.WEBHOOK_SECRET === undefined ? undefined : webhookSecretKey(config.WEBHOOK_SECRET);
-  if (webhookKey === undefined) {
+  if (webhookKey === undefined && config.WEBHOOK_ALLOW_UNSIGNED) {
     logger.warn(
-      "WEBHOOK_SECRET is not set: payment webhooks are accepted without a signature check",
+      "!!! WEBHOOK_ALLOW_UNSIGNED=true and no WEBHOOK_SECRET: payment webhooks are accepted WITHOUT a signature, so anyone who reaches this service can mark any order paid. For development only. !!!",
     );
-  } else if (typeof webhookKey !== "string" && webhookKey.length < WEBHOOK_SECRET_MIN_BYTES) {
+  } else if (webhookKey === undefined) {
+    logger.warn(
+      "WEBHOOK_SECRET is not set: every payment webhook is refused (401 invalid_signature)",
+    );
+  } else if (config.WEBHOOK_ALLOW_UNSIGNED) {
+    logger.warn(
+      "WEBHOOK_ALLOW_UNSIGNED is ignored: WEBHOOK_SECRET is set, so webhooks are verified",
+    );
+  }
+  if (
+    webhookKey !== undefined &&
+    typeof webhookKey !== "string" &&
+    webhookKey.length < WEBHOOK_SECRET_MIN_BYTES
+  ) {
     logger.warn(
       `WEBHOOK_SECRET is ${webhookKey.length} bytes; Standard Webhooks asks for at least ${WEBHOOK_SECRET_MIN_BYTES}`,
     );

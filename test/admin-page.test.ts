@@ -53,7 +53,7 @@ describe("GET /admin in Chromium", () => {
     for (let i = 0; i < 6; i++) await createHold(api, hot, 5);
     const paid = await createOrder(api, await createHold(api, hot, 3));
     const pay = (key: string, status: string) =>
-      api.post("/api/payments/webhook", { idempotency_key: key, order_id: paid, status });
+      api.webhook({ idempotency_key: key, order_id: paid, status });
     await pay("evt-paid", "succeeded");
     await pay("evt-late-failure", "failed");
 

@@ -379,7 +379,7 @@ describe("per-buyer limits", () => {
     expect(third.status).toBe(201);
     const order = await api.post("/api/orders", { hold_id: third.body.hold_id }, me);
     await refused();
-    const failed = await api.post("/api/payments/webhook", {
+    const failed = await api.webhook({
       idempotency_key: `fail-${order.body.order_id}`,
       order_id: order.body.order_id,
       status: "failed",

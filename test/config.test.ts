@@ -13,12 +13,26 @@ describe("configuration", () => {
       MAX_HOLD_QTY: 100,
       PRODUCT_CACHE_TTL_MS: 1000,
       IDEMPOTENCY_KEY_TTL_HOURS: 24,
+      WEBHOOK_ALLOW_UNSIGNED: false,
+      DEFERRED_EVENT_TTL_HOURS: 72,
+      CORS_ORIGINS: [],
+      TRUST_PROXY: false,
       LOG_LEVEL: "info",
     });
     const config = parseConfig({});
     expect(config.DB_POOL_SIZE).toBeGreaterThanOrEqual(4);
     expect(config.ADMIN_TOKEN).toBeUndefined();
     expect(config.WEBHOOK_SECRET).toBeUndefined();
+    expect(config.SHOPPER_RATE_PER_SECOND).toBeUndefined();
+  });
+
+  test("CORS_ORIGINS: a comma-separated list of origins, spaces and a trailing slash forgiven", () => {
+    expect(
+      parseConfig({ CORS_ORIGINS: "https://shop.example, http://localhost:5173/" }).CORS_ORIGINS,
+    ).toEqual(["https://shop.example", "http://localhost:5173"]);
+    for (const bad of ["shop.example", "https://shop.example/app", "ftp://shop.example", "*"]) {
+      expect(() => parseConfig({ CORS_ORIGINS: bad })).toThrow(ConfigError);
+    }
   });
 
   test("every bad variable is reported with its reason; secrets are not echoed", () => {
