@@ -83,7 +83,11 @@ if (config.WORKERS > 1 && workerId === undefined) {
     // Only reached if something throws outside the app's own error handling.
     error: (err) => {
       logger.error({ err }, "unhandled error outside the app");
-      return problemResponse(new AppError("internal_error", "An unexpected error occurred."));
+      const response = problemResponse(
+        new AppError("internal_error", "An unexpected error occurred."),
+      );
+      response.headers.set("x-content-type-options", "nosniff");
+      return response;
     },
   });
   const jobs = [startSweeper(deps), startReconciler(deps)];

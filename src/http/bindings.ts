@@ -16,7 +16,8 @@ export function deadlineOf(c: Context): CommitGuard {
 }
 
 /**
- * A response built with the request id among its headers, for the hottest answers (a cached
+ * A response built with the request id (and `nosniff`, which the lifecycle adds to every
+ * answer) among its headers, for the hottest answers (a cached
  * read, a refusal, a granted hold): the lifecycle then leaves it as it is. Setting the header on
  * a finished response makes Bun rebuild its headers: 6% of a bare server's GET throughput.
  */
@@ -30,7 +31,11 @@ export function stampedResponse(
   if (!(bindings instanceof Bindings)) return new Response(body, { status, headers });
   const response = new Response(body, {
     status,
-    headers: { ...headers, "x-request-id": bindings.requestId },
+    headers: {
+      ...headers,
+      "x-request-id": bindings.requestId,
+      "x-content-type-options": "nosniff",
+    },
   });
   bindings.stamped = response;
   return response;
