@@ -59,7 +59,27 @@ export class Bindings implements RequestBindings, CommitGuard {
     readonly requestId: string,
     private readonly started: number,
     private readonly deadlineMs: number,
+    /** The request as the runtime handed it over, and what the runtime passed beside it. */
+    private readonly request?: Request,
+    private readonly runtime?: unknown,
   ) {}
+
+  /**
+   * The address of the client's connection: Bun's server (the runtime's second argument to
+   * `fetch`) knows it, as does the socket @hono/node-server passes; worked out only when asked,
+   * as only the rate limit asks.
+   */
+  get peerAddress(): string | undefined {
+    const runtime = this.runtime as
+      | {
+          requestIP?: (request: Request) => { address: string } | null;
+          incoming?: { socket?: { remoteAddress?: string } };
+        }
+      | undefined;
+    if (this.request === undefined || runtime === undefined) return undefined;
+    if (typeof runtime.requestIP === "function") return runtime.requestIP(this.request)?.address;
+    return runtime.incoming?.socket?.remoteAddress;
+  }
 
   get deadline(): CommitGuard {
     return this;

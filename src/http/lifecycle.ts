@@ -140,14 +140,18 @@ export function withRequestLifecycle(
       });
     });
 
-  app.fetch = (request: Request, _env?: unknown, executionCtx?: Parameters<typeof dispatch>[2]) => {
+  app.fetch = (
+    request: Request,
+    runtime?: unknown,
+    executionCtx?: Parameters<typeof dispatch>[2],
+  ) => {
     const started = performance.now();
     const incoming = request.headers.get("x-request-id");
     const requestId =
       incoming !== null && VALID_REQUEST_ID.test(incoming)
         ? incoming
         : `${bootId}-${(++sequence).toString(36)}`;
-    const bindings = new Bindings(requestId, started, deadlineMs);
+    const bindings = new Bindings(requestId, started, deadlineMs, request, runtime);
     const preflight = cors?.preflight(request);
     if (preflight !== undefined) return finish(request, bindings, started, preflight);
     const result = dispatch(request, bindings, executionCtx);
