@@ -9,7 +9,14 @@ const mysqlUrl = z
     protocol: /^mysql$/,
     error: "must be a mysql:// URL, e.g. mysql://root@127.0.0.1:3306/flash_sale",
   })
-  .refine((value) => new URL(value).pathname.length > 1, "must name a database in its path");
+  .refine((value) => {
+    // Runs even after the URL check failed: a value that is no URL was reported there.
+    try {
+      return new URL(value).pathname.length > 1;
+    } catch {
+      return true;
+    }
+  }, "must name a database in its path");
 
 const WEBHOOK_SECRET_PREFIX = "whsec_";
 /** Standard Webhooks asks for 24 to 64 random bytes; fewer is accepted with a warning. */
@@ -142,7 +149,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(`invalid configuration: ${problems.join("; ")}`);
     this.name = "ConfigError";
   }
 }
@@ -160,7 +167,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   );
 }
 
-/** The one place that reads process.env; prints every bad variable and exits non-zero. */
+/** The one place that reads process.env; prints every bad variable in one line, exits 1. */
 export function loadConfig(): Config {
   try {
     return parseConfig(process.env);

@@ -1,7 +1,7 @@
 import { createApp } from "./app";
 import { loadConfig, WEBHOOK_SECRET_MIN_BYTES, webhookSecretKey } from "./config";
 import { migrateDatabase } from "./db/migrate";
-import { StartupError, waitForDatabase } from "./db/startup";
+import { describeDatabaseFailure, StartupError, waitForDatabase } from "./db/startup";
 import { buildDeps, closeDeps } from "./deps";
 import { AppError } from "./errors";
 import { problemResponse } from "./http/problem";
@@ -21,7 +21,10 @@ async function prepareDatabase(logger: Logger): Promise<void> {
     await waitForDatabase(config.DATABASE_URL, config.DB_STARTUP_TIMEOUT_SECONDS, logger);
     await migrateDatabase(config.DATABASE_URL);
   } catch (err) {
-    const reason = err instanceof StartupError ? err.message : `migration failed: ${String(err)}`;
+    const reason =
+      err instanceof StartupError
+        ? err.message
+        : `migration failed: ${describeDatabaseFailure(err, config.DATABASE_URL)}`;
     logger.fatal(`cannot start: ${reason}`);
     process.exit(1);
   }
