@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
-import { ConfigError, parseConfig, webhookSecretKey } from "../src/config";
+import { ConfigError, ConfigSchema, parseConfig, webhookSecretKey } from "../src/config";
 
 describe("configuration", () => {
   test("defaults are the contract's", () => {
@@ -92,5 +94,30 @@ describe("configuration", () => {
     expect(parseConfig({ WEBHOOK_SECRET: secret }).WEBHOOK_SECRET).toBe(secret);
     expect((webhookSecretKey(secret) as Buffer).length).toBe(length);
     expect(() => new Webhook(secret)).not.toThrow();
+  });
+});
+
+describe(".env.example", () => {
+  const text = readFileSync(join(import.meta.dir, "..", ".env.example"), "utf8");
+  const shown = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const match = /^# ([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (match?.[1]) shown.set(match[1], match[2] ?? "");
+  }
+  const names = Object.keys(ConfigSchema.shape).filter((n) => n !== "FLASH_SALE_WORKER_ID");
+
+  test("lists every variable the service reads, and no other", () => {
+    expect([...shown.keys()].sort()).toEqual([...names].sort());
+  });
+
+  test("each shown value is the default", () => {
+    const defaults = parseConfig({}) as Record<string, unknown>;
+    for (const name of names) {
+      // Machine-dependent: shown empty, the default explained in words.
+      if (name === "DB_POOL_SIZE") continue;
+      const value = shown.get(name) ?? "";
+      const parsed = parseConfig({ [name]: value }) as Record<string, unknown>;
+      expect({ name, value: parsed[name] }).toEqual({ name, value: defaults[name] });
+    }
   });
 });
