@@ -255,13 +255,13 @@ describe("buyer tokens from a JWKS (RS256, ES256, EdDSA)", () => {
     );
   });
 
-  test("a JWKS server that is down: 503 with Retry-After, never 500, nothing written", async () => {
-    const port = await freePort();
-    const down = buildTestApp(ctx.url, { BUYER_JWKS_URL: `http://127.0.0.1:${port}/jwks` });
+  /** A hold with a valid token, through an app whose key server fails: 503, nothing written. */
+  async function expectKeyServerFailure(jwksUrl: string) {
+    const failing = buildTestApp(ctx.url, { BUYER_JWKS_URL: jwksUrl });
     try {
       const before = await holdCount(ctx);
-      const token = await sign("RS256", "rsa-1", "buyer-down");
-      const reply = await client(down.app).post(
+      const token = await sign("RS256", "rsa-1", "buyer-key-server-failing");
+      const reply = await client(failing.app).post(
         "/api/holds",
         { product_id: productId, qty: 1 },
         bearer(token),
@@ -271,8 +271,12 @@ describe("buyer tokens from a JWKS (RS256, ES256, EdDSA)", () => {
       expect(reply.headers.get("retry-after")).toBe("1");
       expect(await holdCount(ctx)).toBe(before);
     } finally {
-      await closeDeps(down.deps);
+      await closeDeps(failing.deps);
     }
+  }
+
+  test("a JWKS server that is down: 503 with Retry-After, never 500, nothing written", async () => {
+    await expectKeyServerFailure(`http://127.0.0.1:${await freePort()}/jwks`);
   });
 
   test.each([
@@ -284,24 +288,10 @@ describe("buyer tokens from a JWKS (RS256, ES256, EdDSA)", () => {
     "a JWKS server answering %s: 503 with Retry-After, not 401, nothing written",
     async (_name, answer) => {
       const broken = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: answer });
-      const app = buildTestApp(ctx.url, {
-        BUYER_JWKS_URL: `http://127.0.0.1:${broken.port}/jwks`,
-      });
       try {
-        const before = await holdCount(ctx);
-        const token = await sign("RS256", "rsa-1", "buyer-broken-jwks");
-        const reply = await client(app.app).post(
-          "/api/holds",
-          { product_id: productId, qty: 1 },
-          bearer(token),
-        );
-        expect(reply.status).toBe(503);
-        expect(reply.body.code).toBe("service_unavailable");
-        expect(reply.headers.get("retry-after")).toBe("1");
-        expect(await holdCount(ctx)).toBe(before);
+        await expectKeyServerFailure(`http://127.0.0.1:${broken.port}/jwks`);
       } finally {
         await broken.stop(true);
-        await closeDeps(app.deps);
       }
     },
   );

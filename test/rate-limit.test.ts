@@ -55,6 +55,25 @@ function withClock(ctx: TestContext, rate: number) {
   return { clock, app: createApp({ ...ctx.deps, rateLimiter: limiter }) };
 }
 
+type Limited = { ctx: TestContext; running: Running; api: Client; clock: { now: number } };
+
+/** A fresh database and the app on a socket for a describe block, its limiter on a test clock. */
+function useLimited(env: Record<string, string>, rate: number): Limited {
+  const state = {} as Limited;
+  beforeAll(async () => {
+    state.ctx = await createTestContext(env);
+    const built = withClock(state.ctx, rate);
+    state.clock = built.clock;
+    state.running = serve(built.app);
+    state.api = client(state.running.baseUrl);
+  });
+  afterAll(async () => {
+    await state.running.stop();
+    await state.ctx.close();
+  });
+  return state;
+}
+
 const statuses = (replies: Reply[]) => replies.map((r) => r.status);
 
 /** A hold posted from another loopback address (Linux routes all of 127/8 to lo). */
@@ -91,32 +110,20 @@ async function holdsOf(ctx: TestContext, productId: number): Promise<number> {
 }
 
 describe("SHOPPER_RATE_PER_SECOND, anonymous shoppers by address", () => {
-  let ctx: TestContext;
-  let running: Running;
-  let clock: { now: number };
-  let api: Client;
-
-  beforeAll(async () => {
-    ctx = await createTestContext({ SHOPPER_RATE_PER_SECOND: "5", DB_POOL_SIZE: "16" });
-    const built = withClock(ctx, 5);
-    clock = built.clock;
-    running = serve(built.app);
-    api = client(running.baseUrl);
-  });
-  afterAll(async () => {
-    await running.stop();
-    await ctx.close();
-  });
-
+  const limited = useLimited({ SHOPPER_RATE_PER_SECOND: "5", DB_POOL_SIZE: "16" }, 5);
   test("a burst of 2N concurrent holds passes, the next is 429 with Retry-After and changes nothing", async () => {
-    clock.now += 10_000;
-    const productId = await createProduct(client(ctx.app), 100);
+    limited.clock.now += 10_000;
+    const productId = await createProduct(client(limited.ctx.app), 100);
     const burst = await Promise.all(
-      Array.from({ length: 10 }, () => api.post("/api/holds", { product_id: productId, qty: 1 })),
+      Array.from({ length: 10 }, () =>
+        limited.api.post("/api/holds", { product_id: productId, qty: 1 }),
+      ),
     );
     expect(statuses(burst)).toEqual(Array(10).fill(201));
     const refused = await Promise.all(
-      Array.from({ length: 5 }, () => api.post("/api/holds", { product_id: productId, qty: 1 })),
+      Array.from({ length: 5 }, () =>
+        limited.api.post("/api/holds", { product_id: productId, qty: 1 }),
+      ),
     );
     for (const reply of refused) {
       expect(reply.status).toBe(429);
@@ -129,48 +136,49 @@ describe("SHOPPER_RATE_PER_SECOND, anonymous shoppers by address", () => {
       });
       expect(reply.headers.get("x-request-id")).toBeTruthy();
     }
-    expect(await holdsOf(ctx, productId)).toBe(10);
-    const product = await api.get(`/api/products/${productId}`);
+    expect(await holdsOf(limited.ctx, productId)).toBe(10);
+    const product = await limited.api.get(`/api/products/${productId}`);
     expect(product.body.stock_reserved).toBe(10);
-    expect(await invariantViolations(ctx.sql)).toEqual([]);
+    expect(await invariantViolations(limited.ctx.sql)).toEqual([]);
 
     // Refusals took nothing: one refill's worth later, exactly one more passes.
-    clock.now += 200;
+    limited.clock.now += 200;
     const after = [
-      await api.post("/api/holds", { product_id: productId, qty: 1 }),
-      await api.post("/api/holds", { product_id: productId, qty: 1 }),
+      await limited.api.post("/api/holds", { product_id: productId, qty: 1 }),
+      await limited.api.post("/api/holds", { product_id: productId, qty: 1 }),
     ];
     expect(statuses(after)).toEqual([201, 429]);
-    expect(await holdsOf(ctx, productId)).toBe(11);
+    expect(await holdsOf(limited.ctx, productId)).toBe(11);
   });
 
   test("releases and orders take tokens too; reads never do", async () => {
-    clock.now += 10_000;
-    const productId = await createProduct(client(ctx.app), 100);
+    limited.clock.now += 10_000;
+    const productId = await createProduct(client(limited.ctx.app), 100);
     const holds: number[] = [];
-    for (let i = 0; i < 6; i++) holds.push(await createHold(api, productId));
-    for (let i = 0; i < 20; i++) expect((await api.get(`/api/holds/${holds[0]}`)).status).toBe(200);
+    for (let i = 0; i < 6; i++) holds.push(await createHold(limited.api, productId));
+    for (let i = 0; i < 20; i++)
+      expect((await limited.api.get(`/api/holds/${holds[0]}`)).status).toBe(200);
     const [a, b, c, d] = holds;
-    expect((await api.delete(`/api/holds/${a}`)).status).toBe(200);
-    expect((await api.post("/api/orders", { hold_id: b })).status).toBe(201);
-    expect((await api.post("/api/orders", { hold_id: c })).status).toBe(201);
-    expect((await api.delete(`/api/holds/${d}`)).status).toBe(200);
+    expect((await limited.api.delete(`/api/holds/${a}`)).status).toBe(200);
+    expect((await limited.api.post("/api/orders", { hold_id: b })).status).toBe(201);
+    expect((await limited.api.post("/api/orders", { hold_id: c })).status).toBe(201);
+    expect((await limited.api.delete(`/api/holds/${d}`)).status).toBe(200);
     // 6 holds, 2 releases, 2 orders: the ten are spent.
-    const refusedRelease = await api.delete(`/api/holds/${d}`);
-    const refusedOrder = await api.post("/api/orders", { hold_id: d });
+    const refusedRelease = await limited.api.delete(`/api/holds/${d}`);
+    const refusedOrder = await limited.api.post("/api/orders", { hold_id: d });
     expect([refusedRelease.status, refusedOrder.status]).toEqual([429, 429]);
     expect(refusedOrder.body.code).toBe("too_many_requests");
-    expect((await api.get(`/api/products/${productId}`)).status).toBe(200);
-    expect(await invariantViolations(ctx.sql)).toEqual([]);
+    expect((await limited.api.get(`/api/products/${productId}`)).status).toBe(200);
+    expect(await invariantViolations(limited.ctx.sql)).toEqual([]);
   });
 
   test("without TRUST_PROXY, X-Forwarded-For is ignored: one connection address, one bucket", async () => {
-    clock.now += 10_000;
-    const productId = await createProduct(client(ctx.app), 100);
+    limited.clock.now += 10_000;
+    const productId = await createProduct(client(limited.ctx.app), 100);
     const replies: Reply[] = [];
     for (let i = 0; i < 11; i++) {
       replies.push(
-        await api.post(
+        await limited.api.post(
           "/api/holds",
           { product_id: productId, qty: 1 },
           { "x-forwarded-for": `203.0.113.${i}` },
@@ -179,34 +187,22 @@ describe("SHOPPER_RATE_PER_SECOND, anonymous shoppers by address", () => {
     }
     expect(statuses(replies)).toEqual([...Array(10).fill(201), 429]);
     // The connection's address is the key: another address still has its whole bucket.
-    expect(await holdFrom("127.0.0.2", running.baseUrl, productId)).toBe(201);
-    expect(await holdFrom("127.0.0.1", running.baseUrl, productId)).toBe(429);
+    expect(await holdFrom("127.0.0.2", limited.running.baseUrl, productId)).toBe(201);
+    expect(await holdFrom("127.0.0.1", limited.running.baseUrl, productId)).toBe(429);
   });
 
   test("the limit comes from SHOPPER_RATE_PER_SECOND", () => {
-    expect(ctx.deps.rateLimiter?.ratePerSecond).toBe(5);
+    expect(limited.ctx.deps.rateLimiter?.ratePerSecond).toBe(5);
   });
 });
 
 describe("TRUST_PROXY=true: the last X-Forwarded-For address is the client", () => {
-  let ctx: TestContext;
-  let running: Running;
-  let api: Client;
-
-  beforeAll(async () => {
-    ctx = await createTestContext({ SHOPPER_RATE_PER_SECOND: "1", TRUST_PROXY: "true" });
-    running = serve(withClock(ctx, 1).app);
-    api = client(running.baseUrl);
-  });
-  afterAll(async () => {
-    await running.stop();
-    await ctx.close();
-  });
+  const limited = useLimited({ SHOPPER_RATE_PER_SECOND: "1", TRUST_PROXY: "true" }, 1);
 
   test("each proxied client has its own bucket; what a client writes before the proxy's entry does not matter", async () => {
-    const productId = await createProduct(client(ctx.app), 100);
+    const productId = await createProduct(client(limited.ctx.app), 100);
     const hold = (forwardedFor: string) =>
-      api.post(
+      limited.api.post(
         "/api/holds",
         { product_id: productId, qty: 1 },
         { "x-forwarded-for": forwardedFor },
@@ -228,32 +224,21 @@ describe("TRUST_PROXY=true: the last X-Forwarded-For address is the client", () 
 
 describe("buyers by their token's sub", () => {
   const SECRET = "buyer-secret-for-rate-tests-0123456789";
-  let ctx: TestContext;
-  let running: Running;
-  let api: Client;
   const token = (sub: string) =>
     new SignJWT({ sub })
       .setProtectedHeader({ alg: "HS256" })
       .setExpirationTime("10m")
       .sign(new TextEncoder().encode(SECRET));
 
-  beforeAll(async () => {
-    ctx = await createTestContext({ SHOPPER_RATE_PER_SECOND: "1", BUYER_JWT_SECRET: SECRET });
-    running = serve(withClock(ctx, 1).app);
-    api = client(running.baseUrl);
-  });
-  afterAll(async () => {
-    await running.stop();
-    await ctx.close();
-  });
+  const limited = useLimited({ SHOPPER_RATE_PER_SECOND: "1", BUYER_JWT_SECRET: SECRET }, 1);
 
   test("two buyers on one address have a bucket each; a refused token takes nothing", async () => {
-    const productId = await createProduct(client(ctx.app), 100);
+    const productId = await createProduct(client(limited.ctx.app), 100);
     const as = async (sub: string) => ({ authorization: `Bearer ${await token(sub)}` });
     const hold = async (sub: string) =>
-      api.post("/api/holds", { product_id: productId, qty: 1 }, await as(sub));
+      limited.api.post("/api/holds", { product_id: productId, qty: 1 }, await as(sub));
     // A request without a valid token is a 401 and takes nothing from anyone.
-    const stranger = await api.post(
+    const stranger = await limited.api.post(
       "/api/holds",
       { product_id: productId, qty: 1 },
       { authorization: "Bearer nope" },
@@ -263,7 +248,7 @@ describe("buyers by their token's sub", () => {
     const ben = [await hold("ben"), await hold("ben"), await hold("ben")];
     expect(statuses(ann)).toEqual([201, 201, 429]);
     expect(statuses(ben)).toEqual([201, 201, 429]);
-    expect(await holdsOf(ctx, productId)).toBe(4);
+    expect(await holdsOf(limited.ctx, productId)).toBe(4);
   });
 });
 
