@@ -17,6 +17,8 @@ const READ_ROUNDS = 3;
 type WrkResult = {
   ok: number;
   refused: number;
+  /** Of the 409s, those that were `sale_not_started`. */
+  not_started: number;
   too_many: number;
   other: number;
   requests: number;
@@ -93,6 +95,7 @@ async function createProduct(
   base: string,
   stock: number,
   maxPerBuyer: number | null = null,
+  saleStartsAt: string | null = null,
 ): Promise<number> {
   const res = await fetch(`${base}/api/admin/products`, {
     method: "POST",
@@ -102,6 +105,7 @@ async function createProduct(
       price_cents: 12900,
       stock,
       max_per_buyer: maxPerBuyer,
+      sale_starts_at: saleStartsAt,
     }),
   });
   return ((await res.json()) as { id: number }).id;
@@ -345,6 +349,74 @@ async function soldOutStorm(): Promise<Row> {
   }
 }
 
+const OPENING_STOCK = 20_000;
+
+/**
+ * The opening of a sale: 2,000 connections on one product from 3.5 s before its opening until
+ * it is sold out, in two wrk runs: the first ends over a second before the opening (every
+ * answer a refusal from memory, the rate compared with the cached read), the second spans the
+ * last stretch (decided by the database), the opening and the sell-out.
+ */
+async function openingStorm(): Promise<Row[]> {
+  const url = await freshDatabase("flash_sale_bench");
+  const server = await startServer(url, {});
+  const pool = mysql.createPool({ uri: url, connectionLimit: 1, timezone: "Z" });
+  try {
+    const opensAt = Date.now() + 3500;
+    const productId = await createProduct(
+      server.base,
+      OPENING_STOCK,
+      null,
+      new Date(opensAt).toISOString(),
+    );
+    const holds = `${server.base}/api/holds`;
+    const body = JSON.stringify({ product_id: productId, qty: 1 });
+    const before = await wrk(holds, 2000, 2, "POST", body);
+    let soldOutAt = Number.NaN;
+    const watcher = (async () => {
+      while (Date.now() - opensAt < 20_000) {
+        const [rows] = (await pool.query("SELECT stock_reserved FROM products WHERE id = ?", [
+          productId,
+        ])) as unknown as [{ stock_reserved: number }[]];
+        if (rows[0]?.stock_reserved === OPENING_STOCK) {
+          soldOutAt = Date.now();
+          return;
+        }
+        await Bun.sleep(10);
+      }
+    })();
+    const across = await wrk(holds, 2000, 6, "POST", body);
+    await watcher;
+    const [[check]] = (await pool.query(
+      `SELECT COALESCE(SUM(h.qty), 0) AS units, SUM(h.created_at < p.sale_starts_at) AS early,
+         MIN(h.created_at) AS first FROM holds h JOIN products p ON p.id = h.product_id
+       WHERE h.product_id = ?`,
+      [productId],
+    )) as unknown as [{ units: string; early: string | null; first: Date | null }[]];
+    const first = check?.first?.getTime() ?? Number.NaN;
+    const inv = await invariants(url);
+    const histogram = (r: WrkResult) =>
+      `201: ${r.ok}, 409 sale_not_started: ${r.not_started}, 409 insufficient_stock: ${r.refused - r.not_started}, 429: ${r.too_many}, other: ${r.other + r.socket_errors}`;
+    return [
+      row(
+        "opening storm, 2,000 conns, before the opening (refused from memory)",
+        before,
+        inv,
+        histogram(before),
+      ),
+      row(
+        `opening storm, 2,000 conns, from 1.5 s before the opening to sold out (${OPENING_STOCK.toLocaleString("en")} units)`,
+        across,
+        inv,
+        `${histogram(across)}; first hold ${Math.round(first - opensAt)} ms after the opening, sold out ${Math.round(soldOutAt - opensAt)} ms after it; oversold ${Number(check?.units) - OPENING_STOCK}; holds before the opening ${Number(check?.early ?? 0)}`,
+      ),
+    ];
+  } finally {
+    await pool.end();
+    await server.stop();
+  }
+}
+
 /** 2,000 connections on one hot product: only 201, 409 and 429, and memory held flat. */
 async function twoThousand(): Promise<Row> {
   const url = await freshDatabase("flash_sale_bench");
@@ -468,6 +540,7 @@ async function wrkTogether(urls: string[], connections: number, body: string): P
   return {
     ok: sum("ok"),
     refused: sum("refused"),
+    not_started: sum("not_started"),
     too_many: sum("too_many"),
     other: sum("other"),
     requests: sum("requests"),
@@ -603,7 +676,8 @@ function printTable(rows: Row[]): void {
 
 // BENCH_ONLY=streams runs the live stock fan-out alone (it needs no wrk); BENCH_ONLY=galera
 // the Galera rows next to the single server's; BENCH_ONLY=reads the cached read, the sold-out
-// storm and the 2,000-connection burst against their ceilings.
+// storm and the 2,000-connection burst against their ceilings; BENCH_ONLY=opening the opening
+// storm beside the cached read.
 if (process.env.BENCH_ONLY === "streams") {
   console.log(await streamFanOut());
   process.exit(0);
@@ -611,6 +685,14 @@ if (process.env.BENCH_ONLY === "streams") {
 ensureWrk();
 if (process.env.BENCH_ONLY === "galera") {
   printTable([...(await holdsScenarios("default batching", {})), ...(await galeraScenarios())]);
+  process.exit(0);
+}
+if (process.env.BENCH_ONLY === "opening") {
+  const opening = await openingStorm();
+  const readRows = await reads();
+  printTable([...opening, ...readRows]);
+  const ratio = (a?: Row, b?: Row) => (a && b ? (a.rps / b.rps).toFixed(2) : "n/a");
+  console.log(`\nopening storm refusals / cached GET: ${ratio(opening[0], readRows[0])}×`);
   process.exit(0);
 }
 if (process.env.BENCH_ONLY === "reads") {
@@ -633,6 +715,7 @@ const twoWorkerClassicRows = await holdsScenarios("HOLD_BATCH_MAX=1, WORKERS=2",
 });
 const { post: postCeiling, lua } = await ceilings();
 const storm = await soldOutStorm();
+const opening = await openingStorm();
 const crowd = await twoThousand();
 const fanOut = await streamFanOut();
 const buyerRows = await buyerScenarios();
@@ -649,6 +732,7 @@ const all = [
   sell,
   ...galeraRows,
   storm,
+  ...opening,
   ...readRows,
   postCeiling,
   lua,
@@ -674,6 +758,7 @@ console.log(
   `best durable holds at 256 conns (${best?.scenario}): ${ratio(best, postCeiling)}× the bare POST ceiling, ${ratio(best, lua)}× the Redis Lua design`,
 );
 console.log(`sold-out storm refusals / cached GET: ${ratio(storm, readRows[0])}×`);
+console.log(`opening storm refusals / cached GET: ${ratio(opening[0], readRows[0])}×`);
 console.log(
   `holds at 256 conns, with buyer tokens / anonymous: ${ratio(buyerRows[0], batchedRows[1])}× (no limit), ${ratio(buyerRows[1], batchedRows[1])}× (max_per_buyer 5)`,
 );

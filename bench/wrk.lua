@@ -26,7 +26,7 @@ function setup(thread)
 end
 
 function init(args)
-  ok, refused, too_many, other = 0, 0, 0, 0
+  ok, refused, too_many, other, not_started = 0, 0, 0, 0, 0
 end
 
 function response(status, headers, body)
@@ -34,6 +34,9 @@ function response(status, headers, body)
     ok = ok + 1
   elseif status == 409 then
     refused = refused + 1
+    if string.find(body, "sale_not_started", 1, true) then
+      not_started = not_started + 1
+    end
   elseif status == 429 then
     too_many = too_many + 1
   else
@@ -42,16 +45,17 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local o, r, m, x = 0, 0, 0, 0
+  local o, r, m, x, n = 0, 0, 0, 0, 0
   for _, t in ipairs(threads) do
     o = o + t:get("ok")
     r = r + t:get("refused")
     m = m + t:get("too_many")
     x = x + t:get("other")
+    n = n + t:get("not_started")
   end
   local e = summary.errors
   io.write(string.format(
-    'RESULT {"ok":%d,"refused":%d,"too_many":%d,"other":%d,"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"socket_errors":%d}\n',
-    o, r, m, x, summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    'RESULT {"ok":%d,"refused":%d,"not_started":%d,"too_many":%d,"other":%d,"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"socket_errors":%d}\n',
+    o, r, n, m, x, summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     e.connect + e.read + e.write + e.timeout))
 end

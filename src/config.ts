@@ -107,6 +107,12 @@ export const ConfigSchema = z.object({
   // cannot grow memory or latency without bound.
   HOLD_QUEUE_MAX: int(1, 1_000_000).default(1024),
   PRODUCT_CACHE_TTL_MS: int(0, 3_600_000).default(1000),
+  // Before a sale opens, a hold is refused from memory while this process's clock puts the
+  // opening further away than this; closer, the database's clock decides.
+  SALE_CLOCK_MARGIN_MS: int(0, 3_600_000).default(1000),
+  // Shifts this process's own clock, for tests of clock skew between processes; the database's
+  // clock, which decides the sale window, is never shifted. Not for operators.
+  TEST_CLOCK_OFFSET_MS: int(-86_400_000, 86_400_000).default(0),
   IDEMPOTENCY_KEY_TTL_HOURS: int(1, 8760).default(24),
   SWEEPER_CRON: cronPattern.default("* * * * * *"),
   SWEEPER_BATCH_SIZE: int(1, 10_000).default(500),

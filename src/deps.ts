@@ -16,6 +16,8 @@ import { StockHub } from "./services/stock-events";
 /** Everything a service needs, built once per process (or per test) and passed in. */
 export type Deps = {
   config: Config;
+  /** This process's clock, ms since the epoch (shifted only by tests of clock skew). */
+  clock: () => number;
   pool: Pool;
   db: Db;
   logger: Logger;
@@ -44,8 +46,11 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const metrics = createMetrics(metricLabels);
   const dbHealth = new DatabaseHealth(logger, metrics.databaseUp);
+  const offset = config.TEST_CLOCK_OFFSET_MS;
+  const clock = offset === 0 ? Date.now : () => Date.now() + offset;
   const deps: Deps = {
     config,
+    clock,
     pool,
     db: createDb(pool),
     logger,
@@ -57,7 +62,7 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
       { peek: (id) => deps.productCache.get(id), load: (id) => loadProduct(deps, id) },
       { intervalMs: config.STOCK_EVENTS_INTERVAL_MS, maxStreams: config.STOCK_EVENTS_MAX_STREAMS },
     ),
-    productCache: new ProductCache(config.PRODUCT_CACHE_TTL_MS),
+    productCache: new ProductCache(config.PRODUCT_CACHE_TTL_MS, clock),
     soldOut: new SoldOutBoard(config.PRODUCT_CACHE_TTL_MS),
     holdBatcher: new HoldBatcher(
       config.HOLD_BATCH_MAX,

@@ -11,6 +11,8 @@ export const codeToStatus = {
   hold_already_used: 409,
   idempotency_key_in_progress: 409,
   buyer_limit_exceeded: 409,
+  sale_not_started: 409,
+  sale_ended: 409,
   hold_expired: 410,
   hold_released: 410,
   payload_too_large: 413,
@@ -36,6 +38,8 @@ const titles: Record<ErrorCode, string> = {
   hold_already_used: "Hold already used",
   idempotency_key_in_progress: "Idempotency key in progress",
   buyer_limit_exceeded: "Buyer limit exceeded",
+  sale_not_started: "Sale not started",
+  sale_ended: "Sale ended",
   hold_expired: "Hold expired",
   hold_released: "Hold released",
   payload_too_large: "Payload too large",
@@ -55,6 +59,8 @@ export type ProblemExtras = {
   order_id?: number;
   limit?: number;
   used?: number;
+  starts_at?: string;
+  ended_at?: string;
   errors?: FieldError[];
 };
 

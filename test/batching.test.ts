@@ -178,7 +178,7 @@ describe("hold ids of a multi-row insert", () => {
       layout,
       productId,
       [3, 1, 2].map((qty) => ({ qty, buyer: null })),
-      expiresAt,
+      { createdAt: new Date(), expiresAt },
     );
     const ids = await transact(ctx.deps, patience(), async (tx) =>
       write.ids(await runStatements(tx, write.statements)),

@@ -48,6 +48,9 @@ describe("happy path", () => {
       stock_reserved: 0,
       available: 100,
       max_per_buyer: null,
+      sale_starts_at: null,
+      sale_ends_at: null,
+      sale_state: "live",
     });
 
     const hold = await api.post("/api/holds", { product_id: productId, qty: 5 });

@@ -10,6 +10,9 @@ const view = (available: number): ProductView => ({
   stock_reserved: 0,
   available,
   max_per_buyer: null,
+  sale_starts_at: null,
+  sale_ends_at: null,
+  sale_state: "live",
 });
 
 describe("product cache", () => {

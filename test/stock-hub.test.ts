@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { CachedProduct } from "../src/lib/product-cache";
+import { type CachedProduct, ProductCache } from "../src/lib/product-cache";
 import { StockHub } from "../src/services/stock-events";
 
 // The stream hub's specification, against an in-memory product source (the hub reads products
@@ -14,8 +14,11 @@ function product(version: number, available: number): CachedProduct {
     stock_reserved: 10 - available,
     available,
     max_per_buyer: null,
+    sale_starts_at: null,
+    sale_ends_at: null,
+    sale_state: "live" as const,
   };
-  return { version, view, body: JSON.stringify(view) };
+  return new ProductCache(1000).offer(version, view);
 }
 
 function source(initial: CachedProduct) {
@@ -62,11 +65,12 @@ async function drain(stream: ReadableStream<Uint8Array>, quietMs: number): Promi
 }
 
 describe("stock hub", () => {
-  test("the first event is sent at subscription, as `event: stock`, `id: <version>`, `data: <product>`", async () => {
+  test("the first event is sent at subscription, as `event: stock`, `id: <revision>`, `data: <product>`", async () => {
     const src = source(product(3, 10));
     const hub = new StockHub(src, { intervalMs: 10, maxStreams: 10 });
     const stream = hub.subscribe(product(3, 10));
-    expect(await read(stream, 1)).toBe(`event: stock\nid: 3\ndata: ${product(3, 10).body}\n\n`);
+    const { revision, body } = product(3, 10);
+    expect(await read(stream, 1)).toBe(`event: stock\nid: ${revision}\ndata: ${body}\n\n`);
     await stream.cancel();
     expect(hub.streams).toBe(0);
   });
@@ -80,7 +84,7 @@ describe("stock hub", () => {
     src.set(product(3, 8));
     src.set(product(4, 7));
     const next = await read(stream, 1);
-    expect(next).toContain("id: 4\n");
+    expect(next).toContain(`id: ${product(4, 7).revision}\n`);
     expect(next).toContain('"available":7');
     await stream.cancel();
   });
@@ -97,7 +101,7 @@ describe("stock hub", () => {
     const ids = [...text.matchAll(/id: (\d+)/g)].map((m) => Number(m[1]));
     // Its queue held a few events; the rest were skipped, and the newest came last.
     expect(ids.length).toBeLessThan(10);
-    expect(ids.at(-1)).toBe(40);
+    expect(ids.at(-1)).toBe(product(40, 10).revision);
     await stream.cancel();
   });
 

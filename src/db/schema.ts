@@ -47,6 +47,9 @@ export const products = mysqlTable(
     maxPerBuyerSetAt: timestamp("max_per_buyer_set_at"),
     // When `available` first reached 0: the sell-out time the operator's page shows.
     soldOutAt: timestamp("sold_out_at"),
+    // The sale window, by the database's clock; null: open on that side.
+    saleStartsAt: timestamp("sale_starts_at"),
+    saleEndsAt: timestamp("sale_ends_at"),
     createdAt: createdAt(),
   },
   (t) => [
@@ -54,6 +57,7 @@ export const products = mysqlTable(
     check("products_max_per_buyer_positive", sql`${t.maxPerBuyer} > 0`),
     check("products_stock_reserved_nonneg", sql`${t.stockReserved} >= 0`),
     check("products_stock_reserved_le_available", sql`${t.stockReserved} <= ${t.stockAvailable}`),
+    check("products_sale_window", sql`${t.saleEndsAt} > ${t.saleStartsAt}`),
   ],
 );
 

@@ -23,7 +23,7 @@ export function deadlineOf(c: Context): CommitGuard {
  */
 export function stampedResponse(
   c: Context,
-  body: string,
+  body: string | null,
   status: number,
   headers: Record<string, string>,
 ): Response {

@@ -250,9 +250,21 @@ function baseDocument(schemas: s.RequestSchemas) {
       "/api/products/{id}": {
         get: {
           summary: "Read a product and its available stock (cached)",
-          parameters: [idParam("product")],
+          description:
+            "Carries `ETag` (moves with the product, not with `sale_state`) and `Cache-Control: public, max-age=S`, S the cache TTL in whole seconds but never past the next edge of the sale window. `If-None-Match` with the current tag: 304.",
+          parameters: [
+            idParam("product"),
+            {
+              name: "If-None-Match",
+              in: "header",
+              required: false,
+              description: "An ETag of an earlier read: 304 while it is still current",
+              schema: { type: "string" },
+            },
+          ],
           responses: {
             "200": ok("The product", "Product"),
+            "304": { description: "Not modified: the ETag is current (no body)" },
             "404": problem("product_not_found"),
             ...common,
           },
@@ -266,7 +278,7 @@ function baseDocument(schemas: s.RequestSchemas) {
           responses: {
             "200": {
               description:
-                "text/event-stream of `event: stock`, `id: <version>`, `data: <the product as GET returns it>`; a comment every 15 s",
+                "text/event-stream of `event: stock`, `id: <a number that grows with every change>`, `data: <the product as GET returns it>`; the sale window's opening and closing count as changes; a comment every 15 s",
               content: { "text/event-stream": { schema: { type: "string" } } },
             },
             "404": problem("product_not_found"),
@@ -288,7 +300,7 @@ function baseDocument(schemas: s.RequestSchemas) {
             ),
             "404": problem("product_not_found"),
             "409": problem(
-              "insufficient_stock, buyer_limit_exceeded (with limit and used) or idempotency_key_in_progress",
+              "sale_not_started (with starts_at and Retry-After), sale_ended (with ended_at), insufficient_stock, buyer_limit_exceeded (with limit and used) or idempotency_key_in_progress",
             ),
             "429": problem(
               "too_many_requests: HOLD_QUEUE_MAX requests for this product already wait in this process, or the client passed SHOPPER_RATE_PER_SECOND; nothing changed",
@@ -395,7 +407,8 @@ function baseDocument(schemas: s.RequestSchemas) {
       },
       "/api/admin/products/{id}": {
         patch: {
-          summary: "Rename a product or change its per-buyer limit (existing holds are kept)",
+          summary:
+            "Rename a product, change its per-buyer limit or move its sale window (existing holds are kept); 422 when the end would not be after the start",
           security: admin,
           parameters: [idParam("product")],
           requestBody: body("UpdateProductInput"),

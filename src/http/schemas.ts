@@ -34,6 +34,19 @@ export const PageQuery = z.object({
 const productName = () => z.string().trim().min(1).max(200);
 /** A positive number of units per buyer, or null for no limit. */
 const maxPerBuyer = () => z.number().int().min(1).max(2_147_483_647).nullable();
+/**
+ * A sale window's edge: an ISO 8601 timestamp with a zone (`Z` or an offset), or null for a side
+ * left open. Kept within what a DATETIME column holds and a JavaScript date represents.
+ */
+const saleEdge = () =>
+  z.iso
+    .datetime({ offset: true })
+    .refine((value) => {
+      const at = Date.parse(value);
+      // Not a date at all: the format check above already said so.
+      return Number.isNaN(at) || (at >= 0 && at < Date.UTC(10_000, 0, 1));
+    }, "must be between 1970 and 9999")
+    .nullable();
 /** A buyer id: the `sub` of the buyer's token; null for anonymous shoppers. */
 const buyerId = () => z.string().nullable();
 
@@ -62,10 +75,14 @@ export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
       price_cents: z.number().int().min(0).max(2_147_483_647),
       stock: z.number().int().min(0).max(1_000_000_000),
       max_per_buyer: maxPerBuyer().optional(),
+      sale_starts_at: saleEdge().optional(),
+      sale_ends_at: saleEdge().optional(),
     }),
     UpdateProductInput: z.strictObject({
       name: productName().optional(),
       max_per_buyer: maxPerBuyer().optional(),
+      sale_starts_at: saleEdge().optional(),
+      sale_ends_at: saleEdge().optional(),
     }),
     RestockInput: z.strictObject({ qty: z.number().int().min(1).max(1_000_000_000) }),
   };
@@ -112,6 +129,9 @@ export const Product = z.object({
   stock_reserved: z.number().int(),
   available: z.number().int(),
   max_per_buyer: z.number().int().nullable(),
+  sale_starts_at: timestamp.nullable(),
+  sale_ends_at: timestamp.nullable(),
+  sale_state: z.enum(["upcoming", "live", "ended"]),
 });
 
 export const Hold = z.object({
@@ -180,5 +200,7 @@ export const Problem = z.object({
   order_id: id().optional(),
   limit: z.number().int().optional(),
   used: z.number().int().optional(),
+  starts_at: timestamp.optional(),
+  ended_at: timestamp.optional(),
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });

@@ -22,9 +22,10 @@ import {
   publishProducts,
   stockChangeStatement,
 } from "./products";
+import { windowRefusal } from "./sale-window";
 import type { SoldOutSighting } from "./sold-out";
 import { query, transact } from "./transact";
-import { grantedHoldView, type HoldView, parseDbTime } from "./views";
+import { grantedHoldView, type HoldView, parseDbTime, toProductView } from "./views";
 
 // Group reservation: the hot path of a sale. Hold requests for one product are served in
 // batches, one transaction each (see hold-batcher.ts for why).
@@ -189,6 +190,20 @@ async function allocate(
   autoIncrement: AutoIncrement,
   deferWrites: boolean,
 ): Promise<Allocation> {
+  const closed = windowRefusal(
+    product.saleStartsAt?.getTime() ?? null,
+    product.saleEndsAt?.getTime() ?? null,
+    product.now.getTime(),
+  );
+  if (closed) {
+    batch.forEach((_, i) => {
+      decisions[i] ??= { kind: "refused", error: closed };
+    });
+    // The product as the database stands, so that this process refuses the rest of a storm
+    // before the opening from memory.
+    const view = toProductView(product, product.now.getTime());
+    return { reclaimedHolds: 0, snapshot: { version: product.version, view } };
+  }
   const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
   const availableBefore = product.stockAvailable - product.stockReserved;
   const limit = product.maxPerBuyer;
@@ -239,7 +254,12 @@ async function allocate(
   // Sent with COMMIT, the writes' answer can be lost with the connection; a batch row written
   // with them then tells whether they committed (see batchCommitted).
   const token = deferWrites && combines(tx) && rows.length > 0 ? randomBytes(16) : undefined;
-  const write = holdsWrite(autoIncrement, product.id, rows, expiresAt, change?.sql, token);
+  const write = holdsWrite(autoIncrement, product.id, rows, {
+    createdAt: product.now,
+    expiresAt,
+    stockChange: change?.sql,
+    token,
+  });
   // One expiry for the whole batch, written out once rather than per hold.
   const expires = expiresAt.toISOString();
   const grant = (ids: number[]) => {
@@ -384,35 +404,46 @@ type HoldsWrite = {
   ids: (results: unknown[]) => number[];
 };
 
-/**
- * The writes of a batch: the granted holds in one INSERT, `then` (the stock update) after it,
- * and, with a `token`, the batch's row in hold_batches naming its first hold id.
- */
+type HoldsWriteOptions = {
+  /**
+   * The database's clock when the batch locked the product, which decided the sale window:
+   * written as the holds' `created_at`, so that a hold is never dated past the window that
+   * granted it, however late its INSERT runs.
+   */
+  createdAt: Date;
+  expiresAt: Date;
+  /** The stock update, run after the INSERT. */
+  stockChange?: string;
+  /** Writes the batch's row in hold_batches naming its first hold id. */
+  token?: Buffer;
+};
+
+/** The writes of a batch: the granted holds in one INSERT, the stock update, the batch's row. */
 export function holdsWrite(
   autoIncrement: AutoIncrement,
   productId: number,
   rows: { qty: number; buyer: BuyerId }[],
-  expiresAt: Date,
-  then?: string,
-  token?: Buffer,
+  { createdAt, expiresAt, stockChange, token }: HoldsWriteOptions,
 ): HoldsWrite {
-  if (rows.length === 0) return { statements: then ? [then] : [], ids: () => [] };
+  if (rows.length === 0) return { statements: stockChange ? [stockChange] : [], ids: () => [] };
   // One literal VALUES list: binding five parameters per row cost more CPU than the rest of
   // the batch. Safe because every value is an integer checked here, a timestamp formatted
   // here, or a buyer id or token written as a hex literal (no quoting to get wrong).
   if (!rows.every((row) => Number.isSafeInteger(row.qty)) || !Number.isSafeInteger(productId)) {
     throw new Error("hold quantities and product ids must be integers");
   }
-  const at = `'${expiresAt.toISOString().slice(0, 23).replace("T", " ")}'`;
+  const time = (date: Date) => `'${date.toISOString().slice(0, 23).replace("T", " ")}'`;
+  const created = time(createdAt);
+  const expires = time(expiresAt);
   const hex = (bytes: string | Uint8Array) => `X'${Buffer.from(bytes).toString("hex")}'`;
   const values = rows
     .map(
       (row) =>
-        `(${productId},${row.buyer === null ? "NULL" : hex(row.buyer)},${row.qty},'active',${at})`,
+        `(${productId},${row.buyer === null ? "NULL" : hex(row.buyer)},${row.qty},'active',${expires},${created})`,
     )
     .join(",");
   const statements = [
-    `INSERT INTO holds (product_id, buyer_id, qty, status, expires_at) VALUES ${values}`,
+    `INSERT INTO holds (product_id, buyer_id, qty, status, expires_at, created_at) VALUES ${values}`,
   ];
   // Unless ids are consecutive, read them back: no other transaction can insert holds for
   // this product while we hold its row lock, so ours are exactly the first ones from the
@@ -423,7 +454,7 @@ export function holdsWrite(
       `SELECT id FROM holds WHERE product_id = ${productId} AND id >= LAST_INSERT_ID() ORDER BY id LIMIT ${rows.length}`,
     );
   }
-  if (then) statements.push(then);
+  if (stockChange) statements.push(stockChange);
   if (token) {
     statements.push(
       `INSERT INTO hold_batches (token, first_hold_id) VALUES (${hex(token)}, LAST_INSERT_ID())`,

@@ -8,6 +8,7 @@ import type { BuyerId } from "./buyers";
 import type { HoldRequest } from "./hold-batcher";
 import { type IdempotencyHeader, type Outcome, precheckKey } from "./idempotency";
 import { changeStock, lockProduct, publishProducts } from "./products";
+import { windowRefusalFromMemory } from "./sale-window";
 import { query, transact } from "./transact";
 import { type HoldView, parseDbTime, toHoldView } from "./views";
 
@@ -69,8 +70,10 @@ async function keyedHold(
 }
 
 /**
- * A sold-out product's refusal without the database (see sold-out.ts). Not for a keyed request,
- * whose 409 must be remembered with its key.
+ * A refusal without the database: a sale that by this process's clock is far from open or long
+ * over (see sale-window.ts), checked first as the database checks the window first, or a
+ * sold-out product (see sold-out.ts). Not for a keyed request, whose 409 must be remembered
+ * with its key.
  */
 function refuseFromMemory(
   deps: Deps,
@@ -79,6 +82,11 @@ function refuseFromMemory(
   idempotency: IdempotencyHeader | undefined,
 ): AppError | undefined {
   if (idempotency) return undefined;
+  const product = deps.productCache.get(productId);
+  if (product !== undefined && (product.startsAt !== null || product.endsAt !== null)) {
+    const closed = windowRefusalFromMemory(product, deps.clock(), deps.config.SALE_CLOCK_MARGIN_MS);
+    if (closed) return closed;
+  }
   return deps.soldOut.refusal(productId, buyer === null);
 }
 

@@ -22,6 +22,8 @@ export type LockedProduct = {
   version: number;
   maxPerBuyer: number | null;
   soldOutAt: Date | null;
+  saleStartsAt: Date | null;
+  saleEndsAt: Date | null;
   now: Date;
 };
 
@@ -38,6 +40,8 @@ const lockedColumns = {
   version: products.version,
   maxPerBuyer: products.maxPerBuyer,
   soldOutAt: products.soldOutAt,
+  saleStartsAt: products.saleStartsAt,
+  saleEndsAt: products.saleEndsAt,
   now: dbNow,
 };
 
@@ -57,7 +61,7 @@ export async function lockProduct(tx: Tx, id: number): Promise<LockedProduct | u
  */
 export function lockProductStatement(id: number): string {
   if (!Number.isSafeInteger(id)) throw new Error("product ids are integers");
-  return `SELECT id, name, price_cents, stock_available, stock_reserved, stock_total, version, max_per_buyer, sold_out_at, NOW(3) AS now FROM products WHERE id = ${id} FOR UPDATE`;
+  return `SELECT id, name, price_cents, stock_available, stock_reserved, stock_total, version, max_per_buyer, sold_out_at, sale_starts_at, sale_ends_at, NOW(3) AS now FROM products WHERE id = ${id} FOR UPDATE`;
 }
 
 type LockedRow = {
@@ -70,6 +74,8 @@ type LockedRow = {
   version: number | string;
   max_per_buyer: number | null;
   sold_out_at: Date | string | null;
+  sale_starts_at: Date | string | null;
+  sale_ends_at: Date | string | null;
   now: Date | string;
 };
 
@@ -86,6 +92,8 @@ export function lockedProductOf(rows: unknown): LockedProduct | undefined {
       version: Number(row.version),
       maxPerBuyer: row.max_per_buyer,
       soldOutAt: row.sold_out_at === null ? null : parseDbTime(row.sold_out_at),
+      saleStartsAt: row.sale_starts_at === null ? null : parseDbTime(row.sale_starts_at),
+      saleEndsAt: row.sale_ends_at === null ? null : parseDbTime(row.sale_ends_at),
       now: parseDbTime(row.now),
     }
   );
@@ -142,7 +150,7 @@ export function stockChangeStatement(
     product.stockReserved += reserved;
     product.stockTotal += total;
     product.version += 1;
-    return { version: product.version, view: toProductView(product) };
+    return { version: product.version, view: toProductView(product, product.now.getTime()) };
   };
   return { sql, applied };
 }
@@ -179,10 +187,16 @@ export function publishProducts(
   deps: Pick<Deps, "productCache" | "soldOut">,
   snapshots: ProductSnapshot[],
 ): void {
-  for (const snapshot of snapshots) {
-    deps.productCache.offer(snapshot.version, snapshot.view);
-    deps.soldOut.changed(snapshot.view);
-  }
+  for (const snapshot of snapshots) publishProduct(deps, snapshot);
+}
+
+/** publishProducts for one product; its view as a read in this process now shows it. */
+function publishProduct(
+  deps: Pick<Deps, "productCache" | "soldOut">,
+  snapshot: ProductSnapshot,
+): ProductView {
+  deps.soldOut.changed(snapshot.view);
+  return deps.productCache.offer(snapshot.version, snapshot.view).view;
 }
 
 async function readProduct(db: Tx, id: number) {
@@ -206,25 +220,43 @@ export function loadProduct(deps: Deps, id: number): Promise<CachedProduct> {
     try {
       const row = await query(deps, deadline, (db) => readProduct(db, id));
       if (!row) throw notFound.product(id);
-      return { version: row.version, view: toProductView(row) };
+      return { version: row.version, view: toProductView(row, deps.clock()) };
     } finally {
       deadline.clear();
     }
   });
 }
 
-export type CreateProductInput = {
+/** Sale window edges as the API takes them: ISO 8601 timestamps, null or absent when open. */
+type SaleWindowInput = { sale_starts_at?: string | null; sale_ends_at?: string | null };
+
+export type CreateProductInput = SaleWindowInput & {
   name: string;
   price_cents: number;
   stock: number;
   max_per_buyer?: number | null;
 };
 
+const windowEdge = (value: string | null | undefined) =>
+  value === undefined || value === null ? null : new Date(value);
+
+/** 422 unless the window's end is after its start (either side open is fine). */
+function checkWindow(startsAt: Date | null, endsAt: Date | null): void {
+  if (startsAt !== null && endsAt !== null && endsAt <= startsAt) {
+    throw new AppError("validation_failed", "The sale must end after it starts.", {
+      errors: [{ path: "sale_ends_at", message: "must be after sale_starts_at" }],
+    });
+  }
+}
+
 export async function createProduct(
   deps: Deps,
   input: CreateProductInput,
   deadline: CommitGuard,
 ): Promise<ProductView> {
+  const saleStartsAt = windowEdge(input.sale_starts_at);
+  const saleEndsAt = windowEdge(input.sale_ends_at);
+  checkWindow(saleStartsAt, saleEndsAt);
   const row = await transactProven(deps, deadline, async (tx) => {
     const [result] = await tx.insert(products).values({
       name: input.name,
@@ -232,12 +264,14 @@ export async function createProduct(
       stockAvailable: input.stock,
       stockTotal: input.stock,
       maxPerBuyer: input.max_per_buyer ?? null,
+      saleStartsAt,
+      saleEndsAt,
     });
     const row = await readProduct(tx, result.insertId);
     if (!row) throw notFound.product(result.insertId);
     return row;
   });
-  return deps.productCache.offer(row.version, toProductView(row)).view;
+  return deps.productCache.offer(row.version, toProductView(row, deps.clock())).view;
 }
 
 export async function restockProduct(
@@ -261,16 +295,19 @@ export async function restockProduct(
     }
     return changeStock(tx, product, { available: qty, total: qty });
   });
-  publishProducts(deps, [snapshot]);
-  return snapshot.view;
+  return publishProduct(deps, snapshot);
 }
 
-export type UpdateProductInput = { name?: string; max_per_buyer?: number | null };
+export type UpdateProductInput = SaleWindowInput & {
+  name?: string;
+  max_per_buyer?: number | null;
+};
 
 /**
- * Renames a product or changes its per-buyer limit. A new limit applies to holds from now on:
- * existing holds and orders are never touched, and the time of the change is kept so that the
- * reconciliation can tell a buyer over a lowered limit from a limit that was broken.
+ * Renames a product, changes its per-buyer limit or moves its sale window. A new limit or
+ * window applies to holds from now on: existing holds and orders are never touched, and the
+ * time of a limit change is kept so that the reconciliation can tell a buyer over a lowered
+ * limit from a limit that was broken.
  */
 export async function updateProduct(
   deps: Deps,
@@ -283,22 +320,30 @@ export async function updateProduct(
     if (!product) throw notFound.product(id);
     const limitChanges =
       input.max_per_buyer !== undefined && input.max_per_buyer !== product.maxPerBuyer;
+    const saleStartsAt =
+      input.sale_starts_at === undefined ? product.saleStartsAt : windowEdge(input.sale_starts_at);
+    const saleEndsAt =
+      input.sale_ends_at === undefined ? product.saleEndsAt : windowEdge(input.sale_ends_at);
+    checkWindow(saleStartsAt, saleEndsAt);
     await tx
       .update(products)
       .set({
         name: input.name ?? product.name,
         maxPerBuyer: limitChanges ? input.max_per_buyer : product.maxPerBuyer,
         ...(limitChanges ? { maxPerBuyerSetAt: sql`NOW(3)` } : {}),
+        saleStartsAt,
+        saleEndsAt,
         version: sql`${products.version} + 1`,
       })
       .where(eq(products.id, id));
     product.name = input.name ?? product.name;
     if (input.max_per_buyer !== undefined) product.maxPerBuyer = input.max_per_buyer;
+    product.saleStartsAt = saleStartsAt;
+    product.saleEndsAt = saleEndsAt;
     product.version += 1;
-    return { version: product.version, view: toProductView(product) };
+    return { version: product.version, view: toProductView(product, product.now.getTime()) };
   });
-  publishProducts(deps, [snapshot]);
-  return snapshot.view;
+  return publishProduct(deps, snapshot);
 }
 
 /**

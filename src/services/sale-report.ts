@@ -63,7 +63,7 @@ export async function listProducts(
     const byProduct = new Map(sold.map((s) => [s.productId, s]));
     return {
       products: shown.map((row) => ({
-        ...toProductView(row),
+        ...toProductView(row, deps.clock()),
         units_paid: Number(byProduct.get(row.id)?.paid ?? 0),
         units_pending: Number(byProduct.get(row.id)?.pending ?? 0),
         sold_out_at: row.soldOutAt?.toISOString() ?? null,

@@ -14,8 +14,8 @@ export type StockHubOptions = {
 
 type Subscriber = {
   controller: ReadableStreamDefaultController<Uint8Array>;
-  /** The version this client last got. */
-  version: number;
+  /** The revision this client last got. */
+  revision: number;
 };
 
 /** One stream's place in the process's limit (see `StockHub.claim`). */
@@ -26,9 +26,9 @@ export type StreamSlot = {
 
 type Watch = {
   subscribers: Set<Subscriber>;
-  /** The newest version handed out: a tick with nothing newer skips the subscribers. */
-  version: number;
-  /** Some slow client still lacks `version`. */
+  /** The newest revision handed out: a tick with nothing newer skips the subscribers. */
+  revision: number;
+  /** Some slow client still lacks `revision`. */
   behind: boolean;
 };
 
@@ -38,7 +38,7 @@ const KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
 const HIGH_WATER_MARK = 4;
 
 function stockEvent(product: CachedProduct): Uint8Array {
-  return encoder.encode(`event: stock\nid: ${product.version}\ndata: ${product.body}\n\n`);
+  return encoder.encode(`event: stock\nid: ${product.revision}\ndata: ${product.body}\n\n`);
 }
 
 /**
@@ -48,7 +48,9 @@ function stockEvent(product: CachedProduct): Uint8Array {
  * version moved, encodes one event and hands the same bytes to every subscriber. Changes are
  * thereby coalesced to one event per interval, the latest state is never skipped, a local write
  * shows within the interval and another process's within PRODUCT_CACHE_TTL_MS plus the
- * interval. Event ids are the product's version, which grows with every change. A client that
+ * interval. Event ids are the product's revision, which grows with every change, the sale
+ * window's opening and closing included: the tick reads the product through the cache, which
+ * renders the new sale state once an edge has passed, so a countdown flips without a hold. A client that
  * reads slower than events come is sent only the latest state once it has caught up.
  */
 export class StockHub {
@@ -108,15 +110,15 @@ export class StockHub {
     return new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
-          subscriber = { controller, version: first.version };
+          subscriber = { controller, revision: first.revision };
           controller.enqueue(stockEvent(first));
           let watch = this.watches.get(productId);
           if (!watch) {
-            watch = { subscribers: new Set(), version: first.version, behind: false };
+            watch = { subscribers: new Set(), revision: first.revision, behind: false };
             this.watches.set(productId, watch);
           }
           // Started from an older copy than others have had: the next tick brings it up to date.
-          if (first.version < watch.version) watch.behind = true;
+          if (first.revision < watch.revision) watch.behind = true;
           watch.subscribers.add(subscriber);
           this.startTimers();
         },
@@ -182,20 +184,20 @@ export class StockHub {
 
   /** Hands the latest state to every subscriber that has not had it and has room for it. */
   private fanOut(productId: number, watch: Watch, product: CachedProduct): void {
-    if (product.version <= watch.version && !watch.behind) return;
+    if (product.revision <= watch.revision && !watch.behind) return;
     let event: Uint8Array | undefined;
     let behind = false;
     for (const subscriber of watch.subscribers) {
-      if (subscriber.version >= product.version) continue;
+      if (subscriber.revision >= product.revision) continue;
       if ((subscriber.controller.desiredSize ?? 0) <= 0) {
         behind = true;
         continue;
       }
       event ??= stockEvent(product);
       if (!this.send(productId, subscriber, event)) continue;
-      subscriber.version = product.version;
+      subscriber.revision = product.revision;
     }
-    watch.version = Math.max(watch.version, product.version);
+    watch.revision = Math.max(watch.revision, product.revision);
     watch.behind = behind;
   }
 

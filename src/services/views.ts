@@ -1,5 +1,7 @@
 import type { HoldStatus, OrderStatus } from "../db/schema";
 
+export type SaleState = "upcoming" | "live" | "ended";
+
 export type ProductView = {
   id: number;
   name: string;
@@ -8,6 +10,9 @@ export type ProductView = {
   stock_reserved: number;
   available: number;
   max_per_buyer: number | null;
+  sale_starts_at: string | null;
+  sale_ends_at: string | null;
+  sale_state: SaleState;
 };
 
 export type HoldView = {
@@ -39,9 +44,14 @@ type ProductRow = {
   stockAvailable: number;
   stockReserved: number;
   maxPerBuyer: number | null;
+  saleStartsAt: Date | null;
+  saleEndsAt: Date | null;
 };
 
-export function toProductView(row: ProductRow): ProductView {
+/** The product as the API shows it, its sale state as of `now` (ms since the epoch). */
+export function toProductView(row: ProductRow, now: number): ProductView {
+  const startsAt = row.saleStartsAt?.getTime() ?? null;
+  const endsAt = row.saleEndsAt?.getTime() ?? null;
   return {
     id: row.id,
     name: row.name,
@@ -50,7 +60,32 @@ export function toProductView(row: ProductRow): ProductView {
     stock_reserved: row.stockReserved,
     available: row.stockAvailable - row.stockReserved,
     max_per_buyer: row.maxPerBuyer,
+    sale_starts_at: row.saleStartsAt?.toISOString() ?? null,
+    sale_ends_at: row.saleEndsAt?.toISOString() ?? null,
+    sale_state: saleStateAt(startsAt, endsAt, now),
   };
+}
+
+/** Where `now` stands in a sale window whose edges are ms since the epoch (null: open). */
+export function saleStateAt(
+  startsAt: number | null,
+  endsAt: number | null,
+  now: number,
+): SaleState {
+  if (startsAt !== null && now < startsAt) return "upcoming";
+  if (endsAt !== null && now >= endsAt) return "ended";
+  return "live";
+}
+
+/** The next moment after `now` at which the sale state flips, or null when it never will. */
+export function nextSaleEdge(
+  startsAt: number | null,
+  endsAt: number | null,
+  now: number,
+): number | null {
+  if (startsAt !== null && now < startsAt) return startsAt;
+  if (endsAt !== null && now < endsAt) return endsAt;
+  return null;
 }
 
 type HoldRow = {

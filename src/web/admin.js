@@ -10,7 +10,13 @@ const MIN_WINDOW_MS = 20 * 1000;
 const MAX_STREAMS = 50;
 
 const $ = (selector) => document.querySelector(selector);
-const state = { products: new Map(), history: new Map(), streams: new Map(), timer: undefined };
+const state = {
+  products: new Map(),
+  history: new Map(),
+  streams: new Map(),
+  timer: undefined,
+  ticker: undefined,
+};
 
 function token() {
   return sessionStorage.getItem(TOKEN_KEY);
@@ -27,6 +33,77 @@ async function adminGet(path) {
   if (response.status === 401) throw Object.assign(new Error("unauthorized"), { status: 401 });
   if (!response.ok) throw new Error(`${path}: ${response.status}`);
   return response.json();
+}
+
+/**
+ * An operator's action through the admin API. A refusal is shown in `problemElement` as the
+ * problem document's title and detail (and its field errors); returns the body, or undefined.
+ */
+async function adminSend(method, path, body, problemElement) {
+  problemElement.hidden = true;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: { authorization: `Bearer ${token()}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch (err) {
+    showProblem(problemElement, { title: "Cannot reach the service", detail: err.message });
+    return undefined;
+  }
+  const answer = await response.json().catch(() => ({}));
+  if (response.ok) return answer;
+  showProblem(problemElement, {
+    title: answer.title ?? `HTTP ${response.status}`,
+    detail: answer.detail ?? "",
+    errors: answer.errors,
+  });
+  return undefined;
+}
+
+function showProblem(element, problem) {
+  const fields = (problem.errors ?? []).map((e) => `${e.path}: ${e.message}`).join("; ");
+  element.textContent = `${problem.title}: ${problem.detail}${fields ? ` (${fields})` : ""}`;
+  element.hidden = false;
+}
+
+/** A datetime-local value (this browser's time) as ISO 8601 UTC; empty: null (open). */
+function fromLocalInput(value) {
+  return value ? new Date(value).toISOString() : null;
+}
+
+/** An ISO timestamp as a datetime-local value in this browser's time. */
+function toLocalInput(iso) {
+  if (!iso) return "";
+  const at = new Date(iso);
+  const local = new Date(at.getTime() - at.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 19);
+}
+
+/** A number input: empty means absent (or null where `emptyAs` says so). */
+function numberInput(value, emptyAs) {
+  return value === "" ? emptyAs : Number(value);
+}
+
+function formatSpan(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  return h > 0 ? `${h}:${two(m)}:${two(s)}` : `${m}:${two(s)}`;
+}
+
+/** What the countdown shows by this browser's clock; the state beside it is the service's. */
+function countdown(product) {
+  const now = Date.now();
+  const starts = product.sale_starts_at ? Date.parse(product.sale_starts_at) : null;
+  const ends = product.sale_ends_at ? Date.parse(product.sale_ends_at) : null;
+  if (starts !== null && now < starts) return `opens in ${formatSpan(starts - now)}`;
+  if (ends !== null && now < ends) return `closes in ${formatSpan(ends - now)}`;
+  if (ends !== null) return `closed at ${formatTime(product.sale_ends_at)}`;
+  return "open, no end set";
 }
 
 /** Every page of a keyset-paged admin list. */
@@ -70,11 +147,26 @@ function card(product) {
         <div class="figure"><b data-f="units_pending"></b><span>units pending payment</span></div>
         <div class="figure"><b data-f="sold_out_at"></b><span>sold out at</span></div>
       </div>
+      <div class="sale"><span class="state" data-f="sale_state"></span>
+        <span class="countdown"></span></div>
+      <form class="actions restock" autocomplete="off">
+        <label>Restock <input name="qty" type="number" min="1" required placeholder="units"></label>
+        <button type="submit">Add units</button>
+      </form>
+      <form class="actions edit" autocomplete="off">
+        <label>Opens <input name="sale_starts_at" type="datetime-local" step="1"></label>
+        <label>Closes <input name="sale_ends_at" type="datetime-local" step="1"></label>
+        <label>Max per buyer <input name="max_per_buyer" type="number" min="1" placeholder="no limit"></label>
+        <button type="submit">Save window and limit</button>
+      </form>
+      <p class="problem" role="alert" hidden></p>
       <canvas width="760" height="220"></canvas>
       <div class="legend"><span><i class="available"></i>available units</span>
         <span><i class="rate"></i>holds per second (units taken)</span>
         <span class="window"></span></div>`;
     $("#products").append(element);
+    wireActions(element, product.id);
+    fillEditForm(element, product);
   }
   element.querySelector(".name").textContent = product.name;
   element.querySelector(".id").textContent = `#${product.id}${
@@ -91,6 +183,10 @@ function card(product) {
       product[field] ?? 0
     ).toLocaleString();
   }
+  const saleState = element.querySelector('[data-f="sale_state"]');
+  saleState.textContent = product.sale_state;
+  saleState.className = `state ${product.sale_state}`;
+  element.querySelector(".countdown").textContent = countdown(product);
   const soldOut = element.querySelector('[data-f="sold_out_at"]');
   soldOut.textContent = formatTime(product.sold_out_at);
   soldOut.className = product.sold_out_at ? "soldout" : "";
@@ -99,6 +195,88 @@ function card(product) {
   element.querySelector(".window").textContent =
     seconds >= HISTORY_MS / 1000 ? "last 5 minutes" : `last ${Math.max(seconds, 20)} s`;
   draw(element.querySelector("canvas"), samples);
+}
+
+function fillEditForm(element, product) {
+  const form = element.querySelector("form.edit");
+  form.sale_starts_at.value = toLocalInput(product.sale_starts_at);
+  form.sale_ends_at.value = toLocalInput(product.sale_ends_at);
+  form.max_per_buyer.value = product.max_per_buyer ?? "";
+}
+
+/** Applies a product the service answered with, at once, before the next poll. */
+function applyProduct(answer) {
+  const known = state.products.get(answer.id) ?? {};
+  const merged = Object.assign(known, answer);
+  state.products.set(answer.id, merged);
+  card(merged);
+  return merged;
+}
+
+function wireActions(element, id) {
+  const problem = element.querySelector(".problem");
+  element.querySelector("form.restock").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const answer = await adminSend(
+      "POST",
+      `/api/admin/products/${id}/restock`,
+      { qty: numberInput(form.qty.value) },
+      problem,
+    );
+    if (answer) {
+      form.reset();
+      applyProduct(answer);
+    }
+  });
+  element.querySelector("form.edit").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const answer = await adminSend(
+      "PATCH",
+      `/api/admin/products/${id}`,
+      {
+        sale_starts_at: fromLocalInput(form.sale_starts_at.value),
+        sale_ends_at: fromLocalInput(form.sale_ends_at.value),
+        max_per_buyer: numberInput(form.max_per_buyer.value, null),
+      },
+      problem,
+    );
+    if (answer) fillEditForm(element, applyProduct(answer));
+  });
+}
+
+async function createFromForm(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const answer = await adminSend(
+    "POST",
+    "/api/admin/products",
+    {
+      // form.name is the form's own name attribute, not the field.
+      name: form.elements.namedItem("name").value,
+      price_cents: numberInput(form.price_cents.value),
+      stock: numberInput(form.stock.value),
+      max_per_buyer: numberInput(form.max_per_buyer.value, null),
+      sale_starts_at: fromLocalInput(form.sale_starts_at.value),
+      sale_ends_at: fromLocalInput(form.sale_ends_at.value),
+    },
+    form.querySelector(".problem"),
+  );
+  if (!answer) return;
+  form.reset();
+  state.products.set(answer.id, answer);
+  record(answer);
+  card(answer);
+  watch(answer);
+}
+
+/** Countdowns move every quarter second, between the polls. */
+function tickCountdowns() {
+  for (const product of state.products.values()) {
+    const element = document.getElementById(`product-${product.id}`);
+    if (element) element.querySelector(".countdown").textContent = countdown(product);
+  }
 }
 
 function draw(canvas, samples) {
@@ -212,11 +390,13 @@ function signIn() {
   $("#sign-out").hidden = false;
   void refresh();
   state.timer = setInterval(refresh, REFRESH_MS);
+  state.ticker = setInterval(tickCountdowns, 250);
 }
 
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   clearInterval(state.timer);
+  clearInterval(state.ticker);
   for (const source of state.streams.values()) source.close();
   state.streams.clear();
   $("#sign-in").hidden = false;
@@ -232,4 +412,5 @@ $("#sign-in").addEventListener("submit", (event) => {
   signIn();
 });
 $("#sign-out").addEventListener("click", () => signOut());
+$("#create").addEventListener("submit", createFromForm);
 if (token()) signIn();

@@ -105,6 +105,13 @@ export async function rows<T = Record<string, unknown>>(
   return result as T[];
 }
 
+/** The database's clock now, in ms since the epoch: the clock that decides sale windows. */
+export async function databaseNow(pool: mysql.Pool): Promise<number> {
+  const [row] = await rows<{ now: Date }>(pool, "SELECT NOW(3) AS now");
+  if (!row) throw new Error("NOW(3) read nothing");
+  return row.now.getTime();
+}
+
 /** How many orders a hold became: the contract allows at most one. */
 export async function ordersOfHold(pool: mysql.Pool, holdId: number): Promise<number> {
   const [row] = await rows<{ n: number }>(
@@ -144,7 +151,24 @@ async function buyerLimitViolations(pool: mysql.Pool): Promise<string[]> {
 }
 
 /**
- * The contract's four invariants, checked in SQL for every product. `expectedTotals` maps a
+ * Invariant 6: no hold dated before its product's sale opened or from its end on. Checked
+ * against the window as it stands now, so a test that moves a window past holds it granted
+ * must check before the move.
+ */
+async function saleWindowViolations(pool: mysql.Pool): Promise<string[]> {
+  const early = await rows<{ id: number; product_id: number; created_at: Date }>(
+    pool,
+    `SELECT h.id, h.product_id, h.created_at FROM holds h JOIN products p ON p.id = h.product_id
+     WHERE h.created_at < p.sale_starts_at OR h.created_at >= p.sale_ends_at`,
+  );
+  return early.map(
+    (h) =>
+      `hold ${h.id} of product ${h.product_id}: created at ${h.created_at.toISOString()}, outside the sale window`,
+  );
+}
+
+/**
+ * The contract's invariants 1 to 4 and 6, checked in SQL for every product. `expectedTotals` maps a
  * product id to the units the test created and restocked, so invariant 3 does not trust any
  * counter the service keeps.
  */
@@ -185,6 +209,7 @@ export async function invariantViolations(
     }
   }
   problems.push(...(await buyerLimitViolations(pool)));
+  problems.push(...(await saleWindowViolations(pool)));
   return problems;
 }
 

@@ -5,11 +5,12 @@ import type { CachedProduct } from "../../lib/product-cache";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct, watchProduct } from "../../services/products";
-import { deadlineOf, stampedResponse } from "../bindings";
+import { deadlineOf } from "../bindings";
 import { type BuyerVariables, buyerAuth, buyerOf } from "../middleware";
 import { problemResponse } from "../problem";
+import { productReader } from "../product-read";
 import { rateLimited } from "../rate-limit";
-import { idempotencyOf, JSON_TYPE, sendOutcome } from "../respond";
+import { idempotencyOf, sendOutcome } from "../respond";
 import { IdParams, quickHoldInput, type RequestSchemas } from "../schemas";
 import { keyedJsonRoute, parseId, validate } from "../validate";
 
@@ -17,6 +18,7 @@ type ShopContext = Context<{ Variables: BuyerVariables }>;
 
 export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
   const routes = new Hono<{ Variables: BuyerVariables }>();
+  const readProduct = productReader(deps.config.PRODUCT_CACHE_TTL_MS, deps.clock);
   // Each hold or order write takes a token from its client's bucket, where a rate is set.
   const limited = rateLimited(deps);
   // Every shopper call but the product reads names its buyer where buyer tokens are
@@ -30,8 +32,7 @@ export function shopRoutes(deps: Deps, schemas: RequestSchemas) {
       // The hottest read of a sale: a cache hit answers synchronously, keeping the fast path.
       .get("/products/:id", (c) => {
         const id = parseId(c.req.param("id"));
-        const send = (product: CachedProduct): Response =>
-          stampedResponse(c, product.body, 200, JSON_TYPE);
+        const send = (product: CachedProduct): Response => readProduct(c, product);
         const cached = peekProduct(deps, id);
         if (cached) return send(cached);
         return loadProduct(deps, id).then<Response>(send);
