@@ -98,6 +98,35 @@ describe("CORS for a listed origin", () => {
   });
 });
 
+describe("CORS with buyer tokens", () => {
+  test("a preflight needs no token (browsers send none); the request it clears does", async () => {
+    const guarded = await createTestContext({
+      CORS_ORIGINS: SHOP,
+      BUYER_JWT_SECRET: "buyer-secret-for-cors-tests-0123456789",
+    });
+    const server = serve(guarded.app);
+    try {
+      const pre = await fetch(`${server.baseUrl}/api/holds`, {
+        method: "OPTIONS",
+        headers: { origin: SHOP, "access-control-request-method": "POST" },
+      });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get("access-control-allow-origin")).toBe(SHOP);
+      const refused = await fetch(`${server.baseUrl}/api/holds`, {
+        method: "POST",
+        headers: { origin: SHOP, "content-type": "application/json" },
+        body: JSON.stringify({ product_id: 1, qty: 1 }),
+      });
+      expect(refused.status).toBe(401);
+      // Readable by the shop's script: the browser shows it the 401, not a CORS error.
+      expect(refused.headers.get("access-control-allow-origin")).toBe(SHOP);
+    } finally {
+      await server.stop();
+      await guarded.close();
+    }
+  });
+});
+
 describe("CORS for anyone else", () => {
   test("an unlisted origin's preflight and requests get no CORS header", async () => {
     const pre = await preflight("/api/holds", STRANGER);
