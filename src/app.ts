@@ -3,6 +3,7 @@ import type { Deps } from "./deps";
 import { AppError } from "./errors";
 import type { RequestBindings } from "./http/bindings";
 import { withBodyLimit } from "./http/body-limit";
+import { createCors } from "./http/cors";
 import { withRequestLifecycle } from "./http/lifecycle";
 import { errorHandler, problemResponse } from "./http/problem";
 import { adminRoutes } from "./http/routes/admin";
@@ -35,6 +36,7 @@ export function createApp(deps: Deps) {
     logger: deps.logger,
     metrics: deps.metrics,
     deadlineMs: deps.config.REQUEST_TIMEOUT_MS,
+    cors: createCors(deps.config.CORS_ORIGINS),
   });
   return app;
 }

@@ -9,7 +9,14 @@ const mysqlUrl = z
     protocol: /^mysql$/,
     error: "must be a mysql:// URL, e.g. mysql://root@127.0.0.1:3306/flash_sale",
   })
-  .refine((value) => new URL(value).pathname.length > 1, "must name a database in its path");
+  .refine((value) => {
+    // Runs even after the URL check failed: a value that is no URL was reported there.
+    try {
+      return new URL(value).pathname.length > 1;
+    } catch {
+      return true;
+    }
+  }, "must name a database in its path");
 
 const WEBHOOK_SECRET_PREFIX = "whsec_";
 /** Standard Webhooks asks for 24 to 64 random bytes; fewer is accepted with a warning. */
@@ -48,6 +55,36 @@ const cronPattern = z.string().refine((pattern) => {
 
 const emptyAsUnset = (value: unknown) => (value === "" ? undefined : value);
 
+/** `true` exactly switches it on; anything else leaves it off, so a typo fails closed. */
+const exactlyTrue = z
+  .string()
+  .optional()
+  .transform((value) => value === "true");
+
+/** Comma-separated browser origins (`https://shop.example`), as a browser sends `Origin`. */
+const origins = z.string().transform((value, ctx) => {
+  const listed: string[] = [];
+  for (const item of value.split(",")) {
+    const origin = item.trim();
+    if (origin === "") continue;
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== "/" || url.search || url.hash) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${origin}" is not an origin; list origins like https://shop.example or http://localhost:5173, separated by commas`,
+      });
+      return z.NEVER;
+    }
+    listed.push(url.origin);
+  }
+  return listed;
+});
+
 export const ConfigSchema = z.object({
   PORT: int(0, 65535).default(3000),
   DATABASE_URL: mysqlUrl.default("mysql://root@127.0.0.1:3306/flash_sale"),
@@ -82,6 +119,11 @@ export const ConfigSchema = z.object({
   RECONCILE_CRON: cronPattern.default("0 * * * * *"),
   ADMIN_TOKEN: z.preprocess(emptyAsUnset, z.string().optional()),
   WEBHOOK_SECRET: z.preprocess(emptyAsUnset, webhookSecret.optional()),
+  // Without a secret every webhook is refused (an unsigned one could mark any order paid);
+  // this development switch accepts them unsigned instead, and start-up warns about it.
+  WEBHOOK_ALLOW_UNSIGNED: exactlyTrue,
+  // A payment event for an order that never appears is kept this long, then purged.
+  DEFERRED_EVENT_TTL_HOURS: int(1, 87_600).default(72),
   // Buyer identity (see src/services/buyers.ts): HS256 with the secret's UTF-8 bytes, and/or
   // RS256, ES256 and EdDSA keys from a JWKS URL. Neither set: anonymous shoppers.
   BUYER_JWT_SECRET: z.preprocess(emptyAsUnset, z.string().optional()),
@@ -115,6 +157,13 @@ export const ConfigSchema = z.object({
   MERCHANT_WEBHOOK_BACKOFF_MAX_MS: int(10, 86_400_000).default(300_000),
   // How often an idle dispatcher looks for due events (events of other processes included).
   MERCHANT_WEBHOOK_POLL_MS: int(10, 60_000).default(250),
+  // Browser origins allowed to call the shopper API and read products (CORS); none when unset.
+  CORS_ORIGINS: z.preprocess(emptyAsUnset, origins.default([])),
+  // Each buyer (or anonymous client address) may send this many hold and order writes a
+  // second per process, in bursts of twice that; unset, no limit.
+  SHOPPER_RATE_PER_SECOND: z.preprocess(emptyAsUnset, int(1, 1_000_000).optional()),
+  // Behind a proxy: an anonymous client's address is the last one in X-Forwarded-For.
+  TRUST_PROXY: z.preprocess(emptyAsUnset, z.stringbool().default(false)),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -133,7 +182,7 @@ const CheckedConfigSchema = ConfigSchema.superRefine((config, ctx) => {
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(`invalid configuration: ${problems.join("; ")}`);
     this.name = "ConfigError";
   }
 }
@@ -151,7 +200,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   );
 }
 
-/** The one place that reads process.env; prints every bad variable and exits non-zero. */
+/** The one place that reads process.env; prints every bad variable in one line, exits 1. */
 export function loadConfig(): Config {
   try {
     return parseConfig(process.env);

@@ -5,6 +5,7 @@ import { ReadinessProbe } from "./db/readiness";
 import { createLogger, type Logger } from "./lib/logger";
 import { createMetrics, type Metrics } from "./lib/metrics";
 import { ProductCache } from "./lib/product-cache";
+import { RateLimiter } from "./lib/rate-limiter";
 import { type BuyerVerifier, createBuyerVerifier } from "./services/buyers";
 import { HoldBatcher } from "./services/hold-batcher";
 import { reserveHolds } from "./services/hold-reservation";
@@ -28,6 +29,8 @@ export type Deps = {
   soldOut: SoldOutBoard;
   productCache: ProductCache;
   holdBatcher: HoldBatcher;
+  /** The shoppers' per-client rate limit; undefined when SHOPPER_RATE_PER_SECOND is unset. */
+  rateLimiter: RateLimiter | undefined;
 };
 
 export type BuildOptions = {
@@ -66,6 +69,10 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
       (batch, locked) => reserveHolds(deps, batch, locked),
       config.HOLD_QUEUE_MAX,
     ),
+    rateLimiter:
+      config.SHOPPER_RATE_PER_SECOND === undefined
+        ? undefined
+        : new RateLimiter(config.SHOPPER_RATE_PER_SECOND),
   };
   return deps;
 }

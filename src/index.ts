@@ -1,7 +1,7 @@
 import { createApp } from "./app";
 import { loadConfig, WEBHOOK_SECRET_MIN_BYTES, webhookSecretKey } from "./config";
 import { migrateDatabase } from "./db/migrate";
-import { StartupError, waitForDatabase } from "./db/startup";
+import { describeDatabaseFailure, StartupError, waitForDatabase } from "./db/startup";
 import { buildDeps, closeDeps } from "./deps";
 import { AppError } from "./errors";
 import { problemResponse } from "./http/problem";
@@ -22,7 +22,10 @@ async function prepareDatabase(logger: Logger): Promise<void> {
     await waitForDatabase(config.DATABASE_URL, config.DB_STARTUP_TIMEOUT_SECONDS, logger);
     await migrateDatabase(config.DATABASE_URL);
   } catch (err) {
-    const reason = err instanceof StartupError ? err.message : `migration failed: ${String(err)}`;
+    const reason =
+      err instanceof StartupError
+        ? err.message
+        : `migration failed: ${describeDatabaseFailure(err, config.DATABASE_URL)}`;
     logger.fatal(`cannot start: ${reason}`);
     process.exit(1);
   }
@@ -40,11 +43,24 @@ if (config.WORKERS > 1 && workerId === undefined) {
   const { logger } = deps;
   const webhookKey =
     config.WEBHOOK_SECRET === undefined ? undefined : webhookSecretKey(config.WEBHOOK_SECRET);
-  if (webhookKey === undefined) {
+  if (webhookKey === undefined && config.WEBHOOK_ALLOW_UNSIGNED) {
     logger.warn(
-      "WEBHOOK_SECRET is not set: payment webhooks are accepted without a signature check",
+      "!!! WEBHOOK_ALLOW_UNSIGNED=true and no WEBHOOK_SECRET: payment webhooks are accepted WITHOUT a signature, so anyone who reaches this service can mark any order paid. For development only. !!!",
     );
-  } else if (typeof webhookKey !== "string" && webhookKey.length < WEBHOOK_SECRET_MIN_BYTES) {
+  } else if (webhookKey === undefined) {
+    logger.warn(
+      "WEBHOOK_SECRET is not set: every payment webhook is refused (401 invalid_signature)",
+    );
+  } else if (config.WEBHOOK_ALLOW_UNSIGNED) {
+    logger.warn(
+      "WEBHOOK_ALLOW_UNSIGNED is ignored: WEBHOOK_SECRET is set, so webhooks are verified",
+    );
+  }
+  if (
+    webhookKey !== undefined &&
+    typeof webhookKey !== "string" &&
+    webhookKey.length < WEBHOOK_SECRET_MIN_BYTES
+  ) {
     logger.warn(
       `WEBHOOK_SECRET is ${webhookKey.length} bytes; Standard Webhooks asks for at least ${WEBHOOK_SECRET_MIN_BYTES}`,
     );
@@ -71,7 +87,11 @@ if (config.WORKERS > 1 && workerId === undefined) {
     // Only reached if something throws outside the app's own error handling.
     error: (err) => {
       logger.error({ err }, "unhandled error outside the app");
-      return problemResponse(new AppError("internal_error", "An unexpected error occurred."));
+      const response = problemResponse(
+        new AppError("internal_error", "An unexpected error occurred."),
+      );
+      response.headers.set("x-content-type-options", "nosniff");
+      return response;
     },
   });
   const jobs = [startSweeper(deps), startReconciler(deps)];

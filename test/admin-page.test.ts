@@ -34,7 +34,7 @@ describe("GET /admin in Chromium", () => {
     for (let i = 0; i < 6; i++) await createHold(api, hot, 5);
     const paid = await createOrder(api, await createHold(api, hot, 3));
     const pay = (key: string, status: string) =>
-      api.post("/api/payments/webhook", { idempotency_key: key, order_id: paid, status });
+      api.webhook({ idempotency_key: key, order_id: paid, status });
     await pay("evt-paid", "succeeded");
     await pay("evt-late-failure", "failed");
 
@@ -101,12 +101,12 @@ describe("GET /admin in Chromium", () => {
       orders.push(await createOrder(api, await createHold(api, productId, 1)));
     const conflicts: number[] = [];
     for (const [i, orderId] of orders.entries()) {
-      await api.post("/api/payments/webhook", {
+      await api.webhook({
         idempotency_key: `ok-${orderId}`,
         order_id: orderId,
         status: "succeeded",
       });
-      const late = await api.post("/api/payments/webhook", {
+      const late = await api.webhook({
         idempotency_key: `late-${orderId}-${i}`,
         order_id: orderId,
         status: "failed",

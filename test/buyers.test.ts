@@ -98,6 +98,15 @@ describe("buyer tokens (HS256, issuer and audience checked)", () => {
     expect(held.body.buyer_id).toBe("b".repeat(128));
   });
 
+  test("a sub beyond the BMP (surrogate pairs, well-formed) is accepted and kept as it is", async () => {
+    const sub = "shopper-\u{1F45F}-\u{1F680}";
+    const token = await hs256({ sub });
+    const held = await api.post("/api/holds", { product_id: productId, qty: 1 }, bearer(token));
+    expect(held.status).toBe(201);
+    expect(held.body.buyer_id).toBe(sub);
+    expect((await api.get(`/api/holds/${held.body.hold_id}`, bearer(token))).status).toBe(200);
+  });
+
   const hostile: [string, () => Promise<Record<string, string>>][] = [
     ["no Authorization header", async () => ({})],
     ["a Basic credential", async () => ({ authorization: "Basic YWxpY2U6cHc=" })],
@@ -111,6 +120,10 @@ describe("buyer tokens (HS256, issuer and audience checked)", () => {
     ["no exp", async () => bearer(await hs256({ exp: 0 }))],
     ["no sub", async () => bearer(await hs256({ sub: "" }))],
     ["a sub of 129 characters", async () => bearer(await hs256({ sub: "c".repeat(129) }))],
+    // Stored, a lone surrogate becomes U+FFFD: three such subs would be one buyer to the
+    // database and three to the limit's count.
+    ["a sub with a lone high surrogate", async () => bearer(await hs256({ sub: "\ud800" }))],
+    ["a sub with a lone low surrogate", async () => bearer(await hs256({ sub: "x\udfffy" }))],
     ["the wrong issuer", async () => bearer(await hs256({ iss: "https://evil.example" }))],
     ["the wrong audience", async () => bearer(await hs256({ aud: "someone-else" }))],
     [
@@ -242,13 +255,13 @@ describe("buyer tokens from a JWKS (RS256, ES256, EdDSA)", () => {
     );
   });
 
-  test("a JWKS server that is down: 503 with Retry-After, never 500, nothing written", async () => {
-    const port = await freePort();
-    const down = buildTestApp(ctx.url, { BUYER_JWKS_URL: `http://127.0.0.1:${port}/jwks` });
+  /** A hold with a valid token, through an app whose key server fails: 503, nothing written. */
+  async function expectKeyServerFailure(jwksUrl: string) {
+    const failing = buildTestApp(ctx.url, { BUYER_JWKS_URL: jwksUrl });
     try {
       const before = await holdCount(ctx);
-      const token = await sign("RS256", "rsa-1", "buyer-down");
-      const reply = await client(down.app).post(
+      const token = await sign("RS256", "rsa-1", "buyer-key-server-failing");
+      const reply = await client(failing.app).post(
         "/api/holds",
         { product_id: productId, qty: 1 },
         bearer(token),
@@ -258,9 +271,30 @@ describe("buyer tokens from a JWKS (RS256, ES256, EdDSA)", () => {
       expect(reply.headers.get("retry-after")).toBe("1");
       expect(await holdCount(ctx)).toBe(before);
     } finally {
-      await closeDeps(down.deps);
+      await closeDeps(failing.deps);
     }
+  }
+
+  test("a JWKS server that is down: 503 with Retry-After, never 500, nothing written", async () => {
+    await expectKeyServerFailure(`http://127.0.0.1:${await freePort()}/jwks`);
   });
+
+  test.each([
+    ["a 500", () => new Response("oops", { status: 500 })],
+    ["a 302 elsewhere", () => new Response(null, { status: 302, headers: { location: "/x" } })],
+    ["HTML instead of JSON", () => new Response("<html>maintenance</html>", { status: 200 })],
+    ["JSON that is not a key set", () => Response.json({ hello: "world" })],
+  ])(
+    "a JWKS server answering %s: 503 with Retry-After, not 401, nothing written",
+    async (_name, answer) => {
+      const broken = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: answer });
+      try {
+        await expectKeyServerFailure(`http://127.0.0.1:${broken.port}/jwks`);
+      } finally {
+        await broken.stop(true);
+      }
+    },
+  );
 });
 
 describe("each buyer sees only their own", () => {
@@ -379,7 +413,7 @@ describe("per-buyer limits", () => {
     expect(third.status).toBe(201);
     const order = await api.post("/api/orders", { hold_id: third.body.hold_id }, me);
     await refused();
-    const failed = await api.post("/api/payments/webhook", {
+    const failed = await api.webhook({
       idempotency_key: `fail-${order.body.order_id}`,
       order_id: order.body.order_id,
       status: "failed",

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
-import { ConfigError, parseConfig, webhookSecretKey } from "../src/config";
+import { ConfigError, ConfigSchema, parseConfig, webhookSecretKey } from "../src/config";
 
 describe("configuration", () => {
   test("defaults are the contract's", () => {
@@ -13,12 +15,26 @@ describe("configuration", () => {
       MAX_HOLD_QTY: 100,
       PRODUCT_CACHE_TTL_MS: 1000,
       IDEMPOTENCY_KEY_TTL_HOURS: 24,
+      WEBHOOK_ALLOW_UNSIGNED: false,
+      DEFERRED_EVENT_TTL_HOURS: 72,
+      CORS_ORIGINS: [],
+      TRUST_PROXY: false,
       LOG_LEVEL: "info",
     });
     const config = parseConfig({});
     expect(config.DB_POOL_SIZE).toBeGreaterThanOrEqual(4);
     expect(config.ADMIN_TOKEN).toBeUndefined();
     expect(config.WEBHOOK_SECRET).toBeUndefined();
+    expect(config.SHOPPER_RATE_PER_SECOND).toBeUndefined();
+  });
+
+  test("CORS_ORIGINS: a comma-separated list of origins, spaces and a trailing slash forgiven", () => {
+    expect(
+      parseConfig({ CORS_ORIGINS: "https://shop.example, http://localhost:5173/" }).CORS_ORIGINS,
+    ).toEqual(["https://shop.example", "http://localhost:5173"]);
+    for (const bad of ["shop.example", "https://shop.example/app", "ftp://shop.example", "*"]) {
+      expect(() => parseConfig({ CORS_ORIGINS: bad })).toThrow(ConfigError);
+    }
   });
 
   test("merchant events: the contract's defaults; a URL needs its secret, a bad secret is named", () => {
@@ -112,5 +128,32 @@ describe("configuration", () => {
     expect(parseConfig({ WEBHOOK_SECRET: secret }).WEBHOOK_SECRET).toBe(secret);
     expect((webhookSecretKey(secret) as Buffer).length).toBe(length);
     expect(() => new Webhook(secret)).not.toThrow();
+  });
+});
+
+describe(".env.example", () => {
+  const text = readFileSync(join(import.meta.dir, "..", ".env.example"), "utf8");
+  const shown = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const match = /^# ([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (match?.[1]) shown.set(match[1], match[2] ?? "");
+  }
+  // Set by the supervisor, or by tests of clock skew: not for operators.
+  const internal = new Set(["FLASH_SALE_WORKER_ID", "TEST_CLOCK_OFFSET_MS"]);
+  const names = Object.keys(ConfigSchema.shape).filter((n) => !internal.has(n));
+
+  test("lists every variable the service reads, and no other", () => {
+    expect([...shown.keys()].sort()).toEqual([...names].sort());
+  });
+
+  test("each shown value is the default", () => {
+    const defaults = parseConfig({}) as Record<string, unknown>;
+    for (const name of names) {
+      // Machine-dependent: shown empty, the default explained in words.
+      if (name === "DB_POOL_SIZE") continue;
+      const value = shown.get(name) ?? "";
+      const parsed = parseConfig({ [name]: value }) as Record<string, unknown>;
+      expect({ name, value: parsed[name] }).toEqual({ name, value: defaults[name] });
+    }
   });
 });

@@ -100,7 +100,7 @@ describe("happy path", () => {
       available: 95,
     });
 
-    const paid = await api.post("/api/payments/webhook", {
+    const paid = await api.webhook({
       idempotency_key: "evt_1",
       order_id: orderId,
       status: "succeeded",

@@ -56,7 +56,7 @@ describe("the database killed with kill -9 in the middle of a burst", () => {
       );
       if (order.status !== 201) return;
       await timed("webhook", `e-${id}`, () =>
-        api.post("/api/payments/webhook", {
+        api.webhook({
           idempotency_key: `e-${id}`,
           order_id: order.body.order_id,
           status: n % 4 ? "succeeded" : "failed",

@@ -119,7 +119,7 @@ describe.each([
         const key = `evt-${run}-${i}`;
         const status = i % 2 ? "succeeded" : "failed";
         return api
-          .post("/api/payments/webhook", { idempotency_key: key, order_id: orderId, status })
+          .webhook({ idempotency_key: key, order_id: orderId, status })
           .then(tag("webhook", { key, target: orderId, event: status }));
       }),
       ...Array.from({ length: 10 }, () =>
@@ -188,7 +188,7 @@ describe.each([
       if (r.kind === "hold")
         return api.post("/api/holds", { product_id: blocked, qty: 1 }, headers);
       if (r.kind === "order") return api.post("/api/orders", { hold_id: r.target }, headers);
-      return api.post("/api/payments/webhook", {
+      return api.webhook({
         idempotency_key: r.key,
         order_id: r.target,
         status: r.event,

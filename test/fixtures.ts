@@ -1,8 +1,9 @@
 import { Writable } from "node:stream";
 import pino from "pino";
+import { Webhook } from "standardwebhooks";
 import type { App } from "../src/app";
 import { Deadline } from "../src/lib/deadline";
-import { ADMIN_TOKEN } from "./helpers/harness";
+import { ADMIN_TOKEN, WEBHOOK_SECRET } from "./helpers/harness";
 
 type Json = Record<string, unknown>;
 
@@ -13,6 +14,22 @@ async function reply(response: Response): Promise<Reply> {
   let body: Json = {};
   if (text) body = JSON.parse(text) as Json;
   return { status: response.status, body, headers: response.headers };
+}
+
+let webhookIds = 0;
+
+/** Standard Webhooks headers signing `body` as a payment provider would (the harness's secret). */
+export function webhookHeaders(
+  body: string,
+  secret = WEBHOOK_SECRET,
+  id = `msg_${process.pid}_${++webhookIds}`,
+  at = new Date(),
+): Record<string, string> {
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+    "webhook-signature": new Webhook(secret).sign(id, at, body),
+  };
 }
 
 /** A client for either the in-process app or a real server's base URL. */
@@ -41,6 +58,17 @@ export function client(target: App | string) {
           body: JSON.stringify(body),
         }),
       ),
+    /** A payment webhook, signed with the harness's secret. */
+    webhook: async (body: unknown, headers: Record<string, string> = {}) => {
+      const text = typeof body === "string" ? body : JSON.stringify(body);
+      return reply(
+        await send("/api/payments/webhook", {
+          method: "POST",
+          headers: { "content-type": "application/json", ...webhookHeaders(text), ...headers },
+          body: text,
+        }),
+      );
+    },
     raw: send,
   };
 }

@@ -183,7 +183,7 @@ describe("three API apps on a three-node Galera cluster", () => {
           api(1).post("/api/orders", { hold_id: hold.body.hold_id }),
         );
         const paid = await retried(() =>
-          api(3).post("/api/payments/webhook", {
+          api(3).webhook({
             idempotency_key: `galera-${productId}-${i}`,
             order_id: order.body.order_id,
             status: "succeeded",
@@ -303,7 +303,7 @@ describe("three API apps on a three-node Galera cluster", () => {
         const orderId = await nextOrderIdOn(orderNode);
         const [hook, order] = await Promise.all([
           retried(() =>
-            api(hookNode).post("/api/payments/webhook", {
+            api(hookNode).webhook({
               idempotency_key: `race-${hookNode}-${orderId}`,
               order_id: orderId,
               status,

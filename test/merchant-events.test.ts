@@ -24,7 +24,6 @@ import {
   type TestContext,
 } from "./helpers/harness";
 import { MERCHANT_SECRET, MerchantReceiver } from "./helpers/merchant-receiver";
-import { PAYMENT_SECRET, signedPayment } from "./helpers/payments";
 import { type ServerProcess, startServer } from "./helpers/processes";
 
 type Json = Record<string, unknown>;
@@ -44,7 +43,7 @@ type FeedEvent = {
 };
 
 const pay = (api: Client, orderId: number, status: "succeeded" | "failed", key: string) =>
-  signedPayment(api, { idempotency_key: key, order_id: orderId, status });
+  api.webhook({ idempotency_key: key, order_id: orderId, status });
 
 let keys = 0;
 const key = () => `pay_${++keys}_${Math.random().toString(36).slice(2)}`;
@@ -119,7 +118,6 @@ function useMerchantContext(env: Record<string, string>): () => MerchantContext 
   beforeAll(async () => {
     const receiver = new MerchantReceiver().start();
     const ctx = await createTestContext({
-      WEBHOOK_SECRET: PAYMENT_SECRET,
       MERCHANT_WEBHOOK_URL: receiver.url(),
       MERCHANT_WEBHOOK_SECRET: MERCHANT_SECRET,
       MERCHANT_WEBHOOK_POLL_MS: "20",
@@ -344,7 +342,6 @@ describe("merchant events: two processes, a delivery cut short by SIGKILL or SIG
     receiver.start();
     ctx = await createTestContext();
     const env = (via: string) => ({
-      WEBHOOK_SECRET: PAYMENT_SECRET,
       MERCHANT_WEBHOOK_URL: receiver.url(via),
       MERCHANT_WEBHOOK_SECRET: MERCHANT_SECRET,
       MERCHANT_WEBHOOK_TIMEOUT_MS: "3000",

@@ -3,7 +3,13 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { admin, client } from "./fixtures";
-import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
+import {
+  createTestContext,
+  invariantViolations,
+  rows,
+  type TestContext,
+  WEBHOOK_SECRET,
+} from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
 import { holdDeclaredTwice, sendRaw } from "./helpers/raw-http";
 
@@ -37,6 +43,7 @@ describe("createApp on Node (@hono/node-server)", () => {
         DATABASE_URL: ctx.url,
         PORT: String(port),
         ADMIN_TOKEN: admin.authorization.slice("Bearer ".length),
+        WEBHOOK_SECRET,
         LOG_LEVEL: "warn",
       },
       stdout: "pipe",
@@ -75,7 +82,7 @@ describe("createApp on Node (@hono/node-server)", () => {
     expect(hold.status).toBe(201);
     const order = await api.post("/api/orders", { hold_id: hold.body.hold_id });
     expect(order.status).toBe(201);
-    const paid = await api.post("/api/payments/webhook", {
+    const paid = await api.webhook({
       idempotency_key: "node-evt-1",
       order_id: order.body.order_id,
       status: "succeeded",

@@ -1,12 +1,11 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { admin, type Client, client, createHold, createOrder, createProduct } from "./fixtures";
 import { rows, type ServedContext, useServedContext } from "./helpers/harness";
-import { PAYMENT_SECRET, signedPayment } from "./helpers/payments";
 
 // POST /api/admin/payment-conflicts/:id/resolve and ?state=: a refund is made once.
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const served = useServedContext({ WEBHOOK_SECRET: PAYMENT_SECRET });
+const served = useServedContext();
 let ctx: ServedContext;
 let api: Client;
 
@@ -22,7 +21,7 @@ async function conflict(): Promise<{ id: number; orderId: number; key: string }>
   const productId = await createProduct(api, 10);
   const orderId = await createOrder(api, await createHold(api, productId, 1));
   const pay = (key: string, status: "succeeded" | "failed") =>
-    signedPayment(api, { idempotency_key: key, order_id: orderId, status });
+    api.webhook({ idempotency_key: key, order_id: orderId, status });
   await pay(`ok-${++keys}`, "succeeded");
   const key = `late-${++keys}`;
   expect((await pay(key, "failed")).body.conflict).toBe(true);

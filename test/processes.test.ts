@@ -135,7 +135,7 @@ describe("a process killed in the middle of a burst", () => {
       ordered.push(order.body.order_id as number);
       const key = `crash-${i}`;
       const paid = await settle(
-        api.post("/api/payments/webhook", {
+        api.webhook({
           idempotency_key: key,
           order_id: order.body.order_id,
           status: i % 4 ? "succeeded" : "failed",

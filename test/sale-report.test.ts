@@ -16,7 +16,7 @@ afterAll(() => ctx.close());
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 async function pay(orderId: number, key: string, status: "succeeded" | "failed") {
-  return api.post("/api/payments/webhook", { idempotency_key: key, order_id: orderId, status });
+  return api.webhook({ idempotency_key: key, order_id: orderId, status });
 }
 
 describe("admin lists: auth and validation", () => {

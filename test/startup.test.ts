@@ -98,6 +98,36 @@ describe("start-up", () => {
     expect(server.output()).not.toMatch(stackTrace);
   });
 
+  test.each([
+    [
+      "true",
+      "WEBHOOK_ALLOW_UNSIGNED=true and no WEBHOOK_SECRET: payment webhooks are accepted WITHOUT a signature",
+    ],
+    ["", "WEBHOOK_SECRET is not set: every payment webhook is refused (401 invalid_signature)"],
+  ])(
+    "WEBHOOK_ALLOW_UNSIGNED=%p without a secret: start-up says what webhooks will get",
+    async (value, warning) => {
+      const server = start({
+        DATABASE_URL: ctx.url,
+        PORT: String(await freePort()),
+        WEBHOOK_SECRET: "",
+        WEBHOOK_ALLOW_UNSIGNED: value,
+      });
+      try {
+        await until(() => server.output().includes("flash-sale listening"), "listening");
+        const warned = server
+          .output()
+          .split("\n")
+          .filter((line) => line.includes(warning))
+          .map((line) => (JSON.parse(line) as { level: number }).level);
+        expect(warned).toEqual([40]);
+      } finally {
+        server.proc.kill("SIGKILL");
+        await server.proc.exited;
+      }
+    },
+  );
+
   test("WORKERS=2 with a bad WEBHOOK_SECRET: the supervisor exits 1 at once instead of restarting workers", async () => {
     const server = start({
       DATABASE_URL: ctx.url,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Client, client, createHold, createProduct } from "./fixtures";
+import { closeDeps } from "../src/deps";
+import { type Client, client, countBy, createHold, createProduct } from "./fixtures";
 import {
   buildTestApp,
   createTestContext,
@@ -139,6 +140,43 @@ describe("the stream limit", () => {
     expect(ctx.deps.stockHub.streams).toBe(2);
     reopened?.close();
     b.close();
+  });
+});
+
+describe("the stream limit under a burst of opens", () => {
+  let ctx: TestContext;
+
+  beforeAll(async () => {
+    ctx = await createTestContext({ STOCK_EVENTS_MAX_STREAMS: "50" });
+  });
+  afterAll(() => ctx.close());
+
+  test("500 simultaneous opens of a product not in the cache: exactly 50 streams, 450 × 503", async () => {
+    // Created through another app, so that this process must read the product first.
+    const other = buildTestApp(ctx.url);
+    const productId = await createProduct(client(other.app), 5);
+    await closeDeps(other.deps);
+    expect(ctx.deps.productCache.get(productId)).toBeUndefined();
+    // In-process requests: fetch would stop at 256 open connections, the app has no such bound.
+    const answers = await Promise.all(
+      Array.from({ length: 500 }, () =>
+        Promise.resolve(ctx.app.request(`/api/products/${productId}/events`)),
+      ),
+    );
+    expect(countBy(answers, (r) => r.status)).toEqual({ 200: 50, 503: 450 });
+    expect(ctx.deps.stockHub.streams).toBe(50);
+    await Promise.all(answers.map((r) => r.body?.cancel()));
+    expect(ctx.deps.stockHub.streams).toBe(0);
+  });
+
+  test("an open refused for an unknown product gives its place back", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, () =>
+        Promise.resolve(ctx.app.request("/api/products/987654/events")),
+      ),
+    );
+    expect(countBy(answers, (r) => r.status)).toEqual({ 404: 50, 503: 10 });
+    expect(ctx.deps.stockHub.streams).toBe(0);
   });
 });
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Webhook } from "standardwebhooks";
-import { applyStrandedEvents } from "../src/services/deferred-events";
+import { applyStrandedEvents, purgeDeferredEvents } from "../src/services/deferred-events";
 import { cancelUnpaidOrders } from "../src/services/orders";
 import {
   type Client,
@@ -10,6 +9,7 @@ import {
   createOrder,
   createProduct,
   patience,
+  webhookHeaders,
 } from "./fixtures";
 import {
   createTestContext,
@@ -57,7 +57,7 @@ async function nextOrderId(): Promise<number> {
 describe("contract rows", () => {
   test("pending + succeeded → paid, applied", async () => {
     const { orderId } = await pendingOrder();
-    const res = await api.post("/api/payments/webhook", event(orderId, "succeeded"));
+    const res = await api.webhook(event(orderId, "succeeded"));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       order_id: orderId,
@@ -71,7 +71,7 @@ describe("contract rows", () => {
   test("pending + failed → cancelled, units back in stock_available", async () => {
     const { orderId, productId } = await pendingOrder(3, 10);
     expect((await api.get(`/api/products/${productId}`)).body.stock_available).toBe(7);
-    const res = await api.post("/api/payments/webhook", event(orderId, "failed"));
+    const res = await api.webhook(event(orderId, "failed"));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       order_id: orderId,
@@ -89,8 +89,8 @@ describe("contract rows", () => {
   test("same key, same body → duplicate with the current status, nothing changes", async () => {
     const { orderId } = await pendingOrder();
     const body = event(orderId, "succeeded");
-    await api.post("/api/payments/webhook", body);
-    const again = await api.post("/api/payments/webhook", body);
+    await api.webhook(body);
+    const again = await api.webhook(body);
     expect(again.status).toBe(200);
     expect(again.body).toEqual({
       order_id: orderId,
@@ -104,22 +104,16 @@ describe("contract rows", () => {
     const first = await pendingOrder();
     const second = await pendingOrder();
     const suffix = Math.random().toString(36).slice(2);
-    const a = await api.post(
-      "/api/payments/webhook",
-      event(first.orderId, "succeeded", `evt_A${suffix}`),
-    );
-    const b = await api.post(
-      "/api/payments/webhook",
-      event(second.orderId, "succeeded", `evt_a${suffix}`),
-    );
+    const a = await api.webhook(event(first.orderId, "succeeded", `evt_A${suffix}`));
+    const b = await api.webhook(event(second.orderId, "succeeded", `evt_a${suffix}`));
     expect([a.body.applied, b.body.applied]).toEqual([true, true]);
   });
 
   test("same key, different body → 422 idempotency_key_reused", async () => {
     const { orderId } = await pendingOrder();
     const first = event(orderId, "succeeded");
-    await api.post("/api/payments/webhook", first);
-    const res = await api.post("/api/payments/webhook", { ...first, status: "failed" });
+    await api.webhook(first);
+    const res = await api.webhook({ ...first, status: "failed" });
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ code: "idempotency_key_reused", status: 422 });
     expect((await api.get(`/api/orders/${orderId}`)).body.status).toBe("paid");
@@ -127,15 +121,15 @@ describe("contract rows", () => {
 
   test("new key on a final order: recorded, not applied; conflict where it disagrees", async () => {
     const { orderId, productId } = await pendingOrder();
-    await api.post("/api/payments/webhook", event(orderId, "succeeded"));
-    const agreeing = await api.post("/api/payments/webhook", event(orderId, "succeeded"));
+    await api.webhook(event(orderId, "succeeded"));
+    const agreeing = await api.webhook(event(orderId, "succeeded"));
     expect(agreeing.body).toEqual({
       order_id: orderId,
       order_status: "paid",
       applied: false,
       duplicate: false,
     });
-    const disagreeing = await api.post("/api/payments/webhook", event(orderId, "failed"));
+    const disagreeing = await api.webhook(event(orderId, "failed"));
     expect(disagreeing.status).toBe(200);
     expect(disagreeing.body).toEqual({
       order_id: orderId,
@@ -159,7 +153,7 @@ describe("contract rows", () => {
       orderId,
     ]);
     expect(await cancelUnpaidOrders(ctx.deps, 100, patience())).toBe(1);
-    const res = await api.post("/api/payments/webhook", event(orderId, "succeeded"));
+    const res = await api.webhook(event(orderId, "succeeded"));
     expect(res.body).toEqual({
       order_id: orderId,
       order_status: "cancelled",
@@ -175,7 +169,7 @@ describe("contract rows", () => {
     const productId = await createProduct(api, 10);
     const holdId = await createHold(api, productId, 2);
     const orderId = await nextOrderId();
-    const deferred = await api.post("/api/payments/webhook", event(orderId, "succeeded"));
+    const deferred = await api.webhook(event(orderId, "succeeded"));
     expect(deferred.status).toBe(202);
     expect(deferred.body).toEqual({
       order_id: orderId,
@@ -199,7 +193,7 @@ describe("contract rows", () => {
     const productId = await createProduct(api, 10);
     const holdId = await createHold(api, productId, 4);
     const orderId = await nextOrderId();
-    expect((await api.post("/api/payments/webhook", event(orderId, "failed"))).status).toBe(202);
+    expect((await api.webhook(event(orderId, "failed"))).status).toBe(202);
     const order = await api.post("/api/orders", { hold_id: holdId });
     expect(order.body).toMatchObject({ order_id: orderId, status: "cancelled" });
     expect((await api.get(`/api/products/${productId}`)).body).toMatchObject({
@@ -215,9 +209,7 @@ describe("races", () => {
   test("50 concurrent identical webhooks → one event row, one state change", async () => {
     const { orderId, productId } = await pendingOrder(2, 10);
     const body = event(orderId, "failed");
-    const replies = await Promise.all(
-      Array.from({ length: 50 }, () => api.post("/api/payments/webhook", body)),
-    );
+    const replies = await Promise.all(Array.from({ length: 50 }, () => api.webhook(body)));
     expect(replies.every((r) => r.status === 200)).toBe(true);
     expect(countBy(replies, (r) => `${r.body.applied}/${r.body.duplicate}`)).toEqual({
       "true/false": 1,
@@ -238,8 +230,8 @@ describe("races", () => {
     for (let round = 0; round < 10; round++) {
       const { orderId } = await pendingOrder(1, 5);
       const replies = await Promise.all([
-        api.post("/api/payments/webhook", event(orderId, "succeeded")),
-        api.post("/api/payments/webhook", event(orderId, "failed")),
+        api.webhook(event(orderId, "succeeded")),
+        api.webhook(event(orderId, "failed")),
       ]);
       expect(replies.filter((r) => r.body.applied === true)).toHaveLength(1);
       expect(replies.filter((r) => r.body.conflict === true)).toHaveLength(1);
@@ -256,7 +248,7 @@ describe("races", () => {
       const holdId = await createHold(api, productId, 2);
       const orderId = await nextOrderId();
       const [hook, order] = await Promise.all([
-        api.post("/api/payments/webhook", event(orderId, status)),
+        api.webhook(event(orderId, status)),
         api.post("/api/orders", { hold_id: holdId }),
       ]);
       expect(order.status).toBe(201);
@@ -282,20 +274,12 @@ describe("signatures", () => {
   });
   afterAll(() => signed.close());
 
-  function signedHeaders(secret: string, id: string, body: string, at = new Date()) {
-    return {
-      "webhook-id": id,
-      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-      "webhook-signature": new Webhook(secret).sign(id, at, body),
-    };
-  }
-
   test("a valid signature is accepted", async () => {
     const body = JSON.stringify(event(424242, "succeeded"));
     const res = await signedApi.post(
       "/api/payments/webhook",
       body,
-      signedHeaders(SECRET, "msg_1", body),
+      webhookHeaders(body, SECRET, "msg_1"),
     );
     expect(res.status).toBe(202);
   });
@@ -311,7 +295,7 @@ describe("signatures", () => {
     const res = await signedApi.post(
       "/api/payments/webhook",
       body,
-      signedHeaders(OTHER_SECRET, "msg_2", body),
+      webhookHeaders(body, OTHER_SECRET, "msg_2"),
     );
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("invalid_signature");
@@ -323,7 +307,7 @@ describe("signatures", () => {
     const res = await signedApi.post(
       "/api/payments/webhook",
       body,
-      signedHeaders(SECRET, "msg_3", body, stale),
+      webhookHeaders(body, SECRET, "msg_3", stale),
     );
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("invalid_signature");
@@ -331,7 +315,7 @@ describe("signatures", () => {
 
   test("a body changed after signing is 401", async () => {
     const body = JSON.stringify(event(1, "succeeded"));
-    const headers = signedHeaders(SECRET, "msg_4", body);
+    const headers = webhookHeaders(body, SECRET, "msg_4");
     const res = await signedApi.post(
       "/api/payments/webhook",
       body.replace("succeeded", "failed"),
@@ -374,5 +358,126 @@ describe("payment events stranded beside their order (Galera's race), applied by
     expect((await available()) - before).toBe(back);
     expect(await applyStrandedEvents(ctx.deps, 100, patience())).toBe(0);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+});
+
+/** What an attacker tries: no signature, or a wrong one, for a pending order and for the next id. */
+async function refusedWithoutTrace(
+  target: TestContext,
+  headers: (body: string) => Record<string, string>,
+) {
+  const shop = client(target.app);
+  const productId = await createProduct(shop, 10);
+  const pending = await createOrder(shop, await createHold(shop, productId, 2));
+  const [row] = await rows<{ next: number }>(
+    target.sql,
+    "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM orders",
+  );
+  const unborn = Number(row?.next);
+  for (const orderId of [pending, unborn]) {
+    const body = JSON.stringify(event(orderId, "succeeded"));
+    const res = await shop.post("/api/payments/webhook", body, headers(body));
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ type: "about:blank", code: "invalid_signature", status: 401 });
+  }
+  expect(await rows(target.sql, "SELECT id FROM payment_events")).toEqual([]);
+  expect((await shop.get(`/api/orders/${pending}`)).body.status).toBe("pending");
+  // The id the refused event named: the order is born pending, not paid.
+  const born = await createOrder(shop, await createHold(shop, productId, 1));
+  expect(born).toBe(unborn);
+  expect((await shop.get(`/api/orders/${born}`)).body.status).toBe("pending");
+  expect(await invariantViolations(target.sql)).toEqual([]);
+}
+
+describe("fail closed", () => {
+  test("no WEBHOOK_SECRET: unsigned webhooks are 401 and store nothing, no order is born paid", async () => {
+    const open = await createTestContext({ WEBHOOK_SECRET: "" });
+    try {
+      await refusedWithoutTrace(open, () => ({}));
+    } finally {
+      await open.close();
+    }
+  });
+
+  test("no WEBHOOK_SECRET: a webhook signed with some secret is refused too", async () => {
+    const open = await createTestContext({ WEBHOOK_SECRET: "" });
+    try {
+      await refusedWithoutTrace(open, (body) => webhookHeaders(body, SECRET));
+    } finally {
+      await open.close();
+    }
+  });
+
+  test("with a WEBHOOK_SECRET: unsigned and wrongly signed webhooks store nothing", async () => {
+    const guarded = await createTestContext({ WEBHOOK_SECRET: SECRET });
+    try {
+      await refusedWithoutTrace(guarded, () => ({}));
+      await refusedWithoutTrace(guarded, (body) => webhookHeaders(body, OTHER_SECRET));
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  test.each([
+    ["1", 401],
+    ["TRUE", 401],
+    ["yes", 401],
+    ["true", 200],
+  ] as const)(
+    "WEBHOOK_ALLOW_UNSIGNED=%s with no secret → an unsigned webhook gets %i",
+    async (value, status) => {
+      const dev = await createTestContext({ WEBHOOK_SECRET: "", WEBHOOK_ALLOW_UNSIGNED: value });
+      try {
+        const shop = client(dev.app);
+        const orderId = await createOrder(
+          shop,
+          await createHold(shop, await createProduct(shop, 5), 1),
+        );
+        const res = await shop.post("/api/payments/webhook", event(orderId, "succeeded"));
+        expect(res.status).toBe(status);
+        expect((await shop.get(`/api/orders/${orderId}`)).body.status).toBe(
+          status === 200 ? "paid" : "pending",
+        );
+      } finally {
+        await dev.close();
+      }
+    },
+  );
+});
+
+describe("deferred events expire (DEFERRED_EVENT_TTL_HOURS)", () => {
+  test("a deferred event whose order never appeared is purged after the TTL; a younger one is kept", async () => {
+    const ids = [9_000_000_001, 9_000_000_002];
+    for (const orderId of ids) {
+      expect((await api.webhook(event(orderId, "succeeded", `ttl-${orderId}`))).status).toBe(202);
+    }
+    // 73 and 71 hours old: one past the default 72, one not yet.
+    await ctx.sql.query(
+      "UPDATE payment_events SET received_at = NOW(3) - INTERVAL 73 HOUR WHERE order_id = ?",
+      [ids[0]],
+    );
+    await ctx.sql.query(
+      "UPDATE payment_events SET received_at = NOW(3) - INTERVAL 71 HOUR WHERE order_id = ?",
+      [ids[1]],
+    );
+    expect(await purgeDeferredEvents(ctx.deps, 100, patience())).toBe(1);
+    const left = await rows<{ order_id: number }>(
+      ctx.sql,
+      "SELECT order_id FROM payment_events WHERE order_id IN (?, ?)",
+      ids,
+    );
+    expect(left.map((r) => Number(r.order_id))).toEqual([ids[1] as number]);
+    expect(await purgeDeferredEvents(ctx.deps, 100, patience())).toBe(0);
+  });
+
+  test("an old deferred event beside its order is left for the sweeper to apply, not purged", async () => {
+    const { orderId } = await pendingOrder(1, 5);
+    await ctx.sql.query(
+      "INSERT INTO payment_events (idempotency_key, order_id, status, fingerprint, outcome, received_at) VALUES (?, ?, 'succeeded', ?, 'deferred', NOW(3) - INTERVAL 100 HOUR)",
+      [`old-stranded-${orderId}`, orderId, "0".repeat(64)],
+    );
+    expect(await purgeDeferredEvents(ctx.deps, 100, patience())).toBe(0);
+    expect(await applyStrandedEvents(ctx.deps, 100, patience())).toBe(1);
+    expect((await api.get(`/api/orders/${orderId}`)).body.status).toBe("paid");
   });
 });

@@ -1,6 +1,9 @@
 import { loadConfig } from "../config";
 import { migrateDatabase } from "./migrate";
+import { runScript } from "./startup";
 
 const config = loadConfig();
-await migrateDatabase(config.DATABASE_URL);
-console.log("migrations applied");
+await runScript("db:migrate", config.DATABASE_URL, async () => {
+  await migrateDatabase(config.DATABASE_URL);
+  console.log("migrations applied");
+});

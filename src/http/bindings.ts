@@ -16,7 +16,8 @@ export function deadlineOf(c: Context): CommitGuard {
 }
 
 /**
- * A response built with the request id among its headers, for the hottest answers (a cached
+ * A response built with the request id (and `nosniff`, which the lifecycle adds to every
+ * answer) among its headers, for the hottest answers (a cached
  * read, a refusal, a granted hold): the lifecycle then leaves it as it is. Setting the header on
  * a finished response makes Bun rebuild its headers: 6% of a bare server's GET throughput.
  */
@@ -30,7 +31,11 @@ export function stampedResponse(
   if (!(bindings instanceof Bindings)) return new Response(body, { status, headers });
   const response = new Response(body, {
     status,
-    headers: { ...headers, "x-request-id": bindings.requestId },
+    headers: {
+      ...headers,
+      "x-request-id": bindings.requestId,
+      "x-content-type-options": "nosniff",
+    },
   });
   bindings.stamped = response;
   return response;
@@ -54,7 +59,27 @@ export class Bindings implements RequestBindings, CommitGuard {
     readonly requestId: string,
     private readonly started: number,
     private readonly deadlineMs: number,
+    /** The request as the runtime handed it over, and what the runtime passed beside it. */
+    private readonly request?: Request,
+    private readonly runtime?: unknown,
   ) {}
+
+  /**
+   * The address of the client's connection: Bun's server (the runtime's second argument to
+   * `fetch`) knows it, as does the socket @hono/node-server passes; worked out only when asked,
+   * as only the rate limit asks.
+   */
+  get peerAddress(): string | undefined {
+    const runtime = this.runtime as
+      | {
+          requestIP?: (request: Request) => { address: string } | null;
+          incoming?: { socket?: { remoteAddress?: string } };
+        }
+      | undefined;
+    if (this.request === undefined || runtime === undefined) return undefined;
+    if (typeof runtime.requestIP === "function") return runtime.requestIP(this.request)?.address;
+    return runtime.incoming?.socket?.remoteAddress;
+  }
 
   get deadline(): CommitGuard {
     return this;

@@ -5,6 +5,8 @@ import type { Logger } from "../lib/logger";
 import type { Metrics } from "../lib/metrics";
 import type { SeriesRecorder } from "../lib/request-metrics";
 import { Bindings, type RequestBindings } from "./bindings";
+import type { Cors } from "./cors";
+import { pathOf } from "./path";
 import { problemResponse } from "./problem";
 
 const VALID_REQUEST_ID = /^[\w.:=-]{1,200}$/;
@@ -16,15 +18,9 @@ type RouteMatcher = { method: string; path: string; pattern: RegExp };
 /** A route's label with its metric series by status, looked up once per URL. */
 type RouteEntry = { route: string; byStatus: Map<number, SeriesRecorder> };
 
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  const query = url.indexOf("?", start);
-  return url.slice(start, query === -1 ? undefined : query);
-}
-
 /**
  * Wraps the app's fetch with what every request needs: a request id (echoing a valid incoming
- * one), a deadline past which the client gets a 503 instead of waiting on a database that does
+ * one), `X-Content-Type-Options: nosniff`, CORS where configured, a deadline past which the client gets a 503 instead of waiting on a database that does
  * not answer, and one metric sample and log line labelled by route pattern. The 503 is sent
  * only when the deadline could abandon the request's work (nothing committed, nothing will);
  * a request whose COMMIT is under way is answered with its real outcome. It sits around the
@@ -34,9 +30,9 @@ function pathOf(url: string): string {
  */
 export function withRequestLifecycle(
   app: Hono<{ Bindings: RequestBindings }>,
-  options: { logger: Logger; metrics: Metrics; deadlineMs: number },
+  options: { logger: Logger; metrics: Metrics; deadlineMs: number; cors?: Cors },
 ): void {
-  const { logger, metrics, deadlineMs } = options;
+  const { logger, metrics, deadlineMs, cors } = options;
   const dispatch = app.fetch;
   const expired = serviceUnavailable(
     `The request did not finish within ${deadlineMs} ms; retry shortly.`,
@@ -84,7 +80,11 @@ export function withRequestLifecycle(
     response: Response,
   ): Response => {
     const { requestId } = bindings;
-    if (bindings.stamped !== response) response.headers.set("x-request-id", requestId);
+    if (bindings.stamped !== response) {
+      response.headers.set("x-request-id", requestId);
+      response.headers.set("x-content-type-options", "nosniff");
+    }
+    cors?.decorate(request, response);
     const seconds = (performance.now() - started) / 1000;
     const { method } = request;
     const entry = routeOf(method, request.url);
@@ -140,14 +140,20 @@ export function withRequestLifecycle(
       });
     });
 
-  app.fetch = (request: Request, _env?: unknown, executionCtx?: Parameters<typeof dispatch>[2]) => {
+  app.fetch = (
+    request: Request,
+    runtime?: unknown,
+    executionCtx?: Parameters<typeof dispatch>[2],
+  ) => {
     const started = performance.now();
     const incoming = request.headers.get("x-request-id");
     const requestId =
       incoming !== null && VALID_REQUEST_ID.test(incoming)
         ? incoming
         : `${bootId}-${(++sequence).toString(36)}`;
-    const bindings = new Bindings(requestId, started, deadlineMs);
+    const bindings = new Bindings(requestId, started, deadlineMs, request, runtime);
+    const preflight = cors?.preflight(request);
+    if (preflight !== undefined) return finish(request, bindings, started, preflight);
     const result = dispatch(request, bindings, executionCtx);
     if (result instanceof Promise) return answer(request, bindings, started, result);
     return finish(request, bindings, started, result);

@@ -96,6 +96,8 @@ const pageParams = [
 /** A buyer token, or nothing in anonymous mode (neither BUYER_JWT_SECRET nor BUYER_JWKS_URL). */
 const shopper = [{ buyer: [] }, {}];
 const notYours = "or another buyer's";
+const rateLimited =
+  "too_many_requests: the client passed SHOPPER_RATE_PER_SECOND; nothing changed, Retry-After says when to retry";
 
 const operationIds: Record<string, string> = {
   "get /api/products/{id}": "getProduct",
@@ -308,7 +310,7 @@ function baseDocument(schemas: s.RequestSchemas) {
               "sale_not_started (with starts_at and Retry-After), sale_ended (with ended_at), insufficient_stock, buyer_limit_exceeded (with limit and used) or idempotency_key_in_progress",
             ),
             "429": problem(
-              "too_many_requests: HOLD_QUEUE_MAX requests for this product already wait in this process; nothing changed",
+              "too_many_requests: HOLD_QUEUE_MAX requests for this product already wait in this process, or the client passed SHOPPER_RATE_PER_SECOND; nothing changed",
             ),
             ...common,
           },
@@ -335,6 +337,7 @@ function baseDocument(schemas: s.RequestSchemas) {
             "401": problem("unauthorized"),
             "404": problem(`hold_not_found (${notYours})`),
             "409": problem("hold_already_used"),
+            "429": problem(rateLimited),
             ...common,
           },
         },
@@ -351,6 +354,7 @@ function baseDocument(schemas: s.RequestSchemas) {
             "404": problem(`hold_not_found (${notYours})`),
             "409": problem("hold_already_used or idempotency_key_in_progress"),
             "410": problem("hold_expired or hold_released"),
+            "429": problem(rateLimited),
             ...common,
           },
         },
@@ -371,13 +375,15 @@ function baseDocument(schemas: s.RequestSchemas) {
       "/api/payments/webhook": {
         post: {
           summary:
-            "Payment provider event (Standard Webhooks signature when WEBHOOK_SECRET is set)",
+            "Payment provider event, signed per Standard Webhooks with WEBHOOK_SECRET (none set: every webhook is 401)",
           parameters: webhookHeaders,
           requestBody: body("PaymentEventInput"),
           responses: {
             "200": ok("Applied, duplicate or recorded against a final order", "WebhookResult"),
             "202": ok("Deferred: the order does not exist yet", "WebhookResult"),
-            "401": problem("invalid_signature"),
+            "401": problem(
+              "invalid_signature: missing, wrong or stale signature, or no WEBHOOK_SECRET configured",
+            ),
             ...common,
           },
         },

@@ -2,7 +2,7 @@ import { Cron } from "croner";
 import { commitProofs, holdBatches } from "../db/schema";
 import type { Deps } from "../deps";
 import { Deadline } from "../lib/deadline";
-import { applyStrandedEvents } from "../services/deferred-events";
+import { applyStrandedEvents, purgeDeferredEvents } from "../services/deferred-events";
 import { expireHolds } from "../services/hold-expiry";
 import { purgeExpiredKeys } from "../services/idempotency";
 import { purgeDeliveredEvents } from "../services/merchant-events";
@@ -33,9 +33,10 @@ async function drain(step: Step, limit: number, timeoutMs: number): Promise<numb
 
 /**
  * Returns expired holds' units, cancels orders past the payment timeout, purges old idempotency
- * keys, hold batch rows, commit proofs and delivered merchant events past their retention, and
- * applies payment events stranded beside their orders (a Galera cluster's race). Every process runs it; SKIP LOCKED makes them share rather than
- * collide.
+ * keys, hold batch rows, commit proofs and delivered merchant events past their retention,
+ * applies payment events stranded beside their orders (a Galera cluster's race) and purges
+ * deferred events whose order never appeared. Every process runs it; SKIP LOCKED makes them
+ * share rather than collide.
  */
 export function startSweeper(deps: Deps): Cron {
   const limit = deps.config.SWEEPER_BATCH_SIZE;
@@ -55,6 +56,7 @@ export function startSweeper(deps: Deps): Cron {
       await drain((n, d) => purgeProofs(deps, commitProofs, n, d), limit, timeout);
       await drain((n, d) => applyStrandedEvents(deps, n, d), limit, timeout);
       await drain((n, d) => purgeDeliveredEvents(deps, n, d), limit, timeout);
+      await drain((n, d) => purgeDeferredEvents(deps, n, d), limit, timeout);
       if (expired + cancelled + purged > 0) {
         deps.logger.debug({ expired, cancelled, purged }, "sweeper run");
       }

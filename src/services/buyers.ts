@@ -20,6 +20,8 @@ type BuyerConfig = Pick<
 
 const LEEWAY_SECONDS = 30;
 const MAX_SUB_CHARACTERS = 128;
+/** In a `u` regular expression a surrogate pair is one code point: only a lone half matches. */
+const LONE_SURROGATE = /\p{Cs}/u;
 /** A verified token is trusted again for at most this long, and never past its `exp`. */
 const VERIFIED_TOKEN_TTL_MS = 60_000;
 const JWKS_TIMEOUT_MS = 2000;
@@ -37,6 +39,10 @@ function asAppError(err: unknown): AppError {
     return serviceUnavailable("The buyer key server does not answer; retry shortly.");
   }
   if (err instanceof errors.JWTExpired) return unauthorized("The buyer token has expired.");
+  // jose's one plain JOSEError: the key server answered something other than 200 and JSON.
+  if (err instanceof errors.JOSEError && err.code === "ERR_JOSE_GENERIC") {
+    return serviceUnavailable("The buyer key server answered with an error; retry shortly.");
+  }
   if (err instanceof errors.JWKSNoMatchingKey) {
     return unauthorized("The buyer token is signed with an unknown key.");
   }
@@ -112,6 +118,11 @@ export function createBuyerVerifier(config: BuyerConfig): BuyerVerifier {
         throw unauthorized(
           `The buyer token's "sub" must be 1 to ${MAX_SUB_CHARACTERS} characters.`,
         );
+      }
+      // A lone surrogate is stored as U+FFFD while the limit counts the raw string: "\ud800"
+      // and "\udfff" would be two buyers to one and one to the other.
+      if (LONE_SURROGATE.test(sub)) {
+        throw unauthorized(`The buyer token's "sub" is not well-formed Unicode.`);
       }
       const until = Math.min(
         ((exp ?? 0) + LEEWAY_SECONDS) * 1000,

@@ -1,10 +1,10 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { orders, paymentEvents } from "../db/schema";
 import type { Deps } from "../deps";
 import type { CommitGuard } from "../lib/deadline";
 import { applyDeferredEvents, lockOrder } from "./payments";
 import { publishProducts } from "./products";
-import { query, transact } from "./transact";
+import { purge, query, transact } from "./transact";
 
 /**
  * The safety net for payment events that outran their order. The order's own transaction
@@ -44,4 +44,25 @@ export async function applyStrandedEvents(
     );
   }
   return stranded.length;
+}
+
+/**
+ * Deletes deferred payment events older than DEFERRED_EVENT_TTL_HOURS whose order never
+ * appeared, so that events for ids nobody will create (a mistake, or an attacker before
+ * webhooks were signed) do not pile up for ever. An order created later is simply born pending.
+ */
+export function purgeDeferredEvents(
+  deps: Deps,
+  limit: number,
+  deadline: CommitGuard,
+): Promise<number> {
+  const ttl = deps.config.DEFERRED_EVENT_TTL_HOURS;
+  const orderless = deps.db
+    .select({ one: sql`1` })
+    .from(orders)
+    .where(eq(orders.id, paymentEvents.orderId));
+  const old = sql`${paymentEvents.outcome} = 'deferred'
+    AND ${paymentEvents.receivedAt} <= NOW(3) - INTERVAL ${ttl} HOUR
+    AND NOT EXISTS ${orderless}`;
+  return purge(deps, deadline, paymentEvents, old, limit);
 }

@@ -351,11 +351,16 @@ export async function updateProduct(
  * process already serves STOCK_EVENTS_MAX_STREAMS streams; 404 for an unknown product.
  */
 export async function watchProduct(deps: Deps, id: number): Promise<ReadableStream<Uint8Array>> {
-  if (deps.stockHub.full) {
+  const slot = deps.stockHub.claim();
+  if (slot === undefined) {
     throw serviceUnavailable(
       `This process serves its maximum of ${deps.config.STOCK_EVENTS_MAX_STREAMS} live stock streams; retry shortly or poll GET /api/products/${id}.`,
     );
   }
-  const product = peekProduct(deps, id) ?? (await loadProduct(deps, id));
-  return deps.stockHub.subscribe(product);
+  try {
+    return slot.open(peekProduct(deps, id) ?? (await loadProduct(deps, id)));
+  } catch (err) {
+    slot.release();
+    throw err;
+  }
 }

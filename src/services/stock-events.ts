@@ -18,6 +18,12 @@ type Subscriber = {
   revision: number;
 };
 
+/** One stream's place in the process's limit (see `StockHub.claim`). */
+export type StreamSlot = {
+  open: (first: CachedProduct) => ReadableStream<Uint8Array>;
+  release: () => void;
+};
+
 type Watch = {
   subscribers: Set<Subscriber>;
   /** The newest revision handed out: a tick with nothing newer skips the subscribers. */
@@ -69,8 +75,36 @@ export class StockHub {
     return this.open >= this.options.maxStreams;
   }
 
-  /** A stream whose first event is `first`, sent at once; it ends when the client leaves. */
+  /**
+   * A place for one more stream, taken at once, or undefined when the process serves its
+   * maximum: taken before the product is read, so that opens waiting on that read cannot all
+   * pass the check together. The slot opens its stream, or is released if none opens.
+   */
+  claim(): StreamSlot | undefined {
+    if (this.full) return undefined;
+    this.open++;
+    let settled = false;
+    return {
+      open: (first) => {
+        settled = true;
+        return this.stream(first);
+      },
+      release: () => {
+        if (settled) return;
+        settled = true;
+        this.open--;
+      },
+    };
+  }
+
+  /** A stream whose first event is `first`, sent at once, whatever the limit (for tests). */
   subscribe(first: CachedProduct): ReadableStream<Uint8Array> {
+    this.open++;
+    return this.stream(first);
+  }
+
+  /** The stream of a claimed place; it ends (and frees the place) when the client leaves. */
+  private stream(first: CachedProduct): ReadableStream<Uint8Array> {
     const productId = first.view.id;
     let subscriber: Subscriber | undefined;
     return new ReadableStream<Uint8Array>(
@@ -86,7 +120,6 @@ export class StockHub {
           // Started from an older copy than others have had: the next tick brings it up to date.
           if (first.revision < watch.revision) watch.behind = true;
           watch.subscribers.add(subscriber);
-          this.open++;
           this.startTimers();
         },
         cancel: () => {

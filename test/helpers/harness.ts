@@ -8,6 +8,8 @@ import type { Logger } from "../../src/lib/logger";
 import { TcpProxy } from "./tcp-proxy";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
+/** Every test app verifies webhooks with this secret; `signedWebhook` in the fixtures signs with it. */
+export const WEBHOOK_SECRET = `whsec_${Buffer.from("flash-sale-harness-secret-32-byte").toString("base64")}`;
 const serverUrl = process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/flash_sale";
 
 let counter = 0;
@@ -30,7 +32,13 @@ export type TestContext = {
 
 /** The real app over the database at `url`, configured as the tests need. */
 export function buildTestApp(url: string, env: Record<string, string> = {}, logger?: Logger) {
-  const config = parseConfig({ LOG_LEVEL: "silent", ADMIN_TOKEN, ...env, DATABASE_URL: url });
+  const config = parseConfig({
+    LOG_LEVEL: "silent",
+    ADMIN_TOKEN,
+    WEBHOOK_SECRET,
+    ...env,
+    DATABASE_URL: url,
+  });
   const deps = buildDeps(config, { logger });
   return { config, deps, app: createApp(deps) };
 }

@@ -1,5 +1,5 @@
 import type { Subprocess } from "bun";
-import { ADMIN_TOKEN } from "./harness";
+import { ADMIN_TOKEN, WEBHOOK_SECRET } from "./harness";
 
 export type ServerProcess = {
   base: string;
@@ -47,6 +47,7 @@ export async function startServer(
         DATABASE_URL: databaseUrl,
         PORT: String(port),
         ADMIN_TOKEN,
+        WEBHOOK_SECRET,
         LOG_LEVEL: "warn",
         ...env,
       },

@@ -1,0 +1,53 @@
+import type { Context, Next } from "hono";
+import type { Deps } from "../deps";
+import { AppError } from "../errors";
+import { Bindings } from "./bindings";
+import { type BuyerVariables, buyerOf } from "./middleware";
+import { problemResponse } from "./problem";
+
+type ShopContext = Context<{ Variables: BuyerVariables }>;
+
+/**
+ * Who a request's bucket belongs to: the buyer where tokens name one, else the client's
+ * address: the connection's, or behind a trusted proxy the last X-Forwarded-For entry (the
+ * one the proxy itself added; those before it are whatever the client wrote).
+ */
+function clientKey(c: ShopContext, trustProxy: boolean): string {
+  const buyer = buyerOf(c);
+  if (buyer !== null) return `buyer:${buyer}`;
+  if (trustProxy) {
+    const forwarded = c.req.header("x-forwarded-for");
+    const last = forwarded?.slice(forwarded.lastIndexOf(",") + 1).trim();
+    if (last) return `address:${last}`;
+  }
+  const bindings = c.env;
+  const address = bindings instanceof Bindings ? bindings.peerAddress : undefined;
+  return `address:${address ?? "unknown"}`;
+}
+
+/**
+ * Wraps a shopper write's handler with the per-client rate limit (SHOPPER_RATE_PER_SECOND):
+ * a request finding its bucket empty is a 429 before anything else runs, so nothing changes
+ * and no token is taken. With no limit configured the handler is returned as it is: the hold
+ * route stays one handler with no layer added, and pays nothing.
+ */
+export function rateLimited(deps: Pick<Deps, "rateLimiter" | "config">) {
+  const { rateLimiter } = deps;
+  const trustProxy = deps.config.TRUST_PROXY;
+  return <H extends (c: Context, next: Next) => Promise<unknown>>(handler: H): H => {
+    if (rateLimiter === undefined) return handler;
+    const perSecond = rateLimiter.ratePerSecond;
+    // A bucket never lacks a whole token for more than a second: Retry-After is always 1.
+    const refused = new AppError(
+      "too_many_requests",
+      `This client sent more than ${perSecond} hold and order requests a second (bursts of ${2 * perSecond}); retry shortly.`,
+      {},
+      1,
+    );
+    const checked = (c: Context, next: Next) =>
+      rateLimiter.take(clientKey(c, trustProxy))
+        ? handler(c, next)
+        : Promise.resolve(problemResponse(refused, c));
+    return checked as H;
+  };
+}
