@@ -8,19 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 
 env_file=.env.local
-random_text() { head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='; }
-ensure_secret() { # name, value to write when the file has none
-  grep -q "^$1=" "$env_file" 2>/dev/null || printf '%s=%s\n' "$1" "$2" >>"$env_file"
-}
-(
-  umask 077
-  [ -f "$env_file" ] ||
-    printf '# Made by scripts/serve.sh; ignored by git. Delete a line to get a new secret.\n' >"$env_file"
-  ensure_secret ADMIN_TOKEN "$(random_text)"
-  # Standard Webhooks: whsec_ and the base64 of 24 to 64 random bytes.
-  ensure_secret WEBHOOK_SECRET "whsec_$(head -c 32 /dev/urandom | base64 -w0)"
-  ensure_secret BUYER_JWT_SECRET "$(random_text)"
-)
+. scripts/secrets.sh
+ensure_app_secrets "$env_file"
 while IFS= read -r line; do
   case "$line" in '' | '#'*) continue ;; esac
   name=${line%%=*}
