@@ -41,6 +41,7 @@ if (config.WORKERS > 1 && workerId === undefined) {
   const { logger } = deps;
   registerRuntimeMetrics(deps.metrics.registry);
   if (workerId !== undefined) {
+    // A scrape reaching this worker answers for all of them, through the supervisor.
     deps.metrics.scrape = workerScrape(
       deps.metrics.registry,
       {

@@ -118,7 +118,16 @@ export class ScrapeRelay {
         timer: setTimeout(() => this.finish(id), SCRAPE_TIMEOUT_MS),
       };
       this.gatherings.set(id, gathering);
-      for (const peer of gathering.pending) peer.send({ kind: "collect", id });
+      for (const peer of gathering.pending) {
+        try {
+          peer.send({ kind: "collect", id });
+        } catch {
+          // Exited, its exit not yet handled: it is missing from this scrape.
+          gathering.pending.delete(peer);
+          gathering.lost++;
+        }
+      }
+      if (gathering.pending.size === 0) this.finish(id);
     } else {
       const gathering = this.gatherings.get(message.id);
       if (!gathering?.pending.delete(from)) return;
