@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
@@ -175,6 +183,7 @@ describe("the README's examples", () => {
 
   test("serve.sh kept its secrets in .env.local and printed a signed webhook", () => {
     const env = readFileSync(join(dir, ".env.local"), "utf8");
+    expect(statSync(join(dir, ".env.local")).mode & 0o777).toBe(0o600);
     expect(env).toMatch(/^ADMIN_TOKEN=[A-Za-z0-9_-]{43}$/m);
     expect(env).toMatch(/^WEBHOOK_SECRET=whsec_[A-Za-z0-9+/]{42}[A-Za-z0-9+/=]{2}$/m);
     expect(env).toMatch(/^BUYER_JWT_SECRET=[A-Za-z0-9_-]{43}$/m);
