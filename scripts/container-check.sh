@@ -30,7 +30,7 @@ done
 step "debootstrap a bookworm base with Bun $(bun --version)"
 debootstrap --variant=minbase bookworm "$work/rootfs" >"$work/debootstrap.log"
 install -m 755 "$(readlink -f "$(command -v bun)")" "$work/rootfs/usr/local/bin/bun"
-cp /etc/ssl/certs/ca-certificates.crt "$work/rootfs/etc/ssl/certs/ca-certificates.crt"
+install -D -m 644 /etc/ssl/certs/ca-certificates.crt "$work/rootfs/etc/ssl/certs/ca-certificates.crt"
 chroot "$work/rootfs" sh -c 'groupadd -g 1000 bun && useradd -u 1000 -g bun -m bun'
 tar -C "$work/rootfs" -c . | "${podman[@]}" import \
   --change "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt" - "$base" >/dev/null
