@@ -657,6 +657,40 @@ async function waitFor(url: string, method = "GET"): Promise<void> {
   throw new Error(`${url} never answered`);
 }
 
+/**
+ * What one scrape of /metrics costs with one worker and with two (where the worker that gets it
+ * gathers the other's series through the supervisor): 300 scrapes one after the other, after a
+ * little traffic so the request series exist.
+ */
+async function scrapeCost(): Promise<string> {
+  const lines: string[] = [];
+  for (const workers of ["1", "2"]) {
+    const url = await freshDatabase("fs_bench_metrics");
+    const server = await startServer(url, { WORKERS: workers });
+    const productId = await createProduct(server.base, 1000);
+    for (let i = 0; i < 200; i++) {
+      await fetch(`${server.base}/api/products/${productId}`, { headers: { connection: "close" } });
+    }
+    const times: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 300; i++) {
+      const started = performance.now();
+      bytes = (await (await fetch(`${server.base}/metrics`)).arrayBuffer()).byteLength;
+      times.push(performance.now() - started);
+    }
+    await server.stop();
+    times.sort((a, b) => a - b);
+    const at = (q: number) => (times[Math.floor(q * (times.length - 1))] ?? 0).toFixed(2);
+    lines.push(
+      `metrics scrape, WORKERS=${workers}: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, ${(bytes / 1024).toFixed(1)} KiB`,
+    );
+  }
+  const admin = await mysql.createConnection({ uri: dbUrl("") });
+  await admin.query("DROP DATABASE IF EXISTS fs_bench_metrics");
+  await admin.end();
+  return lines.join("\n");
+}
+
 function printTable(rows: Row[]): void {
   const header =
     "| scenario | req/s | p50 ms | p99 ms | granted/ok | refused | other | invariants |";
@@ -693,7 +727,11 @@ if (process.env.BENCH_ONLY === "merchant") {
 // BENCH_ONLY=streams runs the live stock fan-out alone (it needs no wrk); BENCH_ONLY=galera
 // the Galera rows next to the single server's; BENCH_ONLY=reads the cached read, the sold-out
 // storm and the 2,000-connection burst against their ceilings; BENCH_ONLY=opening the opening
-// storm beside the cached read.
+// storm beside the cached read; BENCH_ONLY=metrics what a scrape costs with one and two workers.
+if (process.env.BENCH_ONLY === "metrics") {
+  console.log(await scrapeCost());
+  process.exit(0);
+}
 if (process.env.BENCH_ONLY === "streams") {
   console.log(await streamFanOut());
   process.exit(0);
@@ -734,6 +772,7 @@ const storm = await soldOutStorm();
 const opening = await openingStorm();
 const crowd = await twoThousand();
 const fanOut = await streamFanOut();
+const scrapes = await scrapeCost();
 const buyerRows = await buyerScenarios();
 const sell = await sellOut();
 const galeraRows = await galeraScenarios();
@@ -771,6 +810,7 @@ console.log(
 );
 console.log(`cached GET / bare Hono route: ${ratio(readRows[0], readRows[1])}×`);
 console.log(fanOut);
+console.log(scrapes);
 const best = [batchedRows[1], twoWorkerRows[1]].sort((a, b) => (b?.rps ?? 0) - (a?.rps ?? 0))[0];
 console.log(
   `best durable holds at 256 conns (${best?.scenario}): ${ratio(best, postCeiling)}× the bare POST ceiling, ${ratio(best, lua)}× the Redis Lua design`,

@@ -79,6 +79,13 @@ ensure_database() {
   if [ "$db_port" = 3306 ]; then start_system_mariadb; else start_private_mariadb; fi
 }
 
+# The README's examples use curl, and its test runs them.
+ensure_curl() {
+  command -v curl >/dev/null 2>&1 && return
+  log "installing curl"
+  apt_install curl
+}
+
 # The operator's page is tested in Debian's Chromium (a test tool's own browser download
 # cannot work on machines without internet); only the tests need it.
 ensure_chromium() {
@@ -112,6 +119,7 @@ ensure_galera() {
 
 ensure_bun
 ensure_database
+ensure_curl
 if [ "${1:-}" = "--for-tests" ]; then
   ensure_chromium
   ensure_promtool

@@ -1,8 +1,41 @@
 #!/usr/bin/env bash
-# One command from a bare Debian machine to a running service: installs what is missing,
-# migrates, seeds a demo product, then serves (bun run start migrates again, harmlessly).
+# One command from a bare Debian machine to a running service: installs what is missing, makes
+# this checkout's secrets on first run (kept in .env.local, ignored by git, read back on later
+# runs), migrates, seeds a demo product, then serves (bun run start migrates again, harmlessly).
+# A variable already set in the environment wins over the file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-bun run db:seed
+
+env_file=.env.local
+. scripts/secrets.sh
+ensure_app_secrets "$env_file"
+while IFS= read -r line; do
+  case "$line" in '' | '#'*) continue ;; esac
+  name=${line%%=*}
+  [ -n "${!name+set}" ] || export "$line"
+done <"$env_file"
+
+bun run --silent db:seed
+
+port=${PORT:-3000}
+body="{\"idempotency_key\":\"evt_serve_$(date +%s)\",\"order_id\":1,\"status\":\"succeeded\"}"
+headers=$(bun run --silent sign-webhook "$body" | sed "s/.*/     -H '&' \\\\/")
+cat <<EOF
+
+Secrets (in $env_file, read back on the next run):
+  ADMIN_TOKEN=$ADMIN_TOKEN
+  WEBHOOK_SECRET=$WEBHOOK_SECRET
+  BUYER_JWT_SECRET=$BUYER_JWT_SECRET
+In another shell, to follow the README's examples:
+  set -a; . ./$env_file; set +a
+  BUYER_TOKEN=\$(bun run --silent token customer-42)
+A signed payment webhook for order 1, ready to paste within five minutes (sent before order 1
+exists, it is stored deferred and pays order 1 the moment it is created):
+  curl -X POST localhost:$port/api/payments/webhook -H 'content-type: application/json' \\
+$headers
+     -d '$body'
+Later ones: bun run --silent sign-webhook '<body>' prints the three headers for that body.
+
+EOF
 exec bun run start

@@ -1,5 +1,5 @@
 import type { Config } from "./config";
-import { createDb, createPool, type Db, type Pool } from "./db/client";
+import { createDb, createPool, type Db, type Pool, poolUsage } from "./db/client";
 import { DatabaseHealth } from "./db/health";
 import { ReadinessProbe } from "./db/readiness";
 import { createLogger, type Logger } from "./lib/logger";
@@ -44,7 +44,10 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
   const { metricLabels = {} } = options;
   const pool = createPool(config);
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const metrics = createMetrics(metricLabels);
+  const metrics = createMetrics(metricLabels, {
+    holdQueues: () => deps.holdBatcher.depths(),
+    pool: () => poolUsage(pool),
+  });
   const dbHealth = new DatabaseHealth(logger, metrics.databaseUp);
   const offset = config.TEST_CLOCK_OFFSET_MS;
   const clock = offset === 0 ? Date.now : () => Date.now() + offset;

@@ -9,6 +9,8 @@ import { startMerchantDispatcher } from "./jobs/merchant-dispatcher";
 import { startReconciler } from "./jobs/reconciler";
 import { startSweeper } from "./jobs/sweeper";
 import { createLogger, type Logger } from "./lib/logger";
+import { registerRuntimeMetrics } from "./lib/runtime-metrics";
+import { type SupervisorMessage, type WorkerMessage, workerScrape } from "./lib/worker-metrics";
 import { superviseWorkers } from "./supervisor";
 
 const SHUTDOWN_GRACE_MS = 8000;
@@ -41,6 +43,19 @@ if (config.WORKERS > 1 && workerId === undefined) {
     metricLabels: workerId === undefined ? {} : { worker: workerId },
   });
   const { logger } = deps;
+  registerRuntimeMetrics(deps.metrics.registry);
+  if (workerId !== undefined) {
+    // A scrape reaching this worker answers for all of them, through the supervisor.
+    deps.metrics.scrape = workerScrape(
+      deps.metrics.registry,
+      {
+        send: (message: WorkerMessage) => process.send?.(message),
+        on: (event, listener) =>
+          process.on(event, (message) => listener(message as SupervisorMessage)),
+      },
+      config.WORKERS,
+    );
+  }
   const webhookKey =
     config.WEBHOOK_SECRET === undefined ? undefined : webhookSecretKey(config.WEBHOOK_SECRET);
   if (webhookKey === undefined && config.WEBHOOK_ALLOW_UNSIGNED) {

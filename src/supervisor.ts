@@ -1,5 +1,6 @@
 import type { Subprocess } from "bun";
 import type { Logger } from "./lib/logger";
+import { ScrapeRelay, type WorkerMessage } from "./lib/worker-metrics";
 
 const FIRST_RESTART_DELAY_MS = 500;
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -9,10 +10,12 @@ const HEALTHY_AFTER_MS = 60_000;
 /**
  * Runs N copies of this entry point on one port (SO_REUSEPORT: the kernel spreads
  * connections). A worker that dies is started again; SIGTERM is passed on to every worker and
- * the supervisor exits once they all have.
+ * the supervisor exits once they all have. A scrape of /metrics reaching any worker is relayed
+ * to all of them over IPC, so it answers for the whole service.
  */
 export function superviseWorkers(count: number, logger: Logger): void {
   const workers = new Map<number, Subprocess>();
+  const relay = new ScrapeRelay();
   const delays = new Map<number, number>();
   let stopping = false;
 
@@ -21,8 +24,10 @@ export function superviseWorkers(count: number, logger: Logger): void {
     const child = Bun.spawn([process.execPath, ...process.argv.slice(1)], {
       env: { ...process.env, FLASH_SALE_WORKER_ID: String(id) },
       stdio: ["ignore", "inherit", "inherit"],
-      onExit: (_proc, code, signal) => {
+      ipc: (message: WorkerMessage, worker) => relay.receive(worker, message),
+      onExit: (proc, code, signal) => {
         workers.delete(id);
+        relay.gone(proc);
         if (stopping) {
           if (workers.size === 0) process.exit(0);
           return;

@@ -2,26 +2,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { client, createHold, createProduct } from "./fixtures";
 import { createTestContext, type TestContext } from "./helpers/harness";
+import { promtool, requirePromtool } from "./helpers/promtool";
 
 // What Prometheus itself says about /metrics and the shipped alerting rules (Debian's promtool).
-
-const PROMTOOL = "/usr/bin/promtool";
-
-function promtool(args: string[], stdin?: string, cwd?: string) {
-  const run = Bun.spawnSync([PROMTOOL, ...args], {
-    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
-    cwd,
-  });
-  return { code: run.exitCode, output: `${run.stdout.toString()}${run.stderr.toString()}` };
-}
 
 describe("promtool", () => {
   let ctx: TestContext;
 
   beforeAll(async () => {
-    if (!(await Bun.file(PROMTOOL).exists())) {
-      throw new Error(`${PROMTOOL} is missing: run bash scripts/test.sh, which installs it`);
-    }
+    await requirePromtool();
     ctx = await createTestContext();
   });
   afterAll(() => ctx?.close());

@@ -42,6 +42,25 @@ export function createPool(config: PoolConfig): Pool {
   return pool;
 }
 
+/** The length-bearing queues of mysql2's pool (not in its types; stable since mysql2 1.x). */
+type PoolInternals = {
+  config: { connectionLimit: number };
+  _allConnections: { length: number };
+  _freeConnections: { length: number };
+  _connectionQueue: { length: number };
+};
+
+/** The pool's connections and waiters, for the metrics: mysql2 exposes no public counts. */
+export function poolUsage(pool: Pool) {
+  const core = (pool as unknown as { pool: PoolInternals }).pool;
+  return {
+    limit: core.config.connectionLimit,
+    open: core._allConnections.length,
+    idle: core._freeConnections.length,
+    waiting: core._connectionQueue.length,
+  };
+}
+
 type SetupConnection = {
   query: (sql: string, callback: (err: unknown, rows?: unknown) => void) => void;
 };

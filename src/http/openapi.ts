@@ -550,6 +550,8 @@ function baseDocument(schemas: s.RequestSchemas) {
       "/metrics": {
         get: {
           summary: "Prometheus metrics",
+          description:
+            "Every worker's series in one answer (each labelled `worker` when WORKERS > 1).",
           responses: {
             "200": { description: "Prometheus text format", content: { "text/plain": {} } },
           },

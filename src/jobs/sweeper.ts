@@ -49,7 +49,12 @@ export function startSweeper(deps: Deps): Cron {
     },
     async () => {
       const timeout = deps.config.REQUEST_TIMEOUT_MS;
-      const expired = await drain((n, d) => expireHolds(deps, n, d), limit, timeout);
+      let lag: number | undefined;
+      const expired = await drain(
+        (n, d) => expireHolds(deps, n, d, (seconds) => (lag = Math.max(lag ?? 0, seconds))),
+        limit,
+        timeout,
+      );
       const cancelled = await drain((n, d) => cancelUnpaidOrders(deps, n, d), limit, timeout);
       const purged = await drain((n, d) => purgeExpiredKeys(deps, n, d), limit, timeout);
       await drain((n, d) => purgeProofs(deps, holdBatches, n, d), limit, timeout);
@@ -57,6 +62,8 @@ export function startSweeper(deps: Deps): Cron {
       await drain((n, d) => applyStrandedEvents(deps, n, d), limit, timeout);
       await drain((n, d) => purgeDeliveredEvents(deps, n, d), limit, timeout);
       await drain((n, d) => purgeDeferredEvents(deps, n, d), limit, timeout);
+      deps.metrics.sweeperRuns.inc();
+      if (lag !== undefined) deps.metrics.sweeperLag.observe(lag);
       if (expired + cancelled + purged > 0) {
         deps.logger.debug({ expired, cancelled, purged }, "sweeper run");
       }

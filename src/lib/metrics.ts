@@ -4,15 +4,30 @@ import { RequestMetrics } from "./request-metrics";
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
- * prom-client's defaults include three gauges named `…_total`, a suffix Prometheus reserves for
- * counters (`promtool check metrics` refuses them). They are dropped: each is the sum of a gauge
- * prom-client also exports by type (`sum(nodejs_active_handles)` and so on).
+ * prom-client's defaults that are false or empty on Bun. `process_heap_bytes` is VmData, which
+ * Bun's reserved address space makes gigabytes beside a resident size of a hundred megabytes;
+ * `process.memoryUsage()` gives a heap used above the heap total (the Bun entry exports
+ * JavaScriptCore's own figures instead, see runtime-metrics.ts); the heap spaces are V8's, all
+ * zero but one; Bun reports no GC entries, no active handles, requests or resources; and the
+ * version is the Node.js one Bun imitates. (The three `…_total` gauges also wore a counter's
+ * suffix, which `promtool check metrics` refuses.)
  */
-function dropTotalGauges(registry: Registry): void {
-  for (const name of ["handles", "requests", "resources"]) {
-    registry.removeSingleMetric(`nodejs_active_${name}_total`);
-  }
-}
+const UNTRUE_DEFAULTS = [
+  "process_heap_bytes",
+  "nodejs_heap_size_total_bytes",
+  "nodejs_heap_size_used_bytes",
+  "nodejs_heap_space_size_total_bytes",
+  "nodejs_heap_space_size_used_bytes",
+  "nodejs_heap_space_size_available_bytes",
+  "nodejs_gc_duration_seconds",
+  "nodejs_active_handles",
+  "nodejs_active_handles_total",
+  "nodejs_active_requests",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources",
+  "nodejs_active_resources_total",
+  "nodejs_version_info",
+];
 
 /**
  * A counter with one label, counted in plain numbers and added to prom-client's at scrape:
@@ -46,25 +61,90 @@ function countedAtScrape<Label extends string>(
   };
 }
 
+/** What the gauges read at scrape time, from the process's own state. */
+export type MetricSources = {
+  /** Hold requests waiting or in a transaction, per product with any. */
+  holdQueues: () => Iterable<[productId: number, depth: number]>;
+  pool: () => { limit: number; open: number; idle: number; waiting: number };
+};
+
+/** Gauges read from the process's queues and pool at scrape time. */
+function processGauges(registers: Registry[], sources: MetricSources): void {
+  new Gauge({
+    name: "hold_queue_depth",
+    help: "Hold requests this process has waiting or in a transaction, per product (products with none are not listed)",
+    labelNames: ["product_id"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [productId, depth] of sources.holdQueues()) {
+        this.set({ product_id: String(productId) }, depth);
+      }
+    },
+  });
+  new Gauge({
+    name: "db_pool_connections",
+    help: "Connections of this process's database pool, by state (in_use: lent to a transaction or query)",
+    labelNames: ["state"] as const,
+    registers,
+    collect() {
+      const pool = sources.pool();
+      this.set({ state: "in_use" }, pool.open - pool.idle);
+      this.set({ state: "idle" }, pool.idle);
+    },
+  });
+  new Gauge({
+    name: "db_pool_waiting_requests",
+    help: "Requests waiting for a connection of this process's pool (all DB_POOL_SIZE in use)",
+    registers,
+    collect() {
+      this.set(sources.pool().waiting);
+    },
+  });
+  new Gauge({
+    name: "db_pool_max_connections",
+    help: "DB_POOL_SIZE: the most connections this process's pool opens",
+    registers,
+    collect() {
+      this.set(sources.pool().limit);
+    },
+  });
+}
+
 /**
  * One registry per app instance, so tests can build several apps in one process. With
- * WORKERS=N every process exposes its own series labelled `worker`; Prometheus sums them.
+ * WORKERS=N every process's series carry its `worker` label and one scrape answers for all
+ * (worker-metrics.ts).
  */
-export function createMetrics(labels: Record<string, string> = {}) {
+export function createMetrics(labels: Record<string, string> = {}, sources?: MetricSources) {
   const registry = new Registry();
   registry.setDefaultLabels(labels);
   collectDefaultMetrics({ register: registry });
+  for (const name of UNTRUE_DEFAULTS) registry.removeSingleMetric(name);
   const registers = [registry];
-  dropTotalGauges(registry);
   const cacheReads = countedAtScrape(registers, {
     name: "product_cache_requests_total",
     help: "Product reads, by cache result",
     label: "result",
     known: ["hit", "miss"],
   });
+  if (sources) processGauges(registers, sources);
   return {
     registry,
+    /** The text of GET /metrics; under a supervisor, every worker's (see worker-metrics.ts). */
+    scrape: (): Promise<string> => registry.metrics(),
     requests: new RequestMetrics(registry),
+    sweeperRuns: new Counter({
+      name: "sweeper_runs_total",
+      help: "Sweeper runs that completed (failed ones are in job_runs_failed_total)",
+      registers,
+    }),
+    sweeperLag: new Histogram({
+      name: "sweeper_lag_seconds",
+      help: "Per sweeper run that returned expired holds: how long the most overdue of them had been past its expires_at (database clock)",
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers,
+    }),
     holdsGranted: new Counter({
       name: "holds_granted_total",
       help: "Holds granted",

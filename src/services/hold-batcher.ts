@@ -100,6 +100,11 @@ export class HoldBatcher {
     });
   }
 
+  /** Requests not answered yet per product with any (the metrics' queue depth). */
+  depths(): Iterable<[number, number]> {
+    return this.pending.entries();
+  }
+
   /** One request of the product's answered: it no longer counts against the bound. */
   private answered(productId: number): void {
     const left = (this.pending.get(productId) ?? 1) - 1;

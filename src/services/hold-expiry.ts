@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lte } from "drizzle-orm";
+import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { dbNow, type Tx } from "../db/client";
 import { holds } from "../db/schema";
 import type { Deps } from "../deps";
@@ -33,27 +33,35 @@ export async function reclaimExpiredHolds(
 /**
  * The sweeper's half of expiry: expired holds across products, in bounded batches. SKIP LOCKED
  * lets several processes share the work; a hold a buyer or another sweeper is handling is left
- * to them.
+ * to them. `overdue` hears how long the most overdue hold of the batch had been expired, in
+ * seconds by the database clock (the sweeper's lag).
  */
 export async function expireHolds(
   deps: Deps,
   limit: number,
   deadline: CommitGuard,
+  overdue?: (seconds: number) => void,
 ): Promise<number> {
-  const { count, snapshots } = await transact(deps, deadline, async (tx) => {
+  const { count, snapshots, oldest } = await transact(deps, deadline, async (tx) => {
     const expired = await tx
-      .select({ id: holds.id, productId: holds.productId, qty: holds.qty })
+      .select({
+        id: holds.id,
+        productId: holds.productId,
+        qty: holds.qty,
+        overdueMs: sql<string>`TIMESTAMPDIFF(MICROSECOND, ${holds.expiresAt}, ${dbNow}) DIV 1000`,
+      })
       .from(holds)
       .where(and(eq(holds.status, "active"), lte(holds.expiresAt, dbNow)))
       .orderBy(asc(holds.expiresAt))
       .limit(limit)
       .for("update", { skipLocked: true });
-    if (expired.length === 0) return { count: 0, snapshots: [] };
+    if (expired.length === 0) return { count: 0, snapshots: [], oldest: 0 };
     const snapshots = await returnStock(tx, expired, "reserved");
     await markExpired(tx, expired);
-    return { count: expired.length, snapshots };
+    return { count: expired.length, snapshots, oldest: Number(expired[0]?.overdueMs) / 1000 };
   });
   publishProducts(deps, snapshots);
+  if (count > 0) overdue?.(oldest);
   if (count > 0) deps.metrics.holdsExpired.inc({ by: "sweeper" }, count);
   return count;
 }

@@ -15,7 +15,7 @@ export function opsRoutes(deps: Deps, schemas: RequestSchemas) {
       return c.json({ status: "ready" });
     })
     .get("/metrics", async (c) => {
-      return c.body(await deps.metrics.registry.metrics(), 200, {
+      return c.body(await deps.metrics.scrape(), 200, {
         "content-type": deps.metrics.registry.contentType,
       });
     })

@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Subprocess } from "bun";
+import mysql from "mysql2/promise";
+import { databaseUrl } from "./helpers/harness";
+import { freePort } from "./helpers/private-mariadb";
+
+// Every example of the README, run in order against a server started as the README tells a user
+// to start one (`bash scripts/serve.sh`, in a fresh copy of this checkout, on a free port with a
+// fresh database). The format, also described in the README ("How the examples are checked"):
+// a fenced block whose info string is `sh example` holds commands; a command (continued over
+// lines ending in `\`) may be followed at once by its answer, comment lines starting with
+// `# <status>` and then the body as JSON (which may go on over further `#` lines). The body must
+// equal the JSON shown, field for field; the string "<timestamp>" stands for any ISO 8601 UTC
+// time with milliseconds. A status alone checks the status only. A command without an answer
+// must exit 0. Commands run one after another as in one shell session, `localhost:3000` being
+// the test's server, and every `curl` of the README must be in such a block.
+
+const ROOT = join(import.meta.dir, "..");
+const README = readFileSync(join(ROOT, "README.md"), "utf8");
+const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+type Step = { block: number; command: string; status?: number; body?: unknown };
+
+/** The README's example blocks as commands with their expected answers, in order. */
+function exampleSteps(markdown: string): Step[] {
+  const steps: Step[] = [];
+  const blocks = [...markdown.matchAll(/^```sh example\n([\s\S]*?)^```$/gm)];
+  for (const [index, block] of blocks.entries()) {
+    const lines = (block[1] ?? "").split("\n");
+    let i = 0;
+    while (i < lines.length) {
+      const line = lines[i] ?? "";
+      if (line.trim() === "" || line.startsWith("#")) {
+        i++;
+        continue;
+      }
+      let command = line;
+      while (command.endsWith("\\") && i + 1 < lines.length) command += `\n${lines[++i]}`;
+      i++;
+      const step: Step = { block: index + 1, command };
+      const answer = /^# (\d{3})\b ?(.*)$/.exec(lines[i] ?? "");
+      if (answer) {
+        let body = answer[2] ?? "";
+        while ((lines[++i] ?? "").startsWith("#")) body += ` ${(lines[i] ?? "").slice(1).trim()}`;
+        step.status = Number(answer[1]);
+        if (body.trim() !== "") step.body = JSON.parse(body);
+      }
+      steps.push(step);
+    }
+  }
+  return steps;
+}
+
+/** Where `actual` differs from `expected`, as a path and a reason; undefined when it does not. */
+function difference(expected: unknown, actual: unknown, path = "body"): string | undefined {
+  if (expected === "<timestamp>") {
+    return typeof actual === "string" && TIMESTAMP.test(actual)
+      ? undefined
+      : `${path}: expected a timestamp, got ${JSON.stringify(actual)}`;
+  }
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual) || actual.length !== expected.length) {
+      return `${path}: expected ${expected.length} items, got ${JSON.stringify(actual)}`;
+    }
+    for (const [i, item] of expected.entries()) {
+      const found = difference(item, actual[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (expected !== null && typeof expected === "object") {
+    if (actual === null || typeof actual !== "object" || Array.isArray(actual)) {
+      return `${path}: expected an object, got ${JSON.stringify(actual)}`;
+    }
+    const want = Object.keys(expected).sort();
+    const got = Object.keys(actual).sort();
+    if (want.join() !== got.join())
+      return `${path}: fields ${got.join()} instead of ${want.join()}`;
+    for (const key of want) {
+      const found = difference(
+        (expected as Record<string, unknown>)[key],
+        (actual as Record<string, unknown>)[key],
+        `${path}.${key}`,
+      );
+      if (found) return found;
+    }
+    return undefined;
+  }
+  return expected === actual
+    ? undefined
+    : `${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`;
+}
+
+/** A copy of this checkout as a user would have it (node_modules shared, not copied). */
+function freshCheckout(): string {
+  const dir = mkdtempSync(join(tmpdir(), "fs-readme-"));
+  const listed = Bun.spawnSync(["git", "ls-files", "-co", "--exclude-standard"], { cwd: ROOT });
+  for (const file of listed.stdout.toString().split("\n")) {
+    if (!file || !Bun.file(join(ROOT, file)).size) continue;
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    cpSync(join(ROOT, file), join(dir, file));
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+
+/** A user's shell: no test runner's NODE_ENV, none of our configuration. */
+function userEnv(extra: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    LANG: "C.UTF-8",
+    ...extra,
+  };
+}
+
+describe("the README's examples", () => {
+  const steps = exampleSteps(README);
+  const name = `fs_readme_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  let dir = "";
+  let port = 0;
+  let server: Subprocess | undefined;
+
+  beforeAll(async () => {
+    dir = freshCheckout();
+    port = await freePort();
+    // Its own session, so that the server and everything serve.sh started stop together.
+    server = Bun.spawn(["setsid", "bash", "-c", "exec bash scripts/serve.sh >serve.log 2>&1"], {
+      cwd: dir,
+      env: userEnv({ PORT: String(port), DATABASE_URL: databaseUrl(name) }),
+    });
+    for (let i = 0; i < 600; i++) {
+      const status = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200 || server.exitCode !== null) break;
+      await Bun.sleep(100);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (server) {
+      const group = -server.pid;
+      try {
+        process.kill(group, "SIGTERM");
+      } catch {}
+      await server.exited;
+      for (let i = 0; i < 100; i++) {
+        try {
+          process.kill(group, 0);
+        } catch {
+          break;
+        }
+        await Bun.sleep(100);
+      }
+      try {
+        process.kill(group, "SIGKILL");
+      } catch {}
+    }
+    const admin = await mysql.createConnection({ uri: databaseUrl("") });
+    await admin.query(`DROP DATABASE IF EXISTS ${mysql.escapeId(name)}`);
+    await admin.end();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("every curl of the README is in an example block", () => {
+    const outside = README.replace(/^```sh example\n[\s\S]*?^```$/gm, "");
+    expect(outside.match(/^\s*curl .*$/gm) ?? []).toEqual([]);
+    expect(steps.filter((s) => s.status !== undefined).length).toBeGreaterThan(20);
+  });
+
+  test("serve.sh kept its secrets in .env.local and printed a signed webhook", () => {
+    const env = readFileSync(join(dir, ".env.local"), "utf8");
+    expect(statSync(join(dir, ".env.local")).mode & 0o777).toBe(0o600);
+    expect(env).toMatch(/^ADMIN_TOKEN=[A-Za-z0-9_-]{43}$/m);
+    expect(env).toMatch(/^WEBHOOK_SECRET=whsec_[A-Za-z0-9+/]{42}[A-Za-z0-9+/=]{2}$/m);
+    expect(env).toMatch(/^BUYER_JWT_SECRET=[A-Za-z0-9_-]{43}$/m);
+    const printed = readFileSync(join(dir, "serve.log"), "utf8");
+    expect(printed).toContain("-H 'webhook-signature: v1,");
+  });
+
+  test("each answer is the one the README shows, in order", async () => {
+    if (server?.exitCode !== null) {
+      throw new Error(`serve.sh exited:\n${readFileSync(join(dir, "serve.log"), "utf8")}`);
+    }
+    const answers = join(dir, ".answers");
+    mkdirSync(answers);
+    const state = join(answers, "state");
+    for (const step of steps) {
+      const command = step.command.replaceAll("localhost:3000", `localhost:${port}`);
+      rmSync(join(answers, "status"), { force: true });
+      const script = [
+        "set -a",
+        `[ -f '${state}' ] && . '${state}'`,
+        `curl() { command curl -sS -o '${answers}/body' -w '%{http_code}' "$@" >'${answers}/status'; }`,
+        command,
+        "code=$?",
+        `export -p >'${state}'`,
+        "exit $code",
+      ].join("\n");
+      const run = Bun.spawnSync(["bash", "-c", script], {
+        cwd: dir,
+        env: userEnv({}),
+        stderr: "pipe",
+      });
+      const where = `README example block ${step.block}:\n${step.command}\n`;
+      if (step.status === undefined) {
+        expect(`${where}exit ${run.exitCode} ${run.stderr.toString()}`).toBe(`${where}exit 0 `);
+        continue;
+      }
+      const status = Number(
+        await Bun.file(join(answers, "status"))
+          .text()
+          .catch(() => "0"),
+      );
+      const text = await Bun.file(join(answers, "body")).text();
+      expect(`${where}status ${status}: ${text}`).toStartWith(`${where}status ${step.status}:`);
+      if (step.body === undefined) continue;
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+      expect(`${where}${difference(step.body, body) ?? "as shown"}`).toBe(`${where}as shown`);
+    }
+  }, 120_000);
+});
