@@ -199,6 +199,37 @@ describe("happy: pre-opening refusals from memory", () => {
   });
 });
 
+describe("happy: a storm before the opening stays in memory", () => {
+  test("for several cache lifetimes, only 409 sale_not_started: the copy is read again before it expires", async () => {
+    // One request waiting per product at most: a storm falling through to the database at an
+    // expiry would be seen as 429s.
+    const { app, deps } = buildTestApp(ctx.url, {
+      HOLD_QUEUE_MAX: "1",
+      PRODUCT_CACHE_TTL_MS: "1000",
+    });
+    const shop = client(app);
+    try {
+      const id = await createWindowed({ sale_starts_at: iso(Date.now() + 3_600_000) });
+      expect((await shop.post("/api/holds", { product_id: id, qty: 1 })).status).toBe(409);
+      const seen: Record<string, number> = {};
+      const until = Date.now() + 3500;
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          for (let i = 0; i < 2000 && Date.now() < until; i++) {
+            const reply = await shop.post("/api/holds", { product_id: id, qty: 1 });
+            const kind = `${reply.status} ${String(reply.body.code)}`;
+            seen[kind] = (seen[kind] ?? 0) + 1;
+            await Bun.sleep(5);
+          }
+        }),
+      );
+      expect(Object.keys(seen)).toEqual(["409 sale_not_started"]);
+    } finally {
+      await closeDeps(deps);
+    }
+  });
+});
+
 describe("happy: the live stock stream flips with the window", () => {
   test("subscribers learn of the opening and the closing without any hold", async () => {
     const opensAt = Date.now() + 1200;

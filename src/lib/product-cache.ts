@@ -16,6 +16,12 @@ export type CachedProduct = {
   endsAt: number | null;
   /** This process's clock when `view.sale_state` next flips; Infinity when it never will. */
   flipsAt: number;
+  /**
+   * Half way through the entry's life: a storm refused from this entry reads the product again
+   * from then on (once), so the entry is replaced before it expires and the storm never falls
+   * through to the database all at once.
+   */
+  refreshAt: number;
   /** A refusal built for this entry, reused while it says the same (see sale-window.ts). */
   refusal?: { key: number; error: AppError };
 };
@@ -31,12 +37,15 @@ const STATE_RANK: Record<SaleState, number> = { upcoming: 0, live: 1, ended: 2 }
 export class ProductCache {
   private readonly lru: LRUCache<number, CachedProduct>;
 
+  private readonly ttlMs: number;
+
   constructor(
     ttlMs: number,
     private readonly clock: () => number = Date.now,
     max = 10_000,
   ) {
-    this.lru = new LRUCache({ max, ttl: Math.max(ttlMs, 1), ttlAutopurge: false });
+    this.ttlMs = Math.max(ttlMs, 1);
+    this.lru = new LRUCache({ max, ttl: this.ttlMs, ttlAutopurge: false });
   }
 
   private readonly loading = new Map<number, Promise<CachedProduct>>();
@@ -68,6 +77,11 @@ export class ProductCache {
     return pending;
   }
 
+  /** Reads `id` again in the background, unless a read of it is already under way. */
+  refresh(id: number, read: () => Promise<{ version: number; view: ProductView }>): void {
+    if (!this.loading.has(id)) this.load(id, read).catch(() => undefined);
+  }
+
   offer(version: number, view: ProductView): CachedProduct {
     const current = this.lru.peek(view.id);
     if (current && current.version > version) return current;
@@ -80,8 +94,11 @@ export class ProductCache {
       startsAt: view.sale_starts_at === null ? null : Date.parse(view.sale_starts_at),
       endsAt: view.sale_ends_at === null ? null : Date.parse(view.sale_ends_at),
       flipsAt: 0,
+      refreshAt: 0,
     };
-    render(entry, this.clock());
+    const now = this.clock();
+    entry.refreshAt = now + this.ttlMs / 2;
+    render(entry, now);
     this.lru.set(view.id, entry);
     return entry;
   }

@@ -7,7 +7,7 @@ import type { CommitGuard } from "../lib/deadline";
 import type { BuyerId } from "./buyers";
 import type { HoldRequest } from "./hold-batcher";
 import { type IdempotencyHeader, type Outcome, precheckKey } from "./idempotency";
-import { changeStock, lockProduct, publishProducts } from "./products";
+import { changeStock, lockProduct, publishProducts, refreshProduct } from "./products";
 import { windowRefusalFromMemory } from "./sale-window";
 import { query, transact } from "./transact";
 import { type HoldView, parseDbTime, toHoldView } from "./views";
@@ -84,8 +84,14 @@ function refuseFromMemory(
   if (idempotency) return undefined;
   const product = deps.productCache.get(productId);
   if (product !== undefined && (product.startsAt !== null || product.endsAt !== null)) {
-    const closed = windowRefusalFromMemory(product, deps.clock(), deps.config.SALE_CLOCK_MARGIN_MS);
-    if (closed) return closed;
+    const now = deps.clock();
+    const closed = windowRefusalFromMemory(product, now, deps.config.SALE_CLOCK_MARGIN_MS);
+    if (closed) {
+      // Read again before the copy expires (one read, shared): otherwise every request of the
+      // storm would go to the database at once each time it did, and fill the queue.
+      if (now >= product.refreshAt) refreshProduct(deps, productId);
+      return closed;
+    }
   }
   return deps.soldOut.refusal(productId, buyer === null);
 }

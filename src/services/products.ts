@@ -214,17 +214,24 @@ export function peekProduct(deps: Deps, id: number): CachedProduct | undefined {
 /** A product this process has no fresh copy of: one database read, shared by concurrent misses. */
 export function loadProduct(deps: Deps, id: number): Promise<CachedProduct> {
   deps.metrics.productCacheMisses.inc();
-  return deps.productCache.load(id, async () => {
-    // Shared by every request that missed, so bounded by a deadline of its own.
-    const deadline = Deadline.start(deps.config.REQUEST_TIMEOUT_MS);
-    try {
-      const row = await query(deps, deadline, (db) => readProduct(db, id));
-      if (!row) throw notFound.product(id);
-      return { version: row.version, view: toProductView(row, deps.clock()) };
-    } finally {
-      deadline.clear();
-    }
-  });
+  return deps.productCache.load(id, () => readFresh(deps, id));
+}
+
+/** Replaces this process's copy of a product before it expires (see refuseFromMemory). */
+export function refreshProduct(deps: Deps, id: number): void {
+  deps.productCache.refresh(id, () => readFresh(deps, id));
+}
+
+async function readFresh(deps: Deps, id: number): Promise<{ version: number; view: ProductView }> {
+  // Shared by every request that wants it, so bounded by a deadline of its own.
+  const deadline = Deadline.start(deps.config.REQUEST_TIMEOUT_MS);
+  try {
+    const row = await query(deps, deadline, (db) => readProduct(db, id));
+    if (!row) throw notFound.product(id);
+    return { version: row.version, view: toProductView(row, deps.clock()) };
+  } finally {
+    deadline.clear();
+  }
 }
 
 /** Sale window edges as the API takes them: ISO 8601 timestamps, null or absent when open. */
