@@ -7,7 +7,7 @@ import {
   oldestUndeliveredAge,
   recordDeliveries,
   recordFailure,
-  releaseClaim,
+  releaseClaims,
 } from "../services/merchant-delivery";
 import { logJobFailure } from "./failures";
 
@@ -64,6 +64,7 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
   let timerAt = Number.POSITIVE_INFINITY;
   let ageAt = 0;
   let looking: Promise<void> = Promise.resolve();
+  let measuring: Promise<void> = Promise.resolve();
   const refillAt = Math.floor(config.MERCHANT_WEBHOOK_CONCURRENCY / 2);
 
   const bounded = async <T>(work: (deadline: Deadline) => Promise<T>): Promise<T> => {
@@ -78,6 +79,8 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
   const send = async (event: ClaimedEvent): Promise<string | undefined> => {
     const body = payloadOf(event);
     const id = String(event.id);
+    // One instant for the header and the signature: two could fall either side of a second.
+    const now = new Date();
     try {
       const response = await fetch(url, {
         method: "POST",
@@ -85,8 +88,8 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
           "content-type": "application/json",
           "user-agent": "flash-sale-webhooks",
           "webhook-id": id,
-          "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
-          "webhook-signature": signer.sign(id, new Date(), body),
+          "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+          "webhook-signature": signer.sign(id, now, body),
         },
         body,
         redirect: "manual",
@@ -134,21 +137,26 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
       void recordPending();
     });
 
-  const deliver = async (event: ClaimedEvent): Promise<void> => {
+  const recorded = async (event: ClaimedEvent, recording: Promise<boolean>) => {
+    if (!(await recording)) return;
+    deps.metrics.merchantDeliveries.inc({ result: "delivered" });
+    deps.metrics.merchantAttempts.observe(event.attempts);
+  };
+
+  /** One attempt; whether the event was delivered (its record may still be under way). */
+  const deliver = async (event: ClaimedEvent, records: Promise<void>[]): Promise<boolean> => {
     const error = await send(event);
     if (error === undefined) {
-      if (!(await recordDelivered(event))) return;
-      deps.metrics.merchantDeliveries.inc({ result: "delivered" });
-      deps.metrics.merchantAttempts.observe(event.attempts);
-      return;
+      records.push(recorded(event, recordDelivered(event)));
+      return true;
     }
     if (error === "stopping" && stopping.signal.aborted) {
-      await bounded((d) => releaseClaim(deps, event, d));
-      return;
+      await bounded((d) => releaseClaims(deps, [event], true, d));
+      return false;
     }
     const retryInMs = backoffMs(event.attempts, config);
     const result = await bounded((d) => recordFailure(deps, event, error, retryInMs, d));
-    if (result === "lease_lost") return;
+    if (result === "lease_lost") return false;
     deps.metrics.merchantDeliveries.inc({ result });
     if (result === "failed") {
       deps.logger.warn(
@@ -156,34 +164,64 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
         "merchant event failed after its last attempt; the operator can redeliver it",
       );
     }
+    return false;
   };
 
-  const start = (event: ClaimedEvent) => {
-    const delivery = deliver(event)
+  /**
+   * Sends one order's claimed events in order, each once the one before it was accepted (its
+   * record goes on meanwhile: the merchant has it). The rest go back unsent when one is not
+   * delivered, or when the lease left would not cover another attempt's timeout.
+   */
+  const deliverChain = async (chain: ClaimedEvent[], leaseEndsAt: number): Promise<void> => {
+    const records: Promise<void>[] = [];
+    try {
+      for (const [i, event] of chain.entries()) {
+        const leaseLeft = leaseEndsAt - Date.now();
+        if (i > 0 && (stopping.signal.aborted || leaseLeft < timeoutMs + LEASE_MARGIN_MS / 2)) {
+          await bounded((d) => releaseClaims(deps, chain.slice(i), false, d));
+          return;
+        }
+        if (!(await deliver(event, records))) {
+          await bounded((d) => releaseClaims(deps, chain.slice(i + 1), false, d));
+          return;
+        }
+      }
+    } finally {
+      await Promise.all(records);
+    }
+  };
+
+  const start = (chain: ClaimedEvent[], leaseEndsAt: number) => {
+    const delivery = deliverChain(chain, leaseEndsAt)
       .catch((err) => logJobFailure(deps, JOB, err))
       .finally(() => {
         inFlight.delete(delivery);
-        // Claims are made for several deliveries at once: one look per ended delivery would
-        // cost a claim's queries per event under a sale.
+        // Claims are made for several orders at once: one look per ended order would cost a
+        // claim's queries per order under a sale.
         if (inFlight.size <= refillAt) kick(0);
       });
     inFlight.add(delivery);
   };
 
+  /** The age of the oldest undelivered event, beside the claims rather than before one. */
+  const measureAge = () => {
+    if (Date.now() - ageAt < AGE_EVERY_MS) return;
+    ageAt = Date.now();
+    measuring = bounded((d) => oldestUndeliveredAge(deps, d))
+      .then((age) => deps.metrics.merchantOldestUndelivered.set(age))
+      .catch((err) => logJobFailure(deps, JOB, err));
+  };
+
   /** Claims what there is room for; the delay before looking again. */
   const tick = async (): Promise<number> => {
-    if (Date.now() - ageAt >= AGE_EVERY_MS) {
-      ageAt = Date.now();
-      deps.metrics.merchantOldestUndelivered.set(
-        await bounded((d) => oldestUndeliveredAge(deps, d)),
-      );
-    }
+    measureAge();
     const room = config.MERCHANT_WEBHOOK_CONCURRENCY - inFlight.size;
     if (room <= 0) return config.MERCHANT_WEBHOOK_POLL_MS;
-    const claimed = await bounded((d) =>
-      claimDueEvents(deps, room, timeoutMs + LEASE_MARGIN_MS, d),
-    );
-    for (const event of claimed) start(event);
+    const leaseMs = timeoutMs + LEASE_MARGIN_MS;
+    // The lease began after this, by the database's clock: this process's view of it ends early.
+    const leaseEndsAt = Date.now() + leaseMs;
+    const claimed = await bounded((d) => claimDueEvents(deps, room, leaseMs, d));
+    for (const chain of claimed) start(chain, leaseEndsAt);
     // A full claim suggests more are due: look again at once.
     return claimed.length === room ? 0 : config.MERCHANT_WEBHOOK_POLL_MS;
   };
@@ -227,7 +265,7 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
       stopping.abort();
       // A look under way may still start deliveries; they end at once, aborted.
       await looking;
-      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([...inFlight, measuring]);
     },
   };
 }
