@@ -1,4 +1,5 @@
 import { Webhook } from "standardwebhooks";
+import { createPool } from "../db/client";
 import type { Deps } from "../deps";
 import { Deadline } from "../lib/deadline";
 import {
@@ -17,6 +18,12 @@ import { logJobFailure } from "./failures";
  */
 const LEASE_MARGIN_MS = 2000;
 const AGE_EVERY_MS = 1000;
+/**
+ * The dispatcher's own connections: its claims and records never wait behind the request path
+ * for a pooled connection, nor keep one from a hold. Claims run one at a time, records one at a
+ * time, and a failure's record or the age beside them.
+ */
+const POOL_SIZE = 3;
 const JOB = "merchant-dispatcher";
 
 export type MerchantDispatcher = {
@@ -48,11 +55,13 @@ function payloadOf(event: ClaimedEvent): string {
  * after a full claim, and every MERCHANT_WEBHOOK_POLL_MS otherwise. Not started without a URL:
  * events are then only recorded.
  */
-export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefined {
-  const { config } = deps;
+export function startMerchantDispatcher(requestDeps: Deps): MerchantDispatcher | undefined {
+  const { config } = requestDeps;
   const url = config.MERCHANT_WEBHOOK_URL;
   const secret = config.MERCHANT_WEBHOOK_SECRET;
   if (!url || !secret) return undefined;
+  const pool = createPool({ ...config, DB_POOL_SIZE: POOL_SIZE });
+  const deps: Deps = { ...requestDeps, pool };
   const signer = new Webhook(secret);
   const timeoutMs = config.MERCHANT_WEBHOOK_TIMEOUT_MS;
   const stopping = new AbortController();
@@ -266,6 +275,7 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
       // A look under way may still start deliveries; they end at once, aborted.
       await looking;
       await Promise.allSettled([...inFlight, measuring]);
+      await pool.end().catch(() => undefined);
     },
   };
 }
