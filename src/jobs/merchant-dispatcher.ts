@@ -140,25 +140,24 @@ export function startMerchantDispatcher(requestDeps: Deps): MerchantDispatcher |
       recording = false;
     }
   };
-  const recordDelivered = (event: ClaimedEvent) =>
-    new Promise<boolean>((recorded) => {
-      toRecord.push({ event, recorded });
-      void recordPending();
-    });
+  /**
+   * Records an order's delivered events in the same statement, so the database never shows a
+   * later one delivered and an earlier one not.
+   */
+  const recordDelivered = (events: ClaimedEvent[]) =>
+    Promise.all(
+      events.map(async (event) => {
+        const done = await new Promise<boolean>((recorded) => toRecord.push({ event, recorded }));
+        if (!done) return;
+        deps.metrics.merchantDeliveries.inc({ result: "delivered" });
+        deps.metrics.merchantAttempts.observe(event.attempts);
+      }),
+    );
 
-  const recorded = async (event: ClaimedEvent, recording: Promise<boolean>) => {
-    if (!(await recording)) return;
-    deps.metrics.merchantDeliveries.inc({ result: "delivered" });
-    deps.metrics.merchantAttempts.observe(event.attempts);
-  };
-
-  /** One attempt; whether the event was delivered (its record may still be under way). */
-  const deliver = async (event: ClaimedEvent, records: Promise<void>[]): Promise<boolean> => {
+  /** One attempt; whether the event was delivered. */
+  const deliver = async (event: ClaimedEvent): Promise<boolean> => {
     const error = await send(event);
-    if (error === undefined) {
-      records.push(recorded(event, recordDelivered(event)));
-      return true;
-    }
+    if (error === undefined) return true;
     if (error === "stopping" && stopping.signal.aborted) {
       await bounded((d) => releaseClaims(deps, [event], true, d));
       return false;
@@ -177,12 +176,12 @@ export function startMerchantDispatcher(requestDeps: Deps): MerchantDispatcher |
   };
 
   /**
-   * Sends one order's claimed events in order, each once the one before it was accepted (its
-   * record goes on meanwhile: the merchant has it). The rest go back unsent when one is not
-   * delivered, or when the lease left would not cover another attempt's timeout.
+   * Sends one order's claimed events in order, each once the one before it was accepted, and
+   * records those delivered together. The rest go back unsent when one is not delivered, or
+   * when the lease left would not cover another attempt's timeout and the record after it.
    */
   const deliverChain = async (chain: ClaimedEvent[], leaseEndsAt: number): Promise<void> => {
-    const records: Promise<void>[] = [];
+    const delivered: ClaimedEvent[] = [];
     try {
       for (const [i, event] of chain.entries()) {
         const leaseLeft = leaseEndsAt - Date.now();
@@ -190,13 +189,18 @@ export function startMerchantDispatcher(requestDeps: Deps): MerchantDispatcher |
           await bounded((d) => releaseClaims(deps, chain.slice(i), false, d));
           return;
         }
-        if (!(await deliver(event, records))) {
+        if (!(await deliver(event))) {
           await bounded((d) => releaseClaims(deps, chain.slice(i + 1), false, d));
           return;
         }
+        delivered.push(event);
       }
     } finally {
-      await Promise.all(records);
+      if (delivered.length > 0) {
+        const recording = recordDelivered(delivered);
+        void recordPending();
+        await recording;
+      }
     }
   };
 
