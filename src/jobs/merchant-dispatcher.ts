@@ -49,11 +49,11 @@ function payloadOf(event: ClaimedEvent): string {
 }
 
 /**
- * Sends merchant events to MERCHANT_WEBHOOK_URL: claims due events (up to the concurrency
- * limit), POSTs each signed per Standard Webhooks, and records the result. Looks again once
- * half its deliveries have ended (the next event of their orders may be waiting), at once
- * after a full claim, and every MERCHANT_WEBHOOK_POLL_MS otherwise. Not started without a URL:
- * events are then only recorded.
+ * Sends merchant events to MERCHANT_WEBHOOK_URL: claims the due events of as many orders as the
+ * concurrency limit leaves room for, POSTs each order's in turn, signed per Standard Webhooks,
+ * and records the results. Looks again once half its orders under way have ended (a later event
+ * of theirs may have come meanwhile), at once after a full claim, and every
+ * MERCHANT_WEBHOOK_POLL_MS otherwise. Not started without a URL: events are then only recorded.
  */
 export function startMerchantDispatcher(requestDeps: Deps): MerchantDispatcher | undefined {
   const { config } = requestDeps;
