@@ -319,6 +319,41 @@ describe("merchant events: the last attempt fails, the operator redelivers", () 
     expect(orderViolations(events, receiver)).toEqual([]);
   });
 
+  test("an order's events claimed together: the first refused, the later one goes back unsent, no attempt counted", async () => {
+    const { ctx, api, receiver } = use();
+    receiver.behaviour = () => "ok";
+    // An order born paid: its order.created and order.paid commit together, one claim takes both.
+    const [next] = await rows<{ id: number }>(ctx.sql, "SELECT MAX(id) + 1 AS id FROM orders");
+    const bornPaid = Number(next?.id);
+    receiver.behaviour = (d) => (d.data.order_id === bornPaid ? "fail" : "ok");
+    expect((await pay(api, bornPaid, "succeeded", key())).status).toBe(202);
+    expect(await newOrder(api)).toBe(bornPaid);
+    const ofOrder = async () => (await feed(api)).filter((e) => e.order_id === bornPaid);
+    const failedNow = async () =>
+      (await ofOrder()).some((e) => e.type === "order.created" && e.delivery.status === "failed");
+    for (let i = 0; i < 500 && !(await failedNow()); i++) await Bun.sleep(20);
+    const [created, paid] = await ofOrder();
+    expect(created).toMatchObject({ type: "order.created" });
+    expect(created?.delivery).toMatchObject({ status: "failed", attempts: 2 });
+    expect(paid).toMatchObject({ type: "order.paid" });
+    expect(paid?.delivery).toMatchObject({ status: "pending", attempts: 0, last_error: null });
+    expect(receiver.deliveries.some((d) => d.id === String(paid?.id))).toBe(false);
+    const [lease] = await rows<{ leased: number }>(
+      ctx.sql,
+      "SELECT COUNT(*) AS leased FROM merchant_events WHERE id = ? AND lease_token IS NOT NULL",
+      [paid?.id],
+    );
+    expect(Number(lease?.leased)).toBe(0);
+
+    receiver.behaviour = () => "ok";
+    expect((await api.post(`/api/admin/events/${created?.id}/redeliver`, {}, admin)).status).toBe(
+      202,
+    );
+    const events = await allDelivered(api, receiver);
+    expect(orderViolations(events, receiver)).toEqual([]);
+    expect(events.find((e) => e.id === paid?.id)?.delivery).toMatchObject({ attempts: 1 });
+  });
+
   test("redelivering an unknown event is a 404 event_not_found", async () => {
     const { api } = use();
     const reply = await api.post("/api/admin/events/999999/redeliver", {}, admin);

@@ -1,4 +1,5 @@
 import { Webhook } from "standardwebhooks";
+import { createPool } from "../db/client";
 import type { Deps } from "../deps";
 import { Deadline } from "../lib/deadline";
 import {
@@ -7,7 +8,7 @@ import {
   oldestUndeliveredAge,
   recordDeliveries,
   recordFailure,
-  releaseClaim,
+  releaseClaims,
 } from "../services/merchant-delivery";
 import { logJobFailure } from "./failures";
 
@@ -17,6 +18,12 @@ import { logJobFailure } from "./failures";
  */
 const LEASE_MARGIN_MS = 2000;
 const AGE_EVERY_MS = 1000;
+/**
+ * The dispatcher's own connections: its claims and records never wait behind the request path
+ * for a pooled connection, nor keep one from a hold. Claims run one at a time, records one at a
+ * time, and a failure's record or the age beside them.
+ */
+const POOL_SIZE = 3;
 const JOB = "merchant-dispatcher";
 
 export type MerchantDispatcher = {
@@ -42,17 +49,19 @@ function payloadOf(event: ClaimedEvent): string {
 }
 
 /**
- * Sends merchant events to MERCHANT_WEBHOOK_URL: claims due events (up to the concurrency
- * limit), POSTs each signed per Standard Webhooks, and records the result. Looks again once
- * half its deliveries have ended (the next event of their orders may be waiting), at once
- * after a full claim, and every MERCHANT_WEBHOOK_POLL_MS otherwise. Not started without a URL:
- * events are then only recorded.
+ * Sends merchant events to MERCHANT_WEBHOOK_URL: claims the due events of as many orders as the
+ * concurrency limit leaves room for, POSTs each order's in turn, signed per Standard Webhooks,
+ * and records the results. Looks again once half its orders under way have ended (a later event
+ * of theirs may have come meanwhile), at once after a full claim, and every
+ * MERCHANT_WEBHOOK_POLL_MS otherwise. Not started without a URL: events are then only recorded.
  */
-export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefined {
-  const { config } = deps;
+export function startMerchantDispatcher(requestDeps: Deps): MerchantDispatcher | undefined {
+  const { config } = requestDeps;
   const url = config.MERCHANT_WEBHOOK_URL;
   const secret = config.MERCHANT_WEBHOOK_SECRET;
   if (!url || !secret) return undefined;
+  const pool = createPool({ ...config, DB_POOL_SIZE: POOL_SIZE });
+  const deps: Deps = { ...requestDeps, pool };
   const signer = new Webhook(secret);
   const timeoutMs = config.MERCHANT_WEBHOOK_TIMEOUT_MS;
   const stopping = new AbortController();
@@ -64,6 +73,7 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
   let timerAt = Number.POSITIVE_INFINITY;
   let ageAt = 0;
   let looking: Promise<void> = Promise.resolve();
+  let measuring: Promise<void> = Promise.resolve();
   const refillAt = Math.floor(config.MERCHANT_WEBHOOK_CONCURRENCY / 2);
 
   const bounded = async <T>(work: (deadline: Deadline) => Promise<T>): Promise<T> => {
@@ -78,6 +88,8 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
   const send = async (event: ClaimedEvent): Promise<string | undefined> => {
     const body = payloadOf(event);
     const id = String(event.id);
+    // One instant for the header and the signature: two could fall either side of a second.
+    const now = new Date();
     try {
       const response = await fetch(url, {
         method: "POST",
@@ -85,8 +97,8 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
           "content-type": "application/json",
           "user-agent": "flash-sale-webhooks",
           "webhook-id": id,
-          "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
-          "webhook-signature": signer.sign(id, new Date(), body),
+          "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+          "webhook-signature": signer.sign(id, now, body),
         },
         body,
         redirect: "manual",
@@ -128,27 +140,31 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
       recording = false;
     }
   };
-  const recordDelivered = (event: ClaimedEvent) =>
-    new Promise<boolean>((recorded) => {
-      toRecord.push({ event, recorded });
-      void recordPending();
-    });
+  /**
+   * Records an order's delivered events in the same statement, so the database never shows a
+   * later one delivered and an earlier one not.
+   */
+  const recordDelivered = (events: ClaimedEvent[]) =>
+    Promise.all(
+      events.map(async (event) => {
+        const done = await new Promise<boolean>((recorded) => toRecord.push({ event, recorded }));
+        if (!done) return;
+        deps.metrics.merchantDeliveries.inc({ result: "delivered" });
+        deps.metrics.merchantAttempts.observe(event.attempts);
+      }),
+    );
 
-  const deliver = async (event: ClaimedEvent): Promise<void> => {
+  /** One attempt; whether the event was delivered. */
+  const deliver = async (event: ClaimedEvent): Promise<boolean> => {
     const error = await send(event);
-    if (error === undefined) {
-      if (!(await recordDelivered(event))) return;
-      deps.metrics.merchantDeliveries.inc({ result: "delivered" });
-      deps.metrics.merchantAttempts.observe(event.attempts);
-      return;
-    }
+    if (error === undefined) return true;
     if (error === "stopping" && stopping.signal.aborted) {
-      await bounded((d) => releaseClaim(deps, event, d));
-      return;
+      await bounded((d) => releaseClaims(deps, [event], true, d));
+      return false;
     }
     const retryInMs = backoffMs(event.attempts, config);
     const result = await bounded((d) => recordFailure(deps, event, error, retryInMs, d));
-    if (result === "lease_lost") return;
+    if (result === "lease_lost") return false;
     deps.metrics.merchantDeliveries.inc({ result });
     if (result === "failed") {
       deps.logger.warn(
@@ -156,34 +172,69 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
         "merchant event failed after its last attempt; the operator can redeliver it",
       );
     }
+    return false;
   };
 
-  const start = (event: ClaimedEvent) => {
-    const delivery = deliver(event)
+  /**
+   * Sends one order's claimed events in order, each once the one before it was accepted, and
+   * records those delivered together. The rest go back unsent when one is not delivered, or
+   * when the lease left would not cover another attempt's timeout and the record after it.
+   */
+  const deliverChain = async (chain: ClaimedEvent[], leaseEndsAt: number): Promise<void> => {
+    const delivered: ClaimedEvent[] = [];
+    try {
+      for (const [i, event] of chain.entries()) {
+        const leaseLeft = leaseEndsAt - Date.now();
+        if (i > 0 && (stopping.signal.aborted || leaseLeft < timeoutMs + LEASE_MARGIN_MS / 2)) {
+          await bounded((d) => releaseClaims(deps, chain.slice(i), false, d));
+          return;
+        }
+        if (!(await deliver(event))) {
+          await bounded((d) => releaseClaims(deps, chain.slice(i + 1), false, d));
+          return;
+        }
+        delivered.push(event);
+      }
+    } finally {
+      if (delivered.length > 0) {
+        const recording = recordDelivered(delivered);
+        void recordPending();
+        await recording;
+      }
+    }
+  };
+
+  const start = (chain: ClaimedEvent[], leaseEndsAt: number) => {
+    const delivery = deliverChain(chain, leaseEndsAt)
       .catch((err) => logJobFailure(deps, JOB, err))
       .finally(() => {
         inFlight.delete(delivery);
-        // Claims are made for several deliveries at once: one look per ended delivery would
-        // cost a claim's queries per event under a sale.
+        // Claims are made for several orders at once: one look per ended order would cost a
+        // claim's queries per order under a sale.
         if (inFlight.size <= refillAt) kick(0);
       });
     inFlight.add(delivery);
   };
 
+  /** The age of the oldest undelivered event, beside the claims rather than before one. */
+  const measureAge = () => {
+    if (Date.now() - ageAt < AGE_EVERY_MS) return;
+    ageAt = Date.now();
+    measuring = bounded((d) => oldestUndeliveredAge(deps, d))
+      .then((age) => deps.metrics.merchantOldestUndelivered.set(age))
+      .catch((err) => logJobFailure(deps, JOB, err));
+  };
+
   /** Claims what there is room for; the delay before looking again. */
   const tick = async (): Promise<number> => {
-    if (Date.now() - ageAt >= AGE_EVERY_MS) {
-      ageAt = Date.now();
-      deps.metrics.merchantOldestUndelivered.set(
-        await bounded((d) => oldestUndeliveredAge(deps, d)),
-      );
-    }
+    measureAge();
     const room = config.MERCHANT_WEBHOOK_CONCURRENCY - inFlight.size;
     if (room <= 0) return config.MERCHANT_WEBHOOK_POLL_MS;
-    const claimed = await bounded((d) =>
-      claimDueEvents(deps, room, timeoutMs + LEASE_MARGIN_MS, d),
-    );
-    for (const event of claimed) start(event);
+    const leaseMs = timeoutMs + LEASE_MARGIN_MS;
+    // The lease began after this, by the database's clock: this process's view of it ends early.
+    const leaseEndsAt = Date.now() + leaseMs;
+    const claimed = await bounded((d) => claimDueEvents(deps, room, leaseMs, d));
+    for (const chain of claimed) start(chain, leaseEndsAt);
     // A full claim suggests more are due: look again at once.
     return claimed.length === room ? 0 : config.MERCHANT_WEBHOOK_POLL_MS;
   };
@@ -227,7 +278,8 @@ export function startMerchantDispatcher(deps: Deps): MerchantDispatcher | undefi
       stopping.abort();
       // A look under way may still start deliveries; they end at once, aborted.
       await looking;
-      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([...inFlight, measuring]);
+      await pool.end().catch(() => undefined);
     },
   };
 }

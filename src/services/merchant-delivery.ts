@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Tx } from "../db/client";
 import { type MerchantEventType, merchantEvents } from "../db/schema";
 import type { Deps } from "../deps";
 import type { CommitGuard } from "../lib/deadline";
-import { query, transact } from "./transact";
+import { query } from "./transact";
 
 // The dispatcher's transactions over the outbox (src/jobs/merchant-dispatcher.ts sends).
 
@@ -11,6 +12,7 @@ import { query, transact } from "./transact";
 export type ClaimedEvent = {
   id: number;
   type: MerchantEventType;
+  orderId: number;
   createdAt: Date;
   /** The payload's `data`, JSON text. */
   data: string;
@@ -23,43 +25,62 @@ export type DeliveryResult = "delivered" | "retry" | "failed" | "lease_lost";
 
 /**
  * Due events, oldest first: pending, past their next attempt, not leased, and (for an order
- * event) with no earlier event of the same order still undelivered, failed included, so each
- * order's events reach the merchant in the order they happened. `payment.conflict` events
- * neither wait nor hold back. A plain read: the claim below decides, so its being stale (an
- * event another process just took) costs nothing but an empty claim.
+ * event) with no earlier event of the same order that is undelivered and not due itself
+ * (failed, waiting for its retry, or leased). An order's earlier events that are due come
+ * before it in id order, so they are in the same result: the claim takes an order's events
+ * together and the dispatcher sends them one after the other, each once the one before it was
+ * accepted, so each order's events reach the merchant in the order they happened without a
+ * claim per event. `payment.conflict` events neither wait nor hold back. A plain read: the
+ * claim below decides, so its being stale costs nothing but a smaller claim.
  */
-const dueEvents = (limit: number) => sql`
-  SELECT e.id FROM merchant_events e
-  WHERE e.delivery_status = 'pending' AND e.next_attempt_at <= NOW(3)
-    AND (e.lease_until IS NULL OR e.lease_until <= NOW(3))
-    AND (e.type = 'payment.conflict' OR NOT EXISTS (
-      SELECT 1 FROM merchant_events p
-      WHERE p.order_id = e.order_id AND p.id < e.id
-        AND p.type <> 'payment.conflict' AND p.delivery_status <> 'delivered'))
-  ORDER BY e.id
-  LIMIT ${limit}`;
+const isDue = sql`${merchantEvents.deliveryStatus} = 'pending'
+  AND ${merchantEvents.nextAttemptAt} <= NOW(3)
+  AND (${merchantEvents.leaseUntil} IS NULL OR ${merchantEvents.leaseUntil} <= NOW(3))
+  AND (${merchantEvents.type} = 'payment.conflict' OR NOT EXISTS (
+    SELECT 1 FROM merchant_events p
+    WHERE p.order_id = ${merchantEvents.orderId} AND p.id < ${merchantEvents.id}
+      AND p.type <> 'payment.conflict' AND p.delivery_status <> 'delivered'
+      AND (p.delivery_status = 'failed' OR p.next_attempt_at > NOW(3)
+        OR (p.lease_until IS NOT NULL AND p.lease_until > NOW(3)))))`;
 
 /**
- * Takes the lease of up to `limit` due events for `leaseMs` (by the database's clock). The
- * UPDATE re-checks the lease on the row's latest version, so of two processes claiming one
- * event only one moves it: on one server the second waits for the first's row lock and then
- * finds the lease taken; on a Galera cluster, where locks are per node, the second fails
- * certification and its retry finds the lease taken. No gap locks, no GET_LOCK.
+ * Takes the lease of the due events of up to `chains` orders (each `payment.conflict` on its
+ * own) for `leaseMs` (by the database's clock); each order's events in the order they
+ * happened. The UPDATE re-checks the lease and the attempts read on the row's latest version,
+ * so of two processes claiming one event only one moves it: on one server the second waits for
+ * the first's row lock and then finds the lease taken; on a Galera cluster, where locks are per
+ * node, the second fails certification and its retry finds the lease taken. No gap locks, no
+ * GET_LOCK. Statements on their own (autocommit), no transaction: when the UPDATE moved every
+ * row read, the rows read are what this process holds (two round trips); otherwise it reads
+ * back which it got and gives back any event whose earlier event of the order it did not get.
  */
 export async function claimDueEvents(
   deps: Deps,
-  limit: number,
+  chains: number,
   leaseMs: number,
   deadline: CommitGuard,
-): Promise<ClaimedEvent[]> {
+): Promise<ClaimedEvent[][]> {
   const token = randomBytes(16);
-  // Statements on their own (autocommit), one connection: the claim is one UPDATE, and an
-  // event is only read back by the token that UPDATE wrote.
   return query(deps, deadline, async (db) => {
-    const [due] = (await db.execute(dueEvents(limit))) as unknown as [{ id: number | string }[]];
-    if (due.length === 0) return [];
-    const ids = due.map((row) => Number(row.id));
-    await db
+    // Orders have few events each: this many rows hold `chains` orders' due events or more.
+    const due = await db
+      .select({
+        id: merchantEvents.id,
+        type: merchantEvents.type,
+        orderId: merchantEvents.orderId,
+        createdAt: merchantEvents.createdAt,
+        data: merchantEvents.data,
+        attempts: merchantEvents.attempts,
+      })
+      .from(merchantEvents)
+      .where(isDue)
+      .orderBy(merchantEvents.id)
+      .limit(chains * 4);
+    const picked = chainsOf(due, chains);
+    if (picked.length === 0) return [];
+    const rows = picked.flat();
+    const ids = rows.map((row) => row.id);
+    const [result] = await db
       .update(merchantEvents)
       .set({
         leaseUntil: sql`NOW(3) + INTERVAL ${leaseMs * 1000} MICROSECOND`,
@@ -71,21 +92,57 @@ export async function claimDueEvents(
           inArray(merchantEvents.id, ids),
           eq(merchantEvents.deliveryStatus, "pending"),
           sql`(${merchantEvents.leaseUntil} IS NULL OR ${merchantEvents.leaseUntil} <= NOW(3))`,
+          sql`${merchantEvents.attempts} = CASE ${merchantEvents.id} ${sql.join(
+            rows.map((row) => sql`WHEN ${row.id} THEN ${row.attempts}`),
+            sql` `,
+          )} END`,
         ),
       );
-    const claimed = await db
-      .select({
-        id: merchantEvents.id,
-        type: merchantEvents.type,
-        createdAt: merchantEvents.createdAt,
-        data: merchantEvents.data,
-        attempts: merchantEvents.attempts,
-      })
+    const claim = (row: (typeof rows)[number]): ClaimedEvent => ({
+      ...row,
+      attempts: row.attempts + 1,
+      leaseToken: token,
+    });
+    if (result.affectedRows === ids.length) return picked.map((chain) => chain.map(claim));
+    const got = await db
+      .select({ id: merchantEvents.id })
       .from(merchantEvents)
-      .where(and(inArray(merchantEvents.id, ids), sql`${merchantEvents.leaseToken} = ${token}`))
-      .orderBy(merchantEvents.id);
-    return claimed.map((row) => ({ ...row, leaseToken: token }));
+      .where(and(inArray(merchantEvents.id, ids), sql`${merchantEvents.leaseToken} = ${token}`));
+    const ours = new Set(got.map((row) => row.id));
+    const kept: ClaimedEvent[][] = [];
+    const giveBack: number[] = [];
+    for (const chain of picked) {
+      const missing = chain.findIndex((row) => !ours.has(row.id));
+      const sendable = missing < 0 ? chain : chain.slice(0, missing);
+      if (sendable.length > 0) kept.push(sendable.map(claim));
+      if (missing >= 0) {
+        for (const row of chain.slice(missing + 1)) if (ours.has(row.id)) giveBack.push(row.id);
+      }
+    }
+    if (giveBack.length > 0) await releaseIds(db, giveBack, token, false);
+    return kept;
   });
+}
+
+/** The first `limit` orders' events (a `payment.conflict` alone), each order's in id order. */
+function chainsOf<T extends { type: MerchantEventType; orderId: number }>(
+  rows: T[],
+  limit: number,
+): T[][] {
+  const chains: T[][] = [];
+  const byOrder = new Map<number, T[]>();
+  for (const row of rows) {
+    const chain = row.type === "payment.conflict" ? undefined : byOrder.get(row.orderId);
+    if (chain) {
+      chain.push(row);
+      continue;
+    }
+    if (chains.length === limit) continue;
+    const started = [row];
+    chains.push(started);
+    if (row.type !== "payment.conflict") byOrder.set(row.orderId, started);
+  }
+  return chains;
 }
 
 const leaseHeld = (event: ClaimedEvent) =>
@@ -95,7 +152,8 @@ const leaseHeld = (event: ClaimedEvent) =>
  * Records events delivered, in one statement for however many ended since the last record (a
  * commit per event would cost the database as much as the sends). Only events this process
  * still holds the lease of are recorded: the others are left to whoever took them since. The
- * rows recorded get a mark of this call, by which they are read back; the ids recorded.
+ * rows recorded get a mark of this call; when the UPDATE did not move them all, the ones it
+ * moved are read back by that mark. The ids recorded.
  */
 export async function recordDeliveries(
   deps: Deps,
@@ -110,7 +168,7 @@ export async function recordDeliveries(
     sql`, `,
   )})`;
   return query(deps, deadline, async (db) => {
-    await db
+    const [result] = await db
       .update(merchantEvents)
       .set({
         deliveryStatus: "delivered",
@@ -120,6 +178,7 @@ export async function recordDeliveries(
         leaseToken: sql`${mark}`,
       })
       .where(and(inArray(merchantEvents.id, ids), ours));
+    if (result.affectedRows === ids.length) return new Set(ids);
     const recorded = await db
       .select({ id: merchantEvents.id })
       .from(merchantEvents)
@@ -140,11 +199,11 @@ export async function recordFailure(
   retryInMs: number,
   deadline: CommitGuard,
 ): Promise<Exclude<DeliveryResult, "delivered">> {
-  return transact(deps, deadline, async (tx) => {
-    const max = deps.config.MERCHANT_WEBHOOK_MAX_ATTEMPTS;
+  const max = deps.config.MERCHANT_WEBHOOK_MAX_ATTEMPTS;
+  return query(deps, deadline, async (db) => {
     // The status is decided on the row's own attempts: a redelivery asked for meanwhile
     // started them over.
-    const [result] = await tx
+    const [result] = await db
       .update(merchantEvents)
       .set({
         deliveryStatus: sql`IF(${merchantEvents.attempts} >= ${max}, 'failed', 'pending')`,
@@ -155,7 +214,10 @@ export async function recordFailure(
       })
       .where(leaseHeld(event));
     if (result.affectedRows === 0) return "lease_lost";
-    const [row] = await tx
+    // Under the lease the row's attempts are at most this claim's (a redelivery only lowers
+    // them): below the limit here, the event was not failed.
+    if (event.attempts < max) return "retry";
+    const [row] = await db
       .select({ status: merchantEvents.deliveryStatus })
       .from(merchantEvents)
       .where(eq(merchantEvents.id, event.id));
@@ -163,19 +225,38 @@ export async function recordFailure(
   });
 }
 
-/** Gives a lease back unused (the process is stopping): the event is due again at once. */
-export async function releaseClaim(
+/**
+ * Gives leases back: `sent` ones were cut short by the process stopping (due again at once,
+ * the attempt counted, as it may have arrived); the others were never sent (the attempt not
+ * counted), being behind an earlier event of their order that was not delivered.
+ */
+export async function releaseClaims(
   deps: Deps,
-  event: ClaimedEvent,
+  events: ClaimedEvent[],
+  sent: boolean,
   deadline: CommitGuard,
 ): Promise<void> {
-  await transact(deps, deadline, (tx) =>
-    tx
-      .update(merchantEvents)
-      .set({ leaseUntil: null, leaseToken: null, nextAttemptAt: sql`NOW(3)` })
-      .where(leaseHeld(event)),
+  const [first] = events;
+  if (!first) return;
+  await query(deps, deadline, (db) =>
+    releaseIds(
+      db,
+      events.map((event) => event.id),
+      first.leaseToken,
+      sent,
+    ),
   );
 }
+
+const releaseIds = (db: Tx, ids: number[], token: Buffer, sent: boolean) =>
+  db
+    .update(merchantEvents)
+    .set(
+      sent
+        ? { leaseUntil: null, leaseToken: null, nextAttemptAt: sql`NOW(3)` }
+        : { leaseUntil: null, leaseToken: null, attempts: sql`${merchantEvents.attempts} - 1` },
+    )
+    .where(and(inArray(merchantEvents.id, ids), sql`${merchantEvents.leaseToken} = ${token}`));
 
 /** Seconds since the oldest event not yet delivered (pending or failed) happened; 0 if none. */
 export async function oldestUndeliveredAge(deps: Deps, deadline: CommitGuard): Promise<number> {
