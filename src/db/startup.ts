@@ -22,7 +22,7 @@ type ConnectError = {
 };
 
 /** Where a database URL points, as an operator would write it: `host:port`. */
-export function serverOf(url: string): string {
+function serverOf(url: string): string {
   const { hostname, port } = new URL(url);
   return `${hostname}:${port || 3306}`;
 }

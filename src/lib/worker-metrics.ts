@@ -21,7 +21,7 @@ export type SupervisorMessage =
   | { kind: "scraped"; id: number; parts: Series[][]; missing: number };
 
 /** How long a scrape waits for the other workers before answering without them. */
-export const SCRAPE_TIMEOUT_MS = 2000;
+const SCRAPE_TIMEOUT_MS = 2000;
 
 /** The Prometheus text of several registries' series: one HELP and TYPE per name. */
 export async function mergeSeries(parts: Series[][], missing: number): Promise<string> {

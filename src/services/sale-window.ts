@@ -8,7 +8,7 @@ import type { CachedProduct } from "../lib/product-cache";
 // the database would have granted.
 
 /** 409 `sale_not_started`, with the seconds until the opening as Retry-After. */
-export function saleNotStarted(startsAt: number, now: number): AppError {
+function saleNotStarted(startsAt: number, now: number): AppError {
   return new AppError(
     "sale_not_started",
     `The sale opens at ${new Date(startsAt).toISOString()}.`,
@@ -18,7 +18,7 @@ export function saleNotStarted(startsAt: number, now: number): AppError {
 }
 
 /** 409 `sale_ended`. */
-export function saleEnded(endsAt: number): AppError {
+function saleEnded(endsAt: number): AppError {
   return new AppError("sale_ended", `The sale ended at ${new Date(endsAt).toISOString()}.`, {
     ended_at: new Date(endsAt).toISOString(),
   });
