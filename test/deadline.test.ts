@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { Deadline } from "../src/lib/deadline";
+import { Deadline } from "../src/deadline/deadline";
 
 /** Polls until `done`, for at most 5 s: when a timer fires is the scheduler's business. */
 async function until(done: () => boolean): Promise<void> {

@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import { Webhook } from "standardwebhooks";
 import type { App } from "../src/app";
-import { Deadline } from "../src/lib/deadline";
+import { Deadline } from "../src/deadline/deadline";
 import { ADMIN_TOKEN, WEBHOOK_SECRET } from "./helpers/harness";
 
 type Json = Record<string, unknown>;

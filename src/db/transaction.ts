@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/mysql2";
 import type mysql from "mysql2/promise";
-import { type CommitGuard, Deadline } from "../lib/deadline";
+import { type CommitGuard, Deadline } from "../deadline/deadline";
 import { combinesStatements, connectionReady, type Pool, type Tx } from "./client";
 import { Abandoned, PoolExhausted, type TransientReason, transientReason } from "./errors";
 import type { DatabaseHealth } from "./health";

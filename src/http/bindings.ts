@@ -1,5 +1,6 @@
 import type { Context } from "hono";
-import { type CommitGuard, Deadline } from "../lib/deadline";
+import type { CommitGuard } from "../deadline/deadline";
+import { RequestDeadline } from "../deadline/request-deadline";
 
 /** What the lifecycle hands to every handler through Hono's `c.env`. */
 export type RequestBindings = { requestId: string; deadline: CommitGuard };
@@ -42,27 +43,23 @@ export function stampedResponse(
 }
 
 /**
- * One request's bindings; its deadline is a guard that makes the real one on first use. A
- * request answered without the database (a cached read, a sold-out refusal) never makes one,
- * and so is never raced against a timer: arming, racing and clearing a deadline cost a
- * sold-out refusal a tenth of its throughput.
+ * One request's bindings: its id, the response already stamped with it, the client's address,
+ * and its deadline (which it extends, so a request allocates one object for all of them).
  */
-export class Bindings implements RequestBindings, CommitGuard {
-  /** The deadline made so far, if any, to clear once the answer is out. */
-  made: Deadline | undefined;
+export class Bindings extends RequestDeadline implements RequestBindings {
   /** The response that already carries the request id, if a handler built one. */
   stamped: Response | undefined;
-  /** Set while the lifecycle waits for the handler: races the answer against the deadline. */
-  watch: ((deadline: Deadline) => void) | undefined;
 
   constructor(
     readonly requestId: string,
-    private readonly started: number,
-    private readonly deadlineMs: number,
+    started: number,
+    deadlineMs: number,
     /** The request as the runtime handed it over, and what the runtime passed beside it. */
     private readonly request?: Request,
     private readonly runtime?: unknown,
-  ) {}
+  ) {
+    super(started, deadlineMs);
+  }
 
   /**
    * The address of the client's connection: Bun's server (the runtime's second argument to
@@ -83,34 +80,5 @@ export class Bindings implements RequestBindings, CommitGuard {
 
   get deadline(): CommitGuard {
     return this;
-  }
-
-  /** The real deadline, made and (while the answer is awaited) armed on first use. */
-  get real(): Deadline {
-    if (this.made === undefined) {
-      this.made = Deadline.after(this.deadlineMs - (performance.now() - this.started));
-      this.watch?.(this.made);
-    }
-    return this.made;
-  }
-
-  get abandoned(): boolean {
-    return this.real.abandoned;
-  }
-
-  remainingMs(): number {
-    return this.real.remainingMs();
-  }
-
-  beginCommit(): boolean {
-    return this.real.beginCommit();
-  }
-
-  commitFailed(): void {
-    this.real.commitFailed();
-  }
-
-  onAbandon(listener: () => void): () => void {
-    return this.real.onAbandon(listener);
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Hono } from "hono";
+import { answerWithin } from "../deadline/request-deadline";
 import { serviceUnavailable } from "../errors";
 import type { Logger } from "../lib/logger";
 import type { Metrics } from "../lib/metrics";
@@ -20,13 +21,12 @@ type RouteEntry = { route: string; byStatus: Map<number, SeriesRecorder> };
 
 /**
  * Wraps the app's fetch with what every request needs: a request id (echoing a valid incoming
- * one), `X-Content-Type-Options: nosniff`, CORS where configured, a deadline past which the client gets a 503 instead of waiting on a database that does
- * not answer, and one metric sample and log line labelled by route pattern. The 503 is sent
- * only when the deadline could abandon the request's work (nothing committed, nothing will);
- * a request whose COMMIT is under way is answered with its real outcome. It sits around the
- * app rather than inside it as middleware so that a handler answering synchronously (a cached
- * product read) keeps Hono's and Bun's synchronous fast path: one async middleware alone cost
- * a third of the cached-read throughput.
+ * one), `X-Content-Type-Options: nosniff`, CORS where configured, the request's deadline
+ * (`src/deadline/request-deadline.ts`: past it the client gets a 503 instead of waiting on a
+ * database that does not answer), and one metric sample and log line labelled by route
+ * pattern. It sits around the app rather than inside it as middleware so that a handler
+ * answering synchronously (a cached product read) keeps Hono's and Bun's synchronous fast path:
+ * one async middleware alone cost a third of the cached-read throughput.
  */
 export function withRequestLifecycle(
   app: Hono<{ Bindings: RequestBindings }>,
@@ -37,6 +37,7 @@ export function withRequestLifecycle(
   const expired = serviceUnavailable(
     `The request did not finish within ${deadlineMs} ms; retry shortly.`,
   );
+  const answerExpired = () => problemResponse(expired);
   const logsRequests = logger.isLevelEnabled("info");
   let routes: RouteMatcher[] | undefined;
 
@@ -105,41 +106,6 @@ export function withRequestLifecycle(
     return response;
   };
 
-  /**
-   * The handler's answer, or the 503 once a deadline it made passes with nothing committing;
-   * whichever comes first is the one finished and sent.
-   */
-  const answer = (
-    request: Request,
-    bindings: Bindings,
-    started: number,
-    pending: Promise<Response>,
-  ): Promise<Response> =>
-    new Promise<Response>((resolve, reject) => {
-      let done = false;
-      let stopWaiting: (() => void) | undefined;
-      const stop = (): boolean => {
-        if (done) return false;
-        done = true;
-        bindings.watch = undefined;
-        stopWaiting?.();
-        bindings.made?.clear();
-        return true;
-      };
-      const settle = (response: Response) => {
-        if (stop()) resolve(finish(request, bindings, started, response));
-      };
-      bindings.watch = (deadline) => {
-        stopWaiting = deadline.onAbandon(() => settle(problemResponse(expired)));
-        deadline.arm();
-      };
-      const { made } = bindings;
-      if (made !== undefined) bindings.watch(made);
-      pending.then(settle, (err: unknown) => {
-        if (stop()) reject(err);
-      });
-    });
-
   app.fetch = (
     request: Request,
     runtime?: unknown,
@@ -155,7 +121,11 @@ export function withRequestLifecycle(
     const preflight = cors?.preflight(request);
     if (preflight !== undefined) return finish(request, bindings, started, preflight);
     const result = dispatch(request, bindings, executionCtx);
-    if (result instanceof Promise) return answer(request, bindings, started, result);
+    if (result instanceof Promise) {
+      return answerWithin(bindings, result, answerExpired, (response) =>
+        finish(request, bindings, started, response),
+      );
+    }
     return finish(request, bindings, started, result);
   };
 }

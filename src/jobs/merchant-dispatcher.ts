@@ -1,7 +1,7 @@
 import { Webhook } from "standardwebhooks";
 import { createPool } from "../db/client";
+import { Deadline } from "../deadline/deadline";
 import type { Deps } from "../deps";
-import { Deadline } from "../lib/deadline";
 import {
   type ClaimedEvent,
   claimDueEvents,

@@ -1,5 +1,5 @@
+import type { CommitGuard } from "../deadline/deadline";
 import { type AppError, gaveUp, tooManyRequests } from "../errors";
-import type { CommitGuard } from "../lib/deadline";
 import type { BuyerId } from "./buyers";
 import type { IdempotencyRequest, Outcome } from "./idempotency";
 import type { HoldView } from "./views";

@@ -1,8 +1,8 @@
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { dbNow, type Tx } from "../db/client";
 import { holds } from "../db/schema";
+import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps";
-import type { CommitGuard } from "../lib/deadline";
 import { type LockedProduct, publishProducts, returnStock } from "./products";
 import { transact } from "./transact";
 

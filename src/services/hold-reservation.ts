@@ -4,9 +4,9 @@ import { type AutoIncrement, type Db, readAutoIncrement, type Tx } from "../db/c
 import { Abandoned } from "../db/errors";
 import { holdBatches, holds } from "../db/schema";
 import { type Closing, combines, runStatements } from "../db/transaction";
+import { allOf } from "../deadline/deadline";
 import type { Deps } from "../deps";
 import { AppError, buyerLimitExceeded, gaveUp, insufficientStock, notFound } from "../errors";
-import { allOf } from "../lib/deadline";
 import { unitsByBuyer } from "./buyer-limits";
 import type { BuyerId } from "./buyers";
 import type { HoldAnswer, HoldRequest } from "./hold-batcher";

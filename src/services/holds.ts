@@ -1,9 +1,9 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { dbNow, type Tx } from "../db/client";
 import { holds, orders } from "../db/schema";
+import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps";
 import { AppError, notFound } from "../errors";
-import type { CommitGuard } from "../lib/deadline";
 import type { BuyerId } from "./buyers";
 import type { HoldRequest } from "./hold-batcher";
 import { type IdempotencyHeader, type Outcome, precheckKey } from "./idempotency";

@@ -3,9 +3,9 @@ import { and, eq, lte, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { isLockWaitTimeout } from "../db/errors";
 import { idempotencyKeys } from "../db/schema";
+import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
-import type { CommitGuard } from "../lib/deadline";
 import { purge } from "./transact";
 
 /** A valid Idempotency-Key header and the fingerprint of the request it came with. */

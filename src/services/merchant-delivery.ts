@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { type MerchantEventType, merchantEvents } from "../db/schema";
+import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps";
-import type { CommitGuard } from "../lib/deadline";
 import { query } from "./transact";
 
 // The dispatcher's transactions over the outbox (src/jobs/merchant-dispatcher.ts sends).

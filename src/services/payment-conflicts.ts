@@ -1,9 +1,9 @@
 import { and, asc, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { type ConflictResolution, orders, paymentEvents } from "../db/schema";
+import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
-import type { CommitGuard } from "../lib/deadline";
 import { nextAfter, type PageInput } from "./sale-report";
 import { query, transact } from "./transact";
 import { type PaymentConflict, toConflictView } from "./views";

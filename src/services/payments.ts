@@ -8,9 +8,9 @@ import {
   type PaymentStatus,
   paymentEvents,
 } from "../db/schema";
+import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
-import type { CommitGuard } from "../lib/deadline";
 import { fingerprintOf } from "./idempotency";
 import { type OrderRow, recordConflict, settleOrders } from "./order-changes";
 import {

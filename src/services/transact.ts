@@ -11,8 +11,8 @@ import {
   withConnection,
   withTransaction,
 } from "../db/transaction";
+import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps";
-import type { CommitGuard } from "../lib/deadline";
 
 export type TransactOptions<T> = Pick<RunOptions<T>, "openWith" | "closeWith"> & {
   isolationLevel?: IsolationLevel;

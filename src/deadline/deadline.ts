@@ -3,7 +3,7 @@
  * the outcome. The contract promises that a 5xx changed nothing, so a caller may be answered
  * 503 only while its work can still be rolled back; once COMMIT is on its way the caller waits
  * for the real outcome instead. A request's guard starts its clock when first consulted (see
- * `src/http/bindings.ts`), so whoever is about to wait on the database asks it first.
+ * `request-deadline.ts`), so whoever is about to wait on the database asks it first.
  */
 export interface CommitGuard {
   /** Every caller gave up: the work is cut off and rolled back. */
