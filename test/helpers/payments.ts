@@ -1,0 +1,32 @@
+import type mysql from "mysql2/promise";
+import { type Client, createHold, createOrder, createProduct } from "../fixtures";
+import { rows } from "./harness";
+
+export const SECRET = `whsec_${Buffer.from("flash-sale-test-secret-32-bytes!").toString("base64")}`;
+export const OTHER_SECRET = `whsec_${Buffer.from("some-other-secret-of-32-bytes!!!").toString("base64")}`;
+
+let keys = 0;
+const key = () => `evt_${++keys}_${Math.random().toString(36).slice(2)}`;
+
+/** A payment provider's webhook body; a fresh idempotency key unless one is given. */
+export const event = (orderId: number, status: "succeeded" | "failed", idempotencyKey = key()) => ({
+  idempotency_key: idempotencyKey,
+  order_id: orderId,
+  status,
+});
+
+/** A product of `stock` units and a pending order of `qty` of them. */
+export async function pendingOrder(api: Client, qty = 2, stock = 10) {
+  const productId = await createProduct(api, stock);
+  const orderId = await createOrder(api, await createHold(api, productId, qty));
+  return { productId, orderId };
+}
+
+/** The id the next order will get: a webhook can name it before the order exists. */
+export async function nextOrderId(pool: mysql.Pool): Promise<number> {
+  const [row] = await rows<{ next: number }>(
+    pool,
+    "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM orders",
+  );
+  return Number(row?.next);
+}
