@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { Deps } from "./deps";
+import type { Deps } from "./deps-type";
 import { AppError } from "./errors";
 import type { RequestBindings } from "./http/bindings";
 import { withBodyLimit } from "./http/body-limit";

@@ -1,37 +1,18 @@
 import type { Config } from "./config";
-import { createDb, createPool, type Db, type Pool, poolUsage } from "./db/client";
+import { createDb, createPool, poolUsage } from "./db/client";
 import { DatabaseHealth } from "./db/health";
 import { ReadinessProbe } from "./db/readiness";
+import type { Deps } from "./deps-type";
 import { createLogger, type Logger } from "./lib/logger";
-import { createMetrics, type Metrics } from "./lib/metrics";
+import { createMetrics } from "./lib/metrics";
 import { ProductCache } from "./lib/product-cache";
 import { RateLimiter } from "./lib/rate-limiter";
-import { type BuyerVerifier, createBuyerVerifier } from "./services/buyers";
+import { createBuyerVerifier } from "./services/buyers";
 import { HoldBatcher } from "./services/hold-batcher";
 import { reserveHolds } from "./services/hold-reservation";
 import { loadProduct } from "./services/products";
 import { SoldOutBoard } from "./services/sold-out";
 import { StockHub } from "./services/stock-events";
-
-/** Everything a service needs, built once per process (or per test) and passed in. */
-export type Deps = {
-  config: Config;
-  /** This process's clock, ms since the epoch (shifted only by tests of clock skew). */
-  clock: () => number;
-  pool: Pool;
-  db: Db;
-  logger: Logger;
-  metrics: Metrics;
-  dbHealth: DatabaseHealth;
-  readiness: ReadinessProbe;
-  buyers: BuyerVerifier;
-  stockHub: StockHub;
-  soldOut: SoldOutBoard;
-  productCache: ProductCache;
-  holdBatcher: HoldBatcher;
-  /** The shoppers' per-client rate limit; undefined when SHOPPER_RATE_PER_SECOND is unset. */
-  rateLimiter: RateLimiter | undefined;
-};
 
 export type BuildOptions = {
   /** Labels on every metric series (the worker id under a supervisor). */

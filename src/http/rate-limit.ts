@@ -1,5 +1,5 @@
 import type { Context, Next } from "hono";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 import { Bindings } from "./bindings";
 import { type BuyerVariables, buyerOf } from "./middleware";

@@ -1,5 +1,5 @@
 import { toAppError } from "../db/errors";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 
 /**

@@ -1,7 +1,7 @@
 import { Webhook } from "standardwebhooks";
 import { createPool } from "../db/client";
 import { Deadline } from "../deadline/deadline";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import {
   type ClaimedEvent,
   claimDueEvents,

@@ -1,5 +1,5 @@
 import { Cron } from "croner";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { findBuyerLimitBreaches, findStockDrift } from "../services/reconcile";
 import { logJobFailure } from "./failures";
 

@@ -1,7 +1,7 @@
 import { Cron } from "croner";
 import { commitProofs, holdBatches } from "../db/schema";
 import { Deadline } from "../deadline/deadline";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { applyStrandedEvents, purgeDeferredEvents } from "../services/deferred-events";
 import { expireHolds } from "../services/hold-expiry";
 import { purgeExpiredKeys } from "../services/idempotency";

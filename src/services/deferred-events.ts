@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { orders, paymentEvents } from "../db/schema";
 import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { applyDeferredEvents, lockOrder } from "./payments";
 import { publishProducts } from "./products";
 import { purge, query, transact } from "./transact";

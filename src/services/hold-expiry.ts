@@ -2,7 +2,7 @@ import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { dbNow, type Tx } from "../db/client";
 import { holds } from "../db/schema";
 import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { type LockedProduct, publishProducts, returnStock } from "./products";
 import { transact } from "./transact";
 

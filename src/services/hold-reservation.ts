@@ -5,7 +5,7 @@ import { Abandoned } from "../db/errors";
 import { holdBatches, holds } from "../db/schema";
 import { type Closing, combines, runStatements } from "../db/transaction";
 import { allOf } from "../deadline/deadline";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { AppError, buyerLimitExceeded, gaveUp, insufficientStock, notFound } from "../errors";
 import { unitsByBuyer } from "./buyer-limits";
 import type { BuyerId } from "./buyers";

@@ -2,7 +2,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { dbNow, type Tx } from "../db/client";
 import { holds, orders } from "../db/schema";
 import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { AppError, notFound } from "../errors";
 import type { BuyerId } from "./buyers";
 import type { HoldRequest } from "./hold-batcher";

@@ -3,10 +3,10 @@ import { and, eq, lte, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { isLockWaitTimeout } from "../db/errors";
 import { idempotencyKeys } from "../db/schema";
+
 import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps";
 import { AppError } from "../errors";
-import { purge } from "./transact";
+import { purge, type TransactDeps } from "./transact";
 
 /** A valid Idempotency-Key header and the fingerprint of the request it came with. */
 export type IdempotencyHeader = { key: string; fingerprint: string };
@@ -179,7 +179,7 @@ export async function replayTaken(
 }
 
 export function purgeExpiredKeys(
-  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
+  deps: TransactDeps,
   limit: number,
   deadline: CommitGuard,
 ): Promise<number> {

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { type DeliveryStatus, type MerchantEventType, merchantEvents } from "../db/schema";
 import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 import { nextAfter, type PageInput } from "./sale-report";
 import { purge, query, transactProven } from "./transact";

@@ -9,7 +9,7 @@ import {
   paymentEvents,
 } from "../db/schema";
 import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 import { fingerprintOf } from "./idempotency";
 import { type OrderRow, recordConflict, settleOrders } from "./order-changes";

@@ -3,7 +3,7 @@ import { dbNow, type Tx } from "../db/client";
 import { products } from "../db/schema";
 import { runStatements } from "../db/transaction";
 import { type CommitGuard, Deadline } from "../deadline/deadline";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { AppError, notFound, serviceUnavailable } from "../errors";
 import type { CachedProduct } from "../lib/product-cache";
 import { query, transactProven } from "./transact";

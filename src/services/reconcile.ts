@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 
 export type StockDrift = {
   product_id: number;

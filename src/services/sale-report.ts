@@ -1,7 +1,7 @@
 import { asc, gt, inArray, sql } from "drizzle-orm";
 import { orders, products } from "../db/schema";
 import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps";
+import type { Deps } from "../deps-type";
 import { query } from "./transact";
 import { type ProductView, toProductView } from "./views";
 

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { lte, type SQL, sql } from "drizzle-orm";
 import type { MySqlTable } from "drizzle-orm/mysql-core";
-import type { Tx } from "../db/client";
+import type { Config } from "../config";
+import type { Pool, Tx } from "../db/client";
 import { Abandoned, toAppError } from "../db/errors";
+import type { DatabaseHealth } from "../db/health";
 import { commitProofs, type holdBatches } from "../db/schema";
 import {
   type IsolationLevel,
@@ -12,7 +14,19 @@ import {
   withTransaction,
 } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps";
+
+import type { Metrics } from "../lib/metrics";
+
+/**
+ * What a transaction needs of a process's dependencies (Deps has them all). Spelled out rather
+ * than picked from Deps, whose type names the services that run transactions.
+ */
+export type TransactDeps = {
+  pool: Pool;
+  metrics: Metrics;
+  dbHealth: DatabaseHealth;
+  config: Pick<Config, "REQUEST_TIMEOUT_MS">;
+};
 
 export type TransactOptions<T> = Pick<RunOptions<T>, "openWith" | "closeWith"> & {
   isolationLevel?: IsolationLevel;
@@ -25,7 +39,7 @@ export type TransactOptions<T> = Pick<RunOptions<T>, "openWith" | "closeWith"> &
 
 /** A service transaction: bounded retries, each counted, cut off when its callers give up. */
 export function transact<T>(
-  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
+  deps: TransactDeps,
   guard: CommitGuard,
   work: Work<T>,
   options: TransactOptions<T> = {},
@@ -46,7 +60,7 @@ export function transact<T>(
  * nothing changed, so an operator may retry it.
  */
 export function transactProven<T>(
-  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
+  deps: TransactDeps,
   guard: CommitGuard,
   work: (tx: Tx) => Promise<T>,
 ): Promise<T> {
@@ -79,7 +93,7 @@ export function transactProven<T>(
  * COMMIT whose answer was lost, so an hour is far past any question still to come.
  */
 export function purgeProofs(
-  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
+  deps: TransactDeps,
   table: typeof commitProofs | typeof holdBatches,
   limit: number,
   deadline: CommitGuard,
@@ -90,7 +104,7 @@ export function purgeProofs(
 
 /** Reads outside a transaction, bounded by the same deadline. */
 export function query<T>(
-  deps: Pick<Deps, "pool" | "dbHealth">,
+  deps: Pick<TransactDeps, "pool" | "dbHealth">,
   guard: CommitGuard,
   work: (db: Tx) => Promise<T>,
 ): Promise<T> {
@@ -104,7 +118,7 @@ function asServiceError(err: unknown): never {
 
 /** A sweeper step: deletes up to `limit` rows of `table` matching `where`; how many it deleted. */
 export function purge(
-  deps: Pick<Deps, "pool" | "metrics" | "dbHealth" | "config">,
+  deps: TransactDeps,
   deadline: CommitGuard,
   table: MySqlTable,
   where: SQL,

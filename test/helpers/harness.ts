@@ -3,7 +3,8 @@ import mysql from "mysql2/promise";
 import { type App, createApp } from "../../src/app";
 import { type Config, parseConfig } from "../../src/config";
 import { migrateDatabase } from "../../src/db/migrate";
-import { buildDeps, closeDeps, type Deps } from "../../src/deps";
+import { buildDeps, closeDeps } from "../../src/deps";
+import type { Deps } from "../../src/deps-type";
 import type { Logger } from "../../src/lib/logger";
 import { TcpProxy } from "./tcp-proxy";
 

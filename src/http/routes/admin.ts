@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { Deps } from "../../deps";
+import type { Deps } from "../../deps-type";
 import { listMerchantEvents, redeliverEvent } from "../../services/merchant-events";
 import { listPaymentConflicts, resolvePaymentConflict } from "../../services/payment-conflicts";
 import { createProduct, restockProduct, updateProduct } from "../../services/products";

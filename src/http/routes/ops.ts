@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { Deps } from "../../deps";
+import type { Deps } from "../../deps-type";
 import { serviceUnavailable } from "../../errors";
 import { openApiDocument } from "../openapi";
 import type { RequestSchemas } from "../schemas";

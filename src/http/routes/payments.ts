@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { Deps } from "../../deps";
+import type { Deps } from "../../deps-type";
 import { applyPaymentEvent } from "../../services/payments";
 import { deadlineOf } from "../bindings";
 import { jsonBody, webhookSignature } from "../middleware";

@@ -1,5 +1,5 @@
 import { type Context, Hono } from "hono";
-import type { Deps } from "../../deps";
+import type { Deps } from "../../deps-type";
 import { AppError } from "../../errors";
 import type { CachedProduct } from "../../lib/product-cache";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
