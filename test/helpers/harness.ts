@@ -124,6 +124,16 @@ export async function rows<T = Record<string, unknown>>(
   return result as T[];
 }
 
+/** The number a `SELECT COUNT(*) AS n ...` query answers. */
+export async function count(
+  pool: mysql.Pool,
+  query: string,
+  params: unknown[] = [],
+): Promise<number> {
+  const [row] = await rows<{ n: number }>(pool, query, params);
+  return Number(row?.n);
+}
+
 /** The database's clock now, in ms since the epoch: the clock that decides sale windows. */
 export async function databaseNow(pool: mysql.Pool): Promise<number> {
   const [row] = await rows<{ now: Date }>(pool, "SELECT NOW(3) AS now");
