@@ -96,3 +96,8 @@ export async function sumMetric(bases: string[], name: string, match = ""): Prom
   }
   return total;
 }
+
+/** A request to a process that may die under it: its answer, or the error it ended with. */
+export async function settle<T>(work: Promise<T>): Promise<T | Error> {
+  return work.catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+}

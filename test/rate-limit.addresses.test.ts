@@ -1,80 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { request as httpRequest } from "node:http";
-import { SignJWT } from "jose";
-import { createApp } from "../src/app";
 import { rateLimited } from "../src/http/rate-limit";
-import { RateLimiter } from "../src/lib/rate-limiter";
-import {
-  type Client,
-  client,
-  createHold,
-  createOrder,
-  createProduct,
-  type Reply,
-} from "./fixtures";
-import {
-  createTestContext,
-  invariantViolations,
-  type Running,
-  rows,
-  serve,
-  type TestContext,
-} from "./helpers/harness";
-
-describe("the token bucket", () => {
-  test("2N tokens at once, then one per 1/N s, never more than 2N", () => {
-    let clock = 0;
-    const limiter = new RateLimiter(5, () => clock);
-    const takes = (n: number) => Array.from({ length: n }, () => limiter.take("k"));
-    expect(takes(12)).toEqual([...Array(10).fill(true), false, false]);
-    clock += 199;
-    expect(limiter.take("k")).toBe(false);
-    clock += 1;
-    expect(takes(2)).toEqual([true, false]);
-    // Refused requests took nothing: 200 ms later there is exactly one token again.
-    clock += 200;
-    expect(takes(2)).toEqual([true, false]);
-    // Idle for a minute: full, not more.
-    clock += 60_000;
-    expect(takes(11)).toEqual([...Array(10).fill(true), false]);
-    // Another key has a bucket of its own.
-    expect(limiter.take("other")).toBe(true);
-  });
-
-  test("memory is bounded: past 100,000 keys the least recent are forgotten", () => {
-    const limiter = new RateLimiter(1);
-    for (let i = 0; i < 150_000; i++) limiter.take(`10.0.${i >> 8}.${i & 255}`);
-    expect(limiter.size).toBe(100_000);
-  });
-});
-
-/** An app over `ctx` whose limiter runs on a clock the test moves. */
-function withClock(ctx: TestContext, rate: number) {
-  const clock = { now: 0 };
-  const limiter = new RateLimiter(rate, () => clock.now);
-  return { clock, app: createApp({ ...ctx.deps, rateLimiter: limiter }) };
-}
-
-type Limited = { ctx: TestContext; running: Running; api: Client; clock: { now: number } };
-
-/** A fresh database and the app on a socket for a describe block, its limiter on a test clock. */
-function useLimited(env: Record<string, string>, rate: number): Limited {
-  const state = {} as Limited;
-  beforeAll(async () => {
-    state.ctx = await createTestContext(env);
-    const built = withClock(state.ctx, rate);
-    state.clock = built.clock;
-    state.running = serve(built.app);
-    state.api = client(state.running.baseUrl);
-  });
-  afterAll(async () => {
-    await state.running.stop();
-    await state.ctx.close();
-  });
-  return state;
-}
-
-const statuses = (replies: Reply[]) => replies.map((r) => r.status);
+import { client, createHold, createOrder, createProduct, type Reply } from "./fixtures";
+import { createTestContext, invariantViolations, serve } from "./helpers/harness";
+import { holdsOf, statuses, useLimited } from "./helpers/rate-limit";
 
 /** A hold posted from another loopback address (Linux routes all of 127/8 to lo). */
 function holdFrom(localAddress: string, baseUrl: string, productId: number): Promise<number> {
@@ -98,15 +27,6 @@ function holdFrom(localAddress: string, baseUrl: string, productId: number): Pro
     req.on("error", reject);
     req.end(body);
   });
-}
-
-async function holdsOf(ctx: TestContext, productId: number): Promise<number> {
-  const [row] = await rows<{ n: number }>(
-    ctx.sql,
-    "SELECT COUNT(*) AS n FROM holds WHERE product_id = ?",
-    [productId],
-  );
-  return Number(row?.n);
 }
 
 describe("SHOPPER_RATE_PER_SECOND, anonymous shoppers by address", () => {
@@ -219,36 +139,6 @@ describe("TRUST_PROXY=true: the last X-Forwarded-For address is the client", () 
       await hold("198.51.100.8"),
     ];
     expect(statuses(bob)).toEqual([201, 201, 429]);
-  });
-});
-
-describe("buyers by their token's sub", () => {
-  const SECRET = "buyer-secret-for-rate-tests-0123456789";
-  const token = (sub: string) =>
-    new SignJWT({ sub })
-      .setProtectedHeader({ alg: "HS256" })
-      .setExpirationTime("10m")
-      .sign(new TextEncoder().encode(SECRET));
-
-  const limited = useLimited({ SHOPPER_RATE_PER_SECOND: "1", BUYER_JWT_SECRET: SECRET }, 1);
-
-  test("two buyers on one address have a bucket each; a refused token takes nothing", async () => {
-    const productId = await createProduct(client(limited.ctx.app), 100);
-    const as = async (sub: string) => ({ authorization: `Bearer ${await token(sub)}` });
-    const hold = async (sub: string) =>
-      limited.api.post("/api/holds", { product_id: productId, qty: 1 }, await as(sub));
-    // A request without a valid token is a 401 and takes nothing from anyone.
-    const stranger = await limited.api.post(
-      "/api/holds",
-      { product_id: productId, qty: 1 },
-      { authorization: "Bearer nope" },
-    );
-    expect(stranger.status).toBe(401);
-    const ann = [await hold("ann"), await hold("ann"), await hold("ann")];
-    const ben = [await hold("ben"), await hold("ben"), await hold("ben")];
-    expect(statuses(ann)).toEqual([201, 201, 429]);
-    expect(statuses(ben)).toEqual([201, 201, 429]);
-    expect(await holdsOf(limited.ctx, productId)).toBe(4);
   });
 });
 
