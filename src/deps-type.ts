@@ -7,7 +7,7 @@ import type { Metrics } from "./lib/metrics";
 import type { ProductCache } from "./lib/product-cache";
 import type { RateLimiter } from "./lib/rate-limiter";
 import type { BuyerVerifier } from "./services/buyers";
-import type { HoldBatcher } from "./services/hold-batcher";
+import type { HoldBatcher } from "./services/hold-pipeline/queue";
 import type { SoldOutBoard } from "./services/sold-out";
 import type { StockHub } from "./services/stock-events";
 

@@ -8,8 +8,7 @@ import { createMetrics } from "./lib/metrics";
 import { ProductCache } from "./lib/product-cache";
 import { RateLimiter } from "./lib/rate-limiter";
 import { createBuyerVerifier } from "./services/buyers";
-import { HoldBatcher } from "./services/hold-batcher";
-import { reserveHolds } from "./services/hold-reservation";
+import { createHoldPipeline } from "./services/hold-pipeline";
 import { loadProduct } from "./services/products";
 import { SoldOutBoard } from "./services/sold-out";
 import { StockHub } from "./services/stock-events";
@@ -48,11 +47,7 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
     ),
     productCache: new ProductCache(config.PRODUCT_CACHE_TTL_MS, clock),
     soldOut: new SoldOutBoard(config.PRODUCT_CACHE_TTL_MS),
-    holdBatcher: new HoldBatcher(
-      config.HOLD_BATCH_MAX,
-      (batch, locked) => reserveHolds(deps, batch, locked),
-      config.HOLD_QUEUE_MAX,
-    ),
+    holdBatcher: createHoldPipeline(config, () => deps),
     rateLimiter:
       config.SHOPPER_RATE_PER_SECOND === undefined
         ? undefined

@@ -7,7 +7,7 @@ import { closeDeps } from "../src/deps";
 import { logJobFailure } from "../src/jobs/failures";
 import { startMerchantDispatcher } from "../src/jobs/merchant-dispatcher";
 import { applyStrandedEvents } from "../src/services/deferred-events";
-import { expireHolds } from "../src/services/hold-expiry";
+import { expireHolds } from "../src/services/holds/expire";
 import { type Client, client, countBy, createProduct, patience, type Reply } from "./fixtures";
 import { buildTestApp, invariantViolations, type Running, rows, serve } from "./helpers/harness";
 import { MERCHANT_SECRET, MerchantReceiver } from "./helpers/merchant-receiver";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { AppError } from "../src/errors";
-import { HoldBatcher } from "../src/services/hold-batcher";
-import { reserveHolds } from "../src/services/hold-reservation";
+import { reserveHolds } from "../src/services/hold-pipeline/batch";
+import { HoldBatcher } from "../src/services/hold-pipeline/queue";
 import { HOLDS_SCOPE } from "../src/services/holds";
 import { fingerprintOf } from "../src/services/idempotency";
 import { type Client, client, createProduct, patience } from "./fixtures";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app";
-import { reserveHolds } from "../src/services/hold-reservation";
+import { reserveHolds } from "../src/services/hold-pipeline/batch";
 import {
   admin,
   type Client,

@@ -159,7 +159,7 @@ export const orderGates = mysqlTable("order_gates", {
 
 /**
  * One row per hold batch that sent its writes and its COMMIT in one round trip (see
- * hold-reservation.ts), written in that transaction: when the round trip's answer is lost,
+ * hold-pipeline/commit-proof.ts), written in that transaction: when the round trip's answer is lost,
  * the row tells whether the batch committed and from which hold id. The sweeper deletes rows
  * older than an hour; the question is asked as soon as the database answers again.
  */

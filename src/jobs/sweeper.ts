@@ -3,7 +3,7 @@ import { commitProofs, holdBatches } from "../db/schema";
 import { Deadline } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { applyStrandedEvents, purgeDeferredEvents } from "../services/deferred-events";
-import { expireHolds } from "../services/hold-expiry";
+import { expireHolds } from "../services/holds/expire";
 import { purgeExpiredKeys } from "../services/idempotency";
 import { purgeDeliveredEvents } from "../services/merchant-events";
 import { cancelUnpaidOrders } from "../services/orders";

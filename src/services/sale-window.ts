@@ -2,7 +2,7 @@ import { AppError } from "../errors";
 import type { CachedProduct } from "../lib/product-cache";
 
 // The sale window. The database's clock decides it, inside the transaction that would grant the
-// hold (hold-reservation.ts), so processes whose clocks disagree never open a sale early. Before
+// hold (hold-pipeline/allocate.ts), so processes whose clocks disagree never open a sale early. Before
 // the opening, a storm is refused from memory while this process's clock puts the opening more
 // than SALE_CLOCK_MARGIN_MS away: a clock skewed by less than the margin cannot refuse a request
 // the database would have granted.

@@ -1,5 +1,5 @@
 import { AppError } from "../../src/errors";
-import type { HoldAnswer } from "../../src/services/hold-batcher";
+import type { HoldAnswer } from "../../src/services/hold-pipeline/queue";
 import type { createHold } from "../../src/services/holds";
 
 /** A hold answer reduced to what the batch tests compare: granted qty, refusal code, or replay. */

@@ -1,10 +1,32 @@
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
-import { dbNow, type Tx } from "../db/client";
-import { holds } from "../db/schema";
-import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps-type";
-import { type LockedProduct, publishProducts, returnStock } from "./products";
-import { transact } from "./transact";
+import { dbNow, type Tx } from "../../db/client";
+import { holds } from "../../db/schema";
+import type { CommitGuard } from "../../deadline/deadline";
+import type { Deps } from "../../deps-type";
+import { notFound } from "../../errors";
+import {
+  changeStock,
+  type LockedProduct,
+  lockProduct,
+  publishProducts,
+  returnStock,
+} from "../products";
+import { transact } from "../transact";
+import type { LockedHold } from "./locking";
+
+// Expiry: a hold whose time has passed gives its units back, found by whoever comes first (the
+// buyer's own request or order, a buyer short of stock, or the sweeper).
+
+/**
+ * Marks an active hold whose time has passed as expired and returns its units, in the caller's
+ * transaction (the hold is locked; the product gets locked here, in hold → product order).
+ */
+export async function expireHold(tx: Tx, hold: LockedHold) {
+  const product = await lockProduct(tx, hold.productId);
+  if (!product) throw notFound.product(hold.productId);
+  await tx.update(holds).set({ status: "expired" }).where(eq(holds.id, hold.id));
+  return changeStock(tx, product, { reserved: -hold.qty });
+}
 
 /**
  * A buyer who finds too little stock first takes back that product's expired holds, so the

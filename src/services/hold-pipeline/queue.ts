@@ -1,8 +1,8 @@
-import type { CommitGuard } from "../deadline/deadline";
-import { type AppError, gaveUp, tooManyRequests } from "../errors";
-import type { BuyerId } from "./buyers";
-import type { IdempotencyRequest, Outcome } from "./idempotency";
-import type { HoldView } from "./views";
+import type { CommitGuard } from "../../deadline/deadline";
+import { type AppError, gaveUp, tooManyRequests } from "../../errors";
+import type { BuyerId } from "../buyers";
+import type { IdempotencyRequest, Outcome } from "../idempotency";
+import type { HoldView } from "../views";
 
 export type HoldRequest = {
   productId: number;

@@ -1,0 +1,82 @@
+import { and, asc, eq, gte, sql } from "drizzle-orm";
+import type { Tx } from "../../db/client";
+import { holdBatches, holds } from "../../db/schema";
+import { ownedBy } from "../holds/locking";
+import { lockProduct } from "../products";
+import type { HoldView } from "../views";
+import type { Allocation, Decision } from "./allocate";
+
+// Commit proof: after a lost answer to COMMIT, whether a batch committed, read from the rows it
+// would have written.
+
+/**
+ * Whether a batch whose COMMIT lost its answer committed, read on a connection of its own in
+ * autocommit mode. A batch that sent its writes with COMMIT wrote a row under its token: present,
+ * it committed, and its holds start at the row's hold id. Otherwise the batch is all-or-nothing:
+ * if its first granted hold exists, it committed; one that granted nothing answers refusals and
+ * replays, true either way.
+ */
+export async function batchCommitted(
+  db: Tx,
+  batch: Allocation & { decisions: Decision[] },
+  productId: number,
+): Promise<boolean> {
+  const { proof } = batch;
+  if (proof) {
+    // The row is written by the batch's last statements, so a database still running them has
+    // nothing yet for a locking read to wait on; the product's row lock, held by the batch from
+    // its first statement to its end, is. Once it is free the batch has committed or not.
+    await lockProduct(db, productId);
+    const [row] = await db
+      .select({ firstHoldId: holdBatches.firstHoldId })
+      .from(holdBatches)
+      .where(sql`${holdBatches.token} = ${proof.token}`)
+      .limit(1);
+    if (!row) return false;
+    // Read back whatever the id layout: batches after ours locked the product after our commit,
+    // so their holds come later, and ours are the first ones from the row's id on.
+    const ours = await db
+      .select({ id: holds.id })
+      .from(holds)
+      .where(and(eq(holds.productId, productId), gte(holds.id, Number(row.firstHoldId))))
+      .orderBy(asc(holds.id))
+      .limit(proof.holds);
+    proof.grant(ours.map((hold) => hold.id));
+    return true;
+  }
+  return grantsCommitted(db, batch.decisions);
+}
+
+/**
+ * A batch is all-or-nothing: if its first granted hold exists, it committed. A batch that
+ * granted nothing answers refusals and replays, which are true whether or not it committed.
+ */
+async function grantsCommitted(db: Tx, decisions: Decision[]): Promise<boolean> {
+  const granted = decisions.find((d) => d.kind === "granted");
+  if (granted?.kind !== "granted") return true;
+  return holdExists(db, granted.view);
+}
+
+/**
+ * Whether this very hold exists: a granted hold's row is its transaction's proof of commit.
+ * The id alone is not enough: after a database crash rolled the hold back, the same id can be
+ * given to a new hold, so the product, quantity, buyer and expiry (to the millisecond) must
+ * match too.
+ */
+export async function holdExists(db: Tx, hold: HoldView): Promise<boolean> {
+  const [row] = await db
+    .select({ id: holds.id })
+    .from(holds)
+    .where(
+      and(
+        eq(holds.id, hold.hold_id),
+        eq(holds.productId, hold.product_id),
+        eq(holds.qty, hold.qty),
+        ownedBy(holds.buyerId, hold.buyer_id),
+        eq(holds.expiresAt, new Date(hold.expires_at)),
+      ),
+    )
+    .limit(1)
+    .for("update");
+  return row !== undefined;
+}

@@ -1,0 +1,23 @@
+import type { Config } from "../../config";
+import type { Deps } from "../../deps-type";
+import { reserveHolds } from "./batch";
+import { HoldBatcher } from "./queue";
+
+// The hold pipeline, the hot path of a sale, read top-down:
+//   queue.ts         a product's requests wait in line; one batch at a time takes the lock
+//   batch.ts         a batch's transaction, retried without clients that gave up
+//   allocate.ts      the locked product's units shared out in arrival order
+//   sql.ts           the statements the batch sends, written out as text
+//   commit-proof.ts  after a lost answer to COMMIT, whether the batch committed
+// A hold enters it from ../holds/create.ts.
+
+export type { HoldAnswer, HoldRequest } from "./queue";
+
+/** The process's hold pipeline; `deps` is read when the first batch runs. */
+export function createHoldPipeline(config: Config, deps: () => Deps): HoldBatcher {
+  return new HoldBatcher(
+    config.HOLD_BATCH_MAX,
+    (batch, locked) => reserveHolds(deps(), batch, locked),
+    config.HOLD_QUEUE_MAX,
+  );
+}

@@ -1,0 +1,122 @@
+import { sql } from "drizzle-orm";
+import type { AutoIncrement, Db, Tx } from "../../db/client";
+import { readAutoIncrement } from "../../db/client";
+import { holds, orders } from "../../db/schema";
+import type { BuyerId } from "../buyers";
+
+// The hot path's SQL. A batch's statements are written out as text rather than built by the
+// query builder: on the hold path, building them cost more CPU than the rest of the batch.
+
+/**
+ * Each buyer's units of a product in active holds and in pending or paid orders: what the
+ * product's `max_per_buyer` limits. Exact when read under the product's row lock, because
+ * every change to those units (a grant, a release, an expiry, an order, a failed payment, a
+ * payment timeout) happens under that lock too.
+ */
+export async function unitsByBuyer(
+  tx: Tx,
+  productId: number,
+  buyers: string[],
+): Promise<Map<string, number>> {
+  const units = new Map<string, number>();
+  if (buyers.length === 0) return units;
+  const list = sql.join(
+    buyers.map((buyer) => sql`${buyer}`),
+    sql`, `,
+  );
+  const [rows] = (await tx.execute(sql`
+    SELECT buyer_id, SUM(qty) AS units FROM (
+      SELECT ${holds.buyerId} AS buyer_id, ${holds.qty} AS qty FROM ${holds}
+      WHERE ${holds.productId} = ${productId} AND ${holds.status} = 'active'
+        AND ${holds.buyerId} IN (${list})
+      UNION ALL
+      SELECT ${orders.buyerId}, ${orders.qty} FROM ${orders}
+      WHERE ${orders.productId} = ${productId} AND ${orders.status} IN ('pending', 'paid')
+        AND ${orders.buyerId} IN (${list})
+    ) AS owned GROUP BY buyer_id`)) as unknown as [{ buyer_id: Buffer | string; units: string }[]];
+  for (const row of rows) units.set(String(row.buyer_id), Number(row.units));
+  return units;
+}
+
+const autoIncrements = new WeakMap<Db, Promise<AutoIncrement>>();
+
+export function autoIncrementOf(db: Db): Promise<AutoIncrement> {
+  let layout = autoIncrements.get(db);
+  if (!layout) {
+    layout = readAutoIncrement(db);
+    autoIncrements.set(db, layout);
+  }
+  return layout;
+}
+
+type HoldsWrite = {
+  statements: string[];
+  /** The new holds' ids in insertion order, from the statements' results. */
+  ids: (results: unknown[]) => number[];
+};
+
+type HoldsWriteOptions = {
+  /**
+   * The database's clock when the batch locked the product, which decided the sale window:
+   * written as the holds' `created_at`, so that a hold is never dated past the window that
+   * granted it, however late its INSERT runs.
+   */
+  createdAt: Date;
+  expiresAt: Date;
+  /** The stock update, run after the INSERT. */
+  stockChange?: string;
+  /** Writes the batch's row in hold_batches naming its first hold id. */
+  token?: Buffer;
+};
+
+/** The writes of a batch: the granted holds in one INSERT, the stock update, the batch's row. */
+export function holdsWrite(
+  autoIncrement: AutoIncrement,
+  productId: number,
+  rows: { qty: number; buyer: BuyerId }[],
+  { createdAt, expiresAt, stockChange, token }: HoldsWriteOptions,
+): HoldsWrite {
+  if (rows.length === 0) return { statements: stockChange ? [stockChange] : [], ids: () => [] };
+  // One literal VALUES list: binding five parameters per row cost more CPU than the rest of
+  // the batch. Safe because every value is an integer checked here, a timestamp formatted
+  // here, or a buyer id or token written as a hex literal (no quoting to get wrong).
+  if (!rows.every((row) => Number.isSafeInteger(row.qty)) || !Number.isSafeInteger(productId)) {
+    throw new Error("hold quantities and product ids must be integers");
+  }
+  const time = (date: Date) => `'${date.toISOString().slice(0, 23).replace("T", " ")}'`;
+  const created = time(createdAt);
+  const expires = time(expiresAt);
+  const hex = (bytes: string | Uint8Array) => `X'${Buffer.from(bytes).toString("hex")}'`;
+  const values = rows
+    .map(
+      (row) =>
+        `(${productId},${row.buyer === null ? "NULL" : hex(row.buyer)},${row.qty},'active',${expires},${created})`,
+    )
+    .join(",");
+  const statements = [
+    `INSERT INTO holds (product_id, buyer_id, qty, status, expires_at, created_at) VALUES ${values}`,
+  ];
+  // Unless ids are consecutive, read them back: no other transaction can insert holds for
+  // this product while we hold its row lock, so ours are exactly the first ones from the
+  // insert's first id (LAST_INSERT_ID, which the statements after it leave alone) on.
+  const readBack = rows.length > 1 && !autoIncrement.consecutive;
+  if (readBack) {
+    statements.push(
+      `SELECT id FROM holds WHERE product_id = ${productId} AND id >= LAST_INSERT_ID() ORDER BY id LIMIT ${rows.length}`,
+    );
+  }
+  if (stockChange) statements.push(stockChange);
+  if (token) {
+    statements.push(
+      `INSERT INTO hold_batches (token, first_hold_id) VALUES (${hex(token)}, LAST_INSERT_ID())`,
+    );
+  }
+  return {
+    statements,
+    ids: (results) => {
+      if (readBack) return (results[1] as { id: number }[]).map((row) => row.id);
+      const { insertId } = results[0] as { insertId: number };
+      return rows.map((_, i) => insertId + i * autoIncrement.step);
+    },
+  };
+}

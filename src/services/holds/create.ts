@@ -1,0 +1,97 @@
+import type { CommitGuard } from "../../deadline/deadline";
+import type { Deps } from "../../deps-type";
+import { AppError } from "../../errors";
+import type { BuyerId } from "../buyers";
+import type { HoldRequest } from "../hold-pipeline/queue";
+import { type IdempotencyHeader, type Outcome, precheckKey } from "../idempotency";
+import { refreshProduct } from "../products";
+import { windowRefusalFromMemory } from "../sale-window";
+import { query } from "../transact";
+import type { HoldView } from "../views";
+
+// Granting a hold: a refusal from memory when one is certain, else the request joins its
+// product's line in the hold pipeline (../hold-pipeline), which decides it in a batch.
+
+export type CreateHoldInput = { product_id: number; qty: number };
+
+export const HOLDS_SCOPE = "POST /api/holds";
+
+/**
+ * A hold, or the domain refusal (409, 401, 429, ...) as a value rather than thrown: at the end
+ * of a sale nearly every request is one, and throwing each cost a tenth of the refusal's time.
+ * A refusal decided from memory (sold out, or the product's line full) comes back at once, not
+ * as a promise: each asynchronous layer is a share of such a refusal, and at 2,000 connections
+ * most requests are 429s. Database failures are still thrown (503).
+ */
+export function createHold(
+  deps: Deps,
+  input: CreateHoldInput,
+  buyer: BuyerId,
+  deadline: CommitGuard,
+  idempotency?: IdempotencyHeader,
+): AppError | Promise<Outcome<HoldView> | AppError> {
+  const refusal = refuseFromMemory(deps, input.product_id, buyer, idempotency);
+  if (refusal) return refused(deps, refusal);
+  const request: HoldRequest = {
+    productId: input.product_id,
+    qty: input.qty,
+    buyer,
+    deadline,
+  };
+  return idempotency ? keyedHold(deps, request, idempotency) : queued(deps, request);
+}
+
+/** The request in its product's line; a full line's 429 is counted and answered at once. */
+function queued(
+  deps: Deps,
+  request: HoldRequest,
+): AppError | Promise<Outcome<HoldView> | AppError> {
+  const answer = deps.holdBatcher.submit(request);
+  return answer instanceof AppError ? refused(deps, answer) : answer;
+}
+
+function refused(deps: Deps, refusal: AppError): AppError {
+  deps.metrics.holdsRefused.inc({ reason: refusal.code });
+  return refusal;
+}
+
+/** A keyed hold: a key already answered is replayed before the request joins the queue. */
+async function keyedHold(
+  deps: Deps,
+  request: HoldRequest,
+  idempotency: IdempotencyHeader,
+): Promise<Outcome<HoldView> | AppError> {
+  const checked = await query(deps, request.deadline, (db) =>
+    precheckKey(db, { scope: HOLDS_SCOPE, buyer: request.buyer ?? "", ...idempotency }),
+  );
+  if ("replayed" in checked) return checked;
+  request.idem = checked;
+  return queued(deps, request);
+}
+
+/**
+ * A refusal without the database: a sale that by this process's clock is far from open or long
+ * over (see sale-window.ts), checked first as the database checks the window first, or a
+ * sold-out product (see sold-out.ts). Not for a keyed request, whose 409 must be remembered
+ * with its key.
+ */
+function refuseFromMemory(
+  deps: Deps,
+  productId: number,
+  buyer: BuyerId,
+  idempotency: IdempotencyHeader | undefined,
+): AppError | undefined {
+  if (idempotency) return undefined;
+  const product = deps.productCache.get(productId);
+  if (product !== undefined && (product.startsAt !== null || product.endsAt !== null)) {
+    const now = deps.clock();
+    const closed = windowRefusalFromMemory(product, now, deps.config.SALE_CLOCK_MARGIN_MS);
+    if (closed) {
+      // Read again before the copy expires (one read, shared): otherwise every request of the
+      // storm would go to the database at once each time it did, and fill the queue.
+      if (now >= product.refreshAt) refreshProduct(deps, productId);
+      return closed;
+    }
+  }
+  return deps.soldOut.refusal(productId, buyer === null);
+}
