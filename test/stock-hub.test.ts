@@ -3,7 +3,7 @@ import { type CachedProduct, ProductCache } from "../src/lib/product-cache";
 import { StockHub } from "../src/services/stock-events";
 
 // The stream hub's specification, against an in-memory product source (the hub reads products
-// only through the cache's peek and load; the HTTP and database side is stock-events.test.ts).
+// only through the cache's peek and load; the HTTP and database side is stock-events.happy.test.ts).
 
 function product(version: number, available: number): CachedProduct {
   const view = {

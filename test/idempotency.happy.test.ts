@@ -11,13 +11,12 @@ import {
   patience,
 } from "./fixtures";
 import {
-  createTestContext,
   invariantViolations,
   ordersOfHold,
-  rows,
   type ServedContext,
   useServedContext,
 } from "./helpers/harness";
+import { holdsOfProduct, newKey, postRaw, withKey } from "./helpers/idempotency";
 
 // Every test with group reservation (the default) and with one transaction per request.
 describe.each([["default"], ["1"]])("with HOLD_BATCH_MAX=%s", (batchMax) => {
@@ -30,27 +29,8 @@ describe.each([["default"], ["1"]])("with HOLD_BATCH_MAX=%s", (batchMax) => {
     api = client(ctx.baseUrl);
   });
 
-  let n = 0;
-  const newKey = () => `key-${++n}-${Math.random().toString(36).slice(2)}`;
-  const withKey = (key: string) => ({ "idempotency-key": key });
-
-  async function rawPost(path: string, body: unknown, key: string) {
-    const res = await api.raw(path, {
-      method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": key },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, text: await res.text(), headers: res.headers };
-  }
-
-  async function holdCount(productId: number): Promise<number> {
-    const [row] = await rows<{ n: number }>(
-      ctx.sql,
-      "SELECT COUNT(*) AS n FROM holds WHERE product_id = ?",
-      [productId],
-    );
-    return Number(row?.n);
-  }
+  const rawPost = (path: string, body: unknown, key: string) => postRaw(api, path, body, key);
+  const holdCount = (productId: number) => holdsOfProduct(ctx.sql, productId);
 
   describe("replays", () => {
     test("a 201 is replayed byte for byte and changes nothing", async () => {
@@ -103,41 +83,6 @@ describe.each([["default"], ["1"]])("with HOLD_BATCH_MAX=%s", (batchMax) => {
       expect(first.status).toBe(404);
       const second = await rawPost("/api/holds", { product_id: 999_999, qty: 1 }, key);
       expect(second.headers.get("idempotent-replayed")).toBe("true");
-    });
-  });
-
-  describe("refusals", () => {
-    test("the same key with a different body → 422 idempotency_key_reused", async () => {
-      const productId = await createProduct(api, 10);
-      const key = newKey();
-      await api.post("/api/holds", { product_id: productId, qty: 1 }, withKey(key));
-      const res = await api.post("/api/holds", { product_id: productId, qty: 2 }, withKey(key));
-      expect(res.status).toBe(422);
-      expect(res.body).toMatchObject({
-        type: "about:blank",
-        status: 422,
-        code: "idempotency_key_reused",
-      });
-      expect(await holdCount(productId)).toBe(1);
-    });
-
-    test("a 422 is not remembered: the key can then be used for a valid request", async () => {
-      const productId = await createProduct(api, 10);
-      const key = newKey();
-      expect(
-        (await api.post("/api/holds", { product_id: productId, qty: "1" }, withKey(key))).status,
-      ).toBe(422);
-      expect(
-        (await api.post("/api/holds", { product_id: productId, qty: 1 }, withKey(key))).status,
-      ).toBe(201);
-    });
-
-    test("keys are scoped per endpoint", async () => {
-      const productId = await createProduct(api, 10);
-      const key = newKey();
-      const hold = await api.post("/api/holds", { product_id: productId, qty: 1 }, withKey(key));
-      const order = await api.post("/api/orders", { hold_id: hold.body.hold_id }, withKey(key));
-      expect(order.status).toBe(201);
     });
   });
 
@@ -213,36 +158,6 @@ describe.each([["default"], ["1"]])("with HOLD_BATCH_MAX=%s", (batchMax) => {
       expect(replies.every((r) => r.status === 201 || r.status === 409)).toBe(true);
       expect(await holdCount(productId)).toBe(30);
       expect(await invariantViolations(ctx.sql)).toEqual([]);
-    });
-  });
-
-  describe("a key held by a request that does not finish", () => {
-    test("a duplicate gives up after the lock wait timeout with 409 idempotency_key_in_progress", async () => {
-      const impatient = await createTestContext({ DB_LOCK_WAIT_TIMEOUT_SECONDS: "1" });
-      const holder = await impatient.sql.getConnection();
-      try {
-        const productId = await createProduct(client(impatient.app), 10);
-        // Another process's transaction has claimed the key and not committed yet.
-        await holder.query("BEGIN");
-        await holder.query(
-          "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, expires_at) VALUES ('POST /api/holds', 'stuck', ?, NOW(3) + INTERVAL 1 HOUR)",
-          ["0".repeat(64)],
-        );
-        const res = await client(impatient.app).post(
-          "/api/holds",
-          { product_id: productId, qty: 1 },
-          withKey("stuck"),
-        );
-        expect(res.status).toBe(409);
-        expect(res.body).toMatchObject({ status: 409, code: "idempotency_key_in_progress" });
-        await holder.query("ROLLBACK");
-        const [held] = await rows<{ n: number }>(impatient.sql, "SELECT COUNT(*) AS n FROM holds");
-        expect(held?.n).toBe(0);
-        expect(await invariantViolations(impatient.sql)).toEqual([]);
-      } finally {
-        holder.release();
-        await impatient.close();
-      }
     });
   });
 
