@@ -9,7 +9,7 @@ import { ProductCache } from "./lib/product-cache";
 import { RateLimiter } from "./lib/rate-limiter";
 import { createBuyerVerifier } from "./services/buyers";
 import { createHoldPipeline } from "./services/hold-pipeline";
-import { loadProduct } from "./services/products";
+import { loadProduct } from "./services/products/cache";
 import { SoldOutBoard } from "./services/sold-out";
 import { StockHub } from "./services/stock-events";
 

@@ -6,7 +6,7 @@ import { AppError } from "../src/errors";
 import { reserveHolds } from "../src/services/hold-pipeline/batch";
 import { holdsWrite } from "../src/services/hold-pipeline/sql";
 import { createHold } from "../src/services/holds";
-import { lockedProductOf, lockProduct, lockProductStatement } from "../src/services/products";
+import { lockedProductOf, lockProduct, lockProductStatement } from "../src/services/products/stock";
 import { purgeProofs, transact } from "../src/services/transact";
 import { type Client, client, createProduct, patience } from "./fixtures";
 import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";

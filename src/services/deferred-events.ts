@@ -3,7 +3,7 @@ import { orders, paymentEvents } from "../db/schema";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { applyDeferredEvents, lockOrder } from "./payments";
-import { publishProducts } from "./products";
+import { publishProducts } from "./products/cache";
 import { purge, query, transact } from "./transact";
 
 /**

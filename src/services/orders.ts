@@ -19,13 +19,8 @@ import {
 } from "./idempotency";
 import { insertOrder, settleOrders } from "./order-changes";
 import { applyDeferredEvents, touchOrderGate } from "./payments";
-import {
-  changeStock,
-  lockProduct,
-  type ProductSnapshot,
-  publishProducts,
-  returnStock,
-} from "./products";
+import { publishProducts } from "./products/cache";
+import { changeStock, lockProduct, type ProductSnapshot, returnStock } from "./products/stock";
 import { query, transact } from "./transact";
 import { type OrderView, toOrderView } from "./views";
 

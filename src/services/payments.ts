@@ -13,13 +13,13 @@ import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 import { fingerprintOf } from "./idempotency";
 import { type OrderRow, recordConflict, settleOrders } from "./order-changes";
+import { publishProducts } from "./products/cache";
 import {
   changeStock,
   type LockedProduct,
   lockProduct,
   type ProductSnapshot,
-  publishProducts,
-} from "./products";
+} from "./products/stock";
 import { transact } from "./transact";
 
 export type PaymentEventInput = {

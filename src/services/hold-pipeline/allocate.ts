@@ -7,7 +7,7 @@ import type { Deps } from "../../deps-type";
 import { AppError, buyerLimitExceeded, insufficientStock } from "../../errors";
 import { reclaimExpiredHolds } from "../holds/expire";
 import type { ClaimResult } from "../idempotency";
-import { type LockedProduct, type ProductSnapshot, stockChangeStatement } from "../products";
+import { type LockedProduct, type ProductSnapshot, stockChangeStatement } from "../products/stock";
 import { windowRefusal } from "../sale-window";
 import type { SoldOutSighting } from "../sold-out";
 import { grantedHoldView, type HoldView, parseDbTime, toProductView } from "../views";

@@ -2,7 +2,7 @@ import { and, asc, eq, gte, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { holdBatches, holds } from "../../db/schema";
 import { ownedBy } from "../holds/locking";
-import { lockProduct } from "../products";
+import { lockProduct } from "../products/stock";
 import type { HoldView } from "../views";
 import type { Allocation, Decision } from "./allocate";
 

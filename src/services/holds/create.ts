@@ -4,7 +4,7 @@ import { AppError } from "../../errors";
 import type { BuyerId } from "../buyers";
 import type { HoldRequest } from "../hold-pipeline/queue";
 import { type IdempotencyHeader, type Outcome, precheckKey } from "../idempotency";
-import { refreshProduct } from "../products";
+import { refreshProduct } from "../products/cache";
 import { windowRefusalFromMemory } from "../sale-window";
 import { query } from "../transact";
 import type { HoldView } from "../views";

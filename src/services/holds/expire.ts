@@ -4,13 +4,8 @@ import { holds } from "../../db/schema";
 import type { CommitGuard } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { notFound } from "../../errors";
-import {
-  changeStock,
-  type LockedProduct,
-  lockProduct,
-  publishProducts,
-  returnStock,
-} from "../products";
+import { publishProducts } from "../products/cache";
+import { changeStock, type LockedProduct, lockProduct, returnStock } from "../products/stock";
 import { transact } from "../transact";
 import type { LockedHold } from "./locking";
 
