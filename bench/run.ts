@@ -14,6 +14,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const PORT = 3900;
 const BARE_PORT = 3901;
 const READ_ROUNDS = 3;
+const DURABLE_PORT = 3903;
+/** Where `bun src/index.ts` runs from: another checkout's server, for side-by-side runs. */
+const SERVER_DIR = process.env.BENCH_SERVER_DIR ?? process.cwd();
 
 type WrkResult = {
   ok: number;
@@ -67,6 +70,7 @@ async function freshDatabase(name: string): Promise<string> {
 
 async function startServer(url: string, env: Record<string, string>, port = PORT) {
   const proc = Bun.spawn(["bun", "src/index.ts"], {
+    cwd: SERVER_DIR,
     env: {
       ...process.env,
       DATABASE_URL: url,
@@ -229,6 +233,7 @@ async function buyerScenarios(): Promise<Row[]> {
           `holds, hot product, 256 conns, default batching, ${BUYERS} buyers with HS256 tokens, ${label}`,
           r,
           await invariants(url),
+          limit === null ? undefined : await unitsPerBuyer(url, productId, limit),
         ),
       );
     }
@@ -236,6 +241,22 @@ async function buyerScenarios(): Promise<Row[]> {
     await server.stop();
   }
   return rows;
+}
+
+/** Whether each of the bench's buyers holds exactly `limit` units of the product. */
+async function unitsPerBuyer(url: string, productId: number, limit: number): Promise<string> {
+  const pool = mysql.createPool({ uri: url, connectionLimit: 1 });
+  const [rows] = (await pool.query(
+    `SELECT COUNT(*) AS buyers, SUM(units = ?) AS exact, MIN(units) AS low, MAX(units) AS high
+     FROM (SELECT buyer_id, SUM(qty) AS units FROM holds
+           WHERE product_id = ? AND status = 'active' GROUP BY buyer_id) AS owned`,
+    [limit, productId],
+  )) as unknown as [{ buyers: number; exact: string; low: string; high: string }[]];
+  await pool.end();
+  const { buyers = 0, exact = "0", low, high } = rows[0] ?? {};
+  return Number(exact) === BUYERS && buyers === BUYERS
+    ? `exactly ${limit} units granted to each of ${BUYERS} buyers`
+    : `NOT exactly ${limit} per buyer: ${buyers} buyers, ${exact} with ${limit}, ${low}..${high} units`;
 }
 
 /** When (Date.now()) every unit of the product is held, polled every 10 ms; NaN if not by `until`. */
@@ -292,6 +313,7 @@ async function helper(script: string, args: string[], ready: string) {
   const proc = Bun.spawn(["bun", script, ...args], { stdout: "ignore", stderr: "inherit" });
   await waitFor(ready, "POST");
   return {
+    pid: proc.pid,
     stop: async () => {
       proc.kill();
       await proc.exited;
@@ -334,6 +356,129 @@ async function ceilings(): Promise<{ post: Row; lua: Row }> {
     post: row("bare Hono POST route (ceiling), 256 conns", post, "n/a"),
     lua: row("Redis Lua reservation behind Bun + Hono (no durability), 256 conns", reserved, "n/a"),
   };
+}
+
+/** User plus system CPU time a process has used, in µs (Linux clock ticks of 10 ms). */
+async function cpuUs(pid: number): Promise<number> {
+  const stat = await Bun.file(`/proc/${pid}/stat`).text();
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** A wrk run with the server's CPU per request (user + system time over the run / requests). */
+async function wrkWithCpu(
+  pid: number,
+  ...args: Parameters<typeof wrk>
+): Promise<{ result: WrkResult; cpu: number }> {
+  const before = await cpuUs(pid);
+  const result = await wrk(...args);
+  return { result, cpu: ((await cpuUs(pid)) - before) / result.requests };
+}
+
+const cpuNote = (cpu: number) => `server CPU ${cpu.toFixed(1)} µs/request`;
+
+/** The service's anonymous holds on a hot product at 256 connections, with its CPU per hold. */
+async function hotHolds(): Promise<Row> {
+  const url = await freshDatabase("flash_sale_bench");
+  const server = await startServer(url, {});
+  try {
+    const productId = await createProduct(server.base, 100_000_000);
+    const body = JSON.stringify({ product_id: productId, qty: 1 });
+    const { result, cpu } = await wrkWithCpu(
+      server.pid,
+      `${server.base}/api/holds`,
+      256,
+      SECONDS,
+      "POST",
+      body,
+    );
+    return row(
+      "holds, hot product, 256 conns, default batching",
+      result,
+      await invariants(url),
+      cpuNote(cpu),
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * The physical limit of a durable hold here (bench/durable-server.ts): the same durable writes
+ * as a batch of the service's, batched by a bare route, on the service's schema.
+ */
+async function durableLimit(): Promise<Row> {
+  const url = await freshDatabase("flash_sale_bench");
+  const pool = mysql.createPool({ uri: url, connectionLimit: 1 });
+  await pool.query(
+    "INSERT INTO products (name, price_cents, stock_available, stock_reserved, stock_total) VALUES ('Bench sneaker', 12900, 100000000, 0, 100000000)",
+  );
+  const [[product]] = (await pool.query("SELECT MAX(id) AS id FROM products")) as unknown as [
+    { id: number }[],
+  ];
+  await pool.end();
+  const target = `http://127.0.0.1:${DURABLE_PORT}/api/holds`;
+  const server = await helper("bench/durable-server.ts", [String(DURABLE_PORT), url], target);
+  try {
+    const body = JSON.stringify({ product_id: product?.id, qty: 1 });
+    const { result, cpu } = await wrkWithCpu(server.pid, target, 256, SECONDS, "POST", body);
+    return row(
+      "physical limit: bare route batching the same durable writes (holds INSERT, product UPDATE, COMMIT), 256 conns",
+      result,
+      await invariants(url),
+      cpuNote(cpu),
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
+/** A helper server of bench/ at 256 connections, with its CPU per request. */
+async function helperRow(scenario: string, script: string, args: string[], port: number) {
+  const target = `http://127.0.0.1:${port}/api/holds`;
+  const server = await helper(script, args, target);
+  try {
+    const { result, cpu } = await wrkWithCpu(server.pid, target, 256, SECONDS, "POST", HOLD_BODY);
+    return row(scenario, result, "n/a", cpuNote(cpu));
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * The hot product's rows of issue 27, in one sitting: the service anonymous and with buyers,
+ * the physical limit of a durable hold, the Redis-Lua design, the bare POST route and the
+ * 2,000-connection burst, with the ratios its targets are judged on.
+ */
+async function hotRows(): Promise<void> {
+  const service = await hotHolds();
+  const [buyers, limited] = await buyerScenarios();
+  const durable = await durableLimit();
+  const lua = await helperRow(
+    "Redis Lua reservation behind Bun + Hono (no durability), 256 conns",
+    "bench/redis-lua-server.ts",
+    [String(LUA_PORT), "100000000"],
+    LUA_PORT,
+  );
+  const post = await helperRow(
+    "bare Hono POST route (ceiling), 256 conns",
+    "bench/bare-server.ts",
+    [String(BARE_PORT)],
+    BARE_PORT,
+  );
+  const crowd = await twoThousand();
+  console.log(
+    `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}; ${SECONDS} s per run; wrk -t2; server from ${SERVER_DIR}`,
+  );
+  printTable([service, buyers, limited, durable, lua, post, crowd].filter((r) => r !== undefined));
+  const ratio = (a?: Row, b?: Row) => (a && b ? (a.rps / b.rps).toFixed(2) : "n/a");
+  console.log(`\nholds at 256 conns / Redis Lua design: ${ratio(service, lua)}× (target 0.9)`);
+  console.log(`holds at 256 conns / physical limit: ${ratio(service, durable)}× (target 0.85)`);
+  console.log(
+    `holds with 1000 buyers' tokens / anonymous: ${ratio(buyers, service)}× (no limit), ${ratio(limited, service)}× (max_per_buyer 5; target 0.8)`,
+  );
+  console.log(`holds p99 at 256 conns: ${service.p99.toFixed(1)} ms (target < 50)`);
+  console.log(`physical limit / Redis Lua design: ${ratio(durable, lua)}×`);
 }
 
 /** The end of a sale: a product with nothing left, and a storm of hold requests. */
@@ -728,6 +873,13 @@ if (process.env.BENCH_ONLY === "merchant") {
 // the Galera rows next to the single server's; BENCH_ONLY=reads the cached read, the sold-out
 // storm and the 2,000-connection burst against their ceilings; BENCH_ONLY=opening the opening
 // storm beside the cached read; BENCH_ONLY=metrics what a scrape costs with one and two workers.
+// BENCH_ONLY=hot runs the hot product's rows of issue 27 alone, with their ratios; with
+// BENCH_SERVER_DIR=<checkout> the service rows run that checkout's server instead.
+if (process.env.BENCH_ONLY === "hot") {
+  ensureWrk();
+  await hotRows();
+  process.exit(0);
+}
 if (process.env.BENCH_ONLY === "metrics") {
   console.log(await scrapeCost());
   process.exit(0);
@@ -768,6 +920,7 @@ const twoWorkerClassicRows = await holdsScenarios("HOLD_BATCH_MAX=1, WORKERS=2",
   HOLD_BATCH_MAX: "1",
 });
 const { post: postCeiling, lua } = await ceilings();
+const durable = await durableLimit();
 const storm = await soldOutStorm();
 const opening = await openingStorm();
 const crowd = await twoThousand();
@@ -792,6 +945,7 @@ const all = [
   ...readRows,
   postCeiling,
   lua,
+  durable,
   ...merchant.rows,
 ];
 console.log(
@@ -814,6 +968,9 @@ console.log(scrapes);
 const best = [batchedRows[1], twoWorkerRows[1]].sort((a, b) => (b?.rps ?? 0) - (a?.rps ?? 0))[0];
 console.log(
   `best durable holds at 256 conns (${best?.scenario}): ${ratio(best, postCeiling)}× the bare POST ceiling, ${ratio(best, lua)}× the Redis Lua design`,
+);
+console.log(
+  `holds at 256 conns / physical limit of a durable hold: ${ratio(batchedRows[1], durable)}×`,
 );
 console.log(`sold-out storm refusals / cached GET: ${ratio(storm, readRows[0])}×`);
 console.log(`opening storm refusals / cached GET: ${ratio(opening[0], readRows[0])}×`);
