@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
+import { runStatements } from "../src/db/connection";
+import { purgeProofs } from "../src/db/purge";
 import { holdBatches } from "../src/db/schema";
-import { runStatements } from "../src/db/transaction";
+import { transact } from "../src/db/transaction";
 import { AppError } from "../src/errors";
 import { reserveHolds } from "../src/services/hold-pipeline/batch";
 import { holdsWrite } from "../src/services/hold-pipeline/sql";
 import { createHold } from "../src/services/holds";
 import { lockedProductOf, lockProduct, lockProductStatement } from "../src/services/products/stock";
-import { purgeProofs, transact } from "../src/services/transact";
 import { type Client, client, createProduct, patience } from "./fixtures";
 import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
 import { summary } from "./helpers/hold-pipeline";

@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { toAppError } from "../src/db/errors";
 import { products } from "../src/db/schema";
-import { MAX_ATTEMPTS, withTransaction } from "../src/db/transaction";
+import { MAX_ATTEMPTS, transact, withTransaction } from "../src/db/transaction";
 import { AppError } from "../src/errors";
-import { transact } from "../src/services/transact";
 import { client, createProduct, patience } from "./fixtures";
 import { createTestContext, type TestContext } from "./helpers/harness";
 

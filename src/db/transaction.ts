@@ -1,20 +1,37 @@
+import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/mysql2";
-import type mysql from "mysql2/promise";
+import type { Config } from "../config";
 import { type CommitGuard, Deadline } from "../deadline/deadline";
-import { combinesStatements, connectionReady, type Pool, type Tx } from "./client";
-import { Abandoned, PoolExhausted, type TransientReason, transientReason } from "./errors";
+import type { Metrics } from "../lib/metrics";
+import { combinesStatements, type Pool, type Tx } from "./client";
+import {
+  acquire,
+  connectionGone,
+  discard,
+  rollback,
+  runStatements,
+  sessionOf,
+  withConnection,
+} from "./connection";
+import {
+  Abandoned,
+  PoolExhausted,
+  type TransientReason,
+  toAppError,
+  transientReason,
+} from "./errors";
 import type { DatabaseHealth } from "./health";
-import * as schema from "./schema";
+import { commitProofs } from "./schema";
+
+// The one way the services run a transaction (`transact`, `transactProven`) or a read outside
+// one (`query`); withTransaction is the runner under them, with no service's error mapping.
 
 export const MAX_ATTEMPTS = 8;
 /** How often a lost COMMIT's outcome is asked for while the database is away. */
 const OUTCOME_RETRY_MS = 200;
 /** How long one of those questions may take when the caller does not say. */
 const OUTCOME_ATTEMPT_MS = 1000;
-
-type Connection = mysql.PoolConnection;
 
 export type IsolationLevel = "read committed" | "repeatable read";
 
@@ -65,87 +82,6 @@ class CommitOutcomeUnknown extends Error {
   ) {
     super("the connection was lost while COMMIT was under way");
     this.name = "CommitOutcomeUnknown";
-  }
-}
-
-const sessions = new WeakMap<object, Tx>();
-const combiningSessions = new WeakSet<Tx>();
-
-/** One drizzle session per pooled connection, made the first time it is used. */
-function sessionOf(conn: Connection): Tx {
-  let session = sessions.get(conn.connection);
-  if (!session) {
-    session = drizzle({ client: conn, schema, mode: "default" });
-    sessions.set(conn.connection, session);
-    if (combinesStatements(conn.connection)) combiningSessions.add(session);
-  }
-  return session;
-}
-
-/** Whether `tx` may send several statements in one round trip (see `combinesStatements`). */
-export function combines(tx: Tx): boolean {
-  return combiningSessions.has(tx);
-}
-
-/**
- * A pooled connection, or PoolExhausted once the callers' time is up: mysql2's pool has no
- * acquire timeout, and without one a request waits on an exhausted pool forever. A connection
- * attempt that fails after its caller left still tells the health tracker.
- */
-function acquire(pool: Pool, guard: CommitGuard, health?: DatabaseHealth): Promise<Connection> {
-  const remaining = guard.remainingMs();
-  if (guard.abandoned) return Promise.reject(new Abandoned());
-  if (remaining <= 0) return Promise.reject(new PoolExhausted());
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(() => {
-      settled = true;
-      reject(new PoolExhausted());
-    }, remaining);
-    pool
-      .getConnection()
-      .then(async (conn) => {
-        await connectionReady(conn.connection);
-        return conn;
-      })
-      .then(
-        (conn) => {
-          if (settled) return conn.release();
-          settled = true;
-          clearTimeout(timer);
-          resolve(conn);
-        },
-        (err: unknown) => {
-          const reason = transientReason(err);
-          if (reason) health?.failed(reason);
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-  });
-}
-
-/**
- * Closes a connection whose state is unknown (a statement still running for a caller that
- * left, a failed BEGIN or ROLLBACK) and takes it out of the pool. Destroying the socket with
- * an error is what makes mysql2 reject the statement in flight at once; the server rolls the
- * transaction back when it notices, since COMMIT was never sent.
- */
-function discard(conn: Connection): void {
-  const stream = (conn.connection as unknown as { stream?: { destroy: (err: Error) => void } })
-    .stream;
-  stream?.destroy(new Error("connection discarded"));
-  conn.destroy();
-}
-
-async function rollback(conn: Connection): Promise<void> {
-  try {
-    await conn.query("ROLLBACK");
-    conn.release();
-  } catch {
-    discard(conn);
   }
 }
 
@@ -216,25 +152,6 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
   conn.release();
   if (closing && closed) closing.apply(closed);
   return result;
-}
-
-/**
- * Runs statements in order on `tx`, in one round trip where the connection
- * `combinesStatements`; their results, one per statement.
- */
-export async function runStatements(tx: Tx, statements: string[]): Promise<unknown[]> {
-  if (statements.length > 1 && combiningSessions.has(tx)) {
-    const [results] = await tx.execute(sql.raw(statements.join(";\n")));
-    return results as unknown as unknown[];
-  }
-  const results: unknown[] = [];
-  for (const statement of statements) results.push((await tx.execute(sql.raw(statement)))[0]);
-  return results;
-}
-
-function connectionGone(conn: Connection): boolean {
-  const core = conn.connection as unknown as { _fatalError?: unknown; _closing?: boolean };
-  return Boolean(core._fatalError || core._closing);
 }
 
 /**
@@ -315,35 +232,85 @@ async function outcomeOf<T>(
 }
 
 /**
- * Runs reads on one pooled connection, cut off (and the connection closed) when the callers
- * give up, so that a hung database cannot keep pooled connections past the deadline.
+ * What a transaction needs of a process's dependencies (Deps has them all). Spelled out rather
+ * than picked from Deps, whose type names the services that run transactions.
  */
-export async function withConnection<T>(
-  pool: Pool,
-  work: (db: Tx) => Promise<T>,
-  options: Pick<RunOptions, "guard" | "health">,
+export type TransactDeps = {
+  pool: Pool;
+  metrics: Metrics;
+  dbHealth: DatabaseHealth;
+  config: Pick<Config, "REQUEST_TIMEOUT_MS">;
+};
+
+export type TransactOptions<T> = Pick<RunOptions<T>, "openWith" | "closeWith"> & {
+  isolationLevel?: IsolationLevel;
+  /**
+   * Whether the transaction that returned `result` committed, read after a connection lost
+   * during COMMIT; without it such a request is answered 503 with its outcome unknown.
+   */
+  committed?: (db: Tx, result: T) => Promise<boolean>;
+};
+
+/** A service transaction: bounded retries, each counted, cut off when its callers give up. */
+export function transact<T>(
+  deps: TransactDeps,
+  guard: CommitGuard,
+  work: Work<T>,
+  options: TransactOptions<T> = {},
 ): Promise<T> {
-  const conn = await acquire(pool, options.guard, options.health);
-  const stopWatching = options.guard.onAbandon(() => discard(conn));
-  try {
-    const result = await work(sessionOf(conn));
-    stopWatching();
-    conn.release();
-    options.health?.answered();
-    return result;
-  } catch (err) {
-    stopWatching();
-    if (options.guard.abandoned) {
-      discard(conn);
-      throw new Abandoned();
-    }
-    const reason = transientReason(err);
-    if (reason) {
-      options.health?.failed(reason);
-      discard(conn);
-    } else {
-      conn.release();
-    }
-    throw err;
-  }
+  return withTransaction(deps.pool, work, {
+    guard,
+    ...options,
+    outcomeWaitMs: deps.config.REQUEST_TIMEOUT_MS,
+    health: deps.dbHealth,
+    onRetry: (reason) => deps.metrics.txRetries.inc({ reason }),
+  }).catch(asServiceError);
+}
+
+/**
+ * A transaction whose own writes cannot tell, after a lost COMMIT, whether it committed (a
+ * restock: the product's counters move for other reasons too). It writes a random token in
+ * `commit_proofs` as its last statement, and that row is the proof: a 503 then still means
+ * nothing changed, so an operator may retry it.
+ */
+export function transactProven<T>(
+  deps: TransactDeps,
+  guard: CommitGuard,
+  work: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  const token = randomBytes(16);
+  return transact(
+    deps,
+    guard,
+    async (tx) => {
+      const result = await work(tx);
+      await tx.execute(sql`INSERT INTO commit_proofs (token) VALUES (${token})`);
+      return result;
+    },
+    {
+      committed: async (db) => {
+        const [row] = await db
+          .select({ token: commitProofs.token })
+          .from(commitProofs)
+          .where(sql`${commitProofs.token} = ${token}`)
+          .limit(1)
+          .for("update");
+        return row !== undefined;
+      },
+    },
+  );
+}
+
+/** Reads outside a transaction, bounded by the same deadline. */
+export function query<T>(
+  deps: Pick<TransactDeps, "pool" | "dbHealth">,
+  guard: CommitGuard,
+  work: (db: Tx) => Promise<T>,
+): Promise<T> {
+  return withConnection(deps.pool, work, { guard, health: deps.dbHealth }).catch(asServiceError);
+}
+
+/** Database failures leave a service as the contract's 503; Abandoned stays for the batcher. */
+function asServiceError(err: unknown): never {
+  throw err instanceof Abandoned ? err : toAppError(err);
 }

@@ -1,4 +1,5 @@
 import { Cron } from "croner";
+import { purgeProofs } from "../db/purge";
 import { commitProofs, holdBatches } from "../db/schema";
 import { Deadline } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
@@ -7,7 +8,6 @@ import { expireHolds } from "../services/holds/expire";
 import { purgeExpiredKeys } from "../services/idempotency";
 import { purgeDeliveredEvents } from "../services/merchant-events";
 import { cancelUnpaidOrders } from "../services/orders";
-import { purgeProofs } from "../services/transact";
 import { logJobFailure } from "./failures";
 
 /** Batches per tick at most, so one tick never runs long enough to overlap the next many times. */

@@ -1,10 +1,11 @@
 import { eq, sql } from "drizzle-orm";
+import { purge } from "../db/purge";
 import { orders, paymentEvents } from "../db/schema";
+import { query, transact } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { applyDeferredEvents, lockOrder } from "./payments";
 import { publishProducts } from "./products/cache";
-import { purge, query, transact } from "./transact";
 
 /**
  * The safety net for payment events that outran their order. The order's own transaction

@@ -2,11 +2,11 @@ import { createHash } from "node:crypto";
 import { and, eq, lte, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { isLockWaitTimeout } from "../db/errors";
+import { purge } from "../db/purge";
 import { idempotencyKeys } from "../db/schema";
-
+import type { TransactDeps } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import { AppError } from "../errors";
-import { purge, type TransactDeps } from "./transact";
 
 /** A valid Idempotency-Key header and the fingerprint of the request it came with. */
 export type IdempotencyHeader = { key: string; fingerprint: string };

@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { type MerchantEventType, merchantEvents } from "../db/schema";
+import { query } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
-import { query } from "./transact";
 
 // The dispatcher's transactions over the outbox (src/jobs/merchant-dispatcher.ts sends).
 

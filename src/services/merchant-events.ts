@@ -1,11 +1,12 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
+import { purge } from "../db/purge";
 import { type DeliveryStatus, type MerchantEventType, merchantEvents } from "../db/schema";
+import { query, transactProven } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 import { nextAfter, type PageInput } from "./sale-report";
-import { purge, query, transactProven } from "./transact";
 
 // The operator's and the merchant's view of the outbox: the feed, and a failed event sent again.
 

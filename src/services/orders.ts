@@ -1,6 +1,7 @@
 import { and, asc, eq, lte, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { holds, orders } from "../db/schema";
+import { query, transact } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { AppError, notFound } from "../errors";
@@ -21,7 +22,6 @@ import { insertOrder, settleOrders } from "./order-changes";
 import { applyDeferredEvents, touchOrderGate } from "./payments";
 import { publishProducts } from "./products/cache";
 import { changeStock, lockProduct, type ProductSnapshot, returnStock } from "./products/stock";
-import { query, transact } from "./transact";
 import { type OrderView, toOrderView } from "./views";
 
 export type CreateOrderInput = { hold_id: number };

@@ -1,11 +1,11 @@
 import { and, asc, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { type ConflictResolution, orders, paymentEvents } from "../db/schema";
+import { query, transact } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 import { nextAfter, type PageInput } from "./sale-report";
-import { query, transact } from "./transact";
 import { type PaymentConflict, toConflictView } from "./views";
 
 // Webhook events that disagreed with an order's final state: the refunds to make, and the

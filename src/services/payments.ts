@@ -8,6 +8,7 @@ import {
   type PaymentStatus,
   paymentEvents,
 } from "../db/schema";
+import { transact } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
@@ -20,7 +21,6 @@ import {
   lockProduct,
   type ProductSnapshot,
 } from "./products/stock";
-import { transact } from "./transact";
 
 export type PaymentEventInput = {
   idempotency_key: string;

@@ -1,8 +1,8 @@
 import { asc, gt, inArray, sql } from "drizzle-orm";
 import { orders, products } from "../db/schema";
+import { query } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
-import { query } from "./transact";
 import { type ProductView, toProductView } from "./views";
 
 // What the operator watches during a sale: read-only pages over products.

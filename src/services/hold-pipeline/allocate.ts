@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
 import type { AutoIncrement, Tx } from "../../db/client";
+import { combines, runStatements } from "../../db/connection";
 import { holds } from "../../db/schema";
-import { type Closing, combines, runStatements } from "../../db/transaction";
+import type { Closing } from "../../db/transaction";
 import type { Deps } from "../../deps-type";
 import { AppError, buyerLimitExceeded, insufficientStock } from "../../errors";
 import { reclaimExpiredHolds } from "../holds/expire";

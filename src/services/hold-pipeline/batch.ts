@@ -1,11 +1,11 @@
 import { Abandoned } from "../../db/errors";
+import { query, transact } from "../../db/transaction";
 import { allOf } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { AppError, gaveUp, notFound } from "../../errors";
 import { type ClaimResult, claimKey, replayTaken, responseOf, storeResponse } from "../idempotency";
 import { publishProducts } from "../products/cache";
 import { lockedProductOf, lockProduct, lockProductStatement } from "../products/stock";
-import { query, transact } from "../transact";
 import { type Allocation, allocate, type Decision } from "./allocate";
 import { batchCommitted } from "./commit-proof";
 import type { HoldAnswer, HoldRequest } from "./queue";

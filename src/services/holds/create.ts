@@ -1,3 +1,4 @@
+import { query } from "../../db/transaction";
 import type { CommitGuard } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { AppError } from "../../errors";
@@ -6,7 +7,6 @@ import type { HoldRequest } from "../hold-pipeline/queue";
 import { type IdempotencyHeader, type Outcome, precheckKey } from "../idempotency";
 import { refreshProduct } from "../products/cache";
 import { windowRefusalFromMemory } from "../sale-window";
-import { query } from "../transact";
 import type { HoldView } from "../views";
 
 // Granting a hold: a refusal from memory when one is certain, else the request joins its

@@ -1,12 +1,12 @@
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { dbNow, type Tx } from "../../db/client";
 import { holds } from "../../db/schema";
+import { transact } from "../../db/transaction";
 import type { CommitGuard } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { notFound } from "../../errors";
 import { publishProducts } from "../products/cache";
 import { changeStock, type LockedProduct, lockProduct, returnStock } from "../products/stock";
-import { transact } from "../transact";
 import type { LockedHold } from "./locking";
 
 // Expiry: a hold whose time has passed gives its units back, found by whoever comes first (the

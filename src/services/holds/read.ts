@@ -1,10 +1,10 @@
 import { and, eq } from "drizzle-orm";
 import { holds, orders } from "../../db/schema";
+import { query } from "../../db/transaction";
 import type { CommitGuard } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { notFound } from "../../errors";
 import type { BuyerId } from "../buyers";
-import { query } from "../transact";
 import { type HoldView, parseDbTime, toHoldView } from "../views";
 import { holdColumns, ownedBy } from "./locking";
 

@@ -1,13 +1,13 @@
 import { eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { holds } from "../../db/schema";
+import { transact } from "../../db/transaction";
 import type { CommitGuard } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { notFound } from "../../errors";
 import type { BuyerId } from "../buyers";
 import { publishProducts } from "../products/cache";
 import { changeStock, lockProduct } from "../products/stock";
-import { transact } from "../transact";
 import { type HoldView, toHoldView } from "../views";
 import { expireHold } from "./expire";
 import { holdAlreadyUsed, lockHold } from "./locking";

@@ -1,9 +1,9 @@
 import { eq, sql } from "drizzle-orm";
 import { products } from "../../db/schema";
+import { transactProven } from "../../db/transaction";
 import type { CommitGuard } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { AppError, notFound } from "../../errors";
-import { transactProven } from "../transact";
 import { type ProductView, toProductView } from "../views";
 import { publishProduct } from "./cache";
 import { changeStock, lockProduct, readProduct } from "./stock";

@@ -1,7 +1,7 @@
 import { eq, inArray } from "drizzle-orm";
 import { dbNow, type Tx } from "../../db/client";
+import { runStatements } from "../../db/connection";
 import { products } from "../../db/schema";
-import { runStatements } from "../../db/transaction";
 import { type ProductView, parseDbTime, toProductView } from "../views";
 
 // A product's row inside a transaction: read, locked (always in id order), and its stock moved.
