@@ -65,24 +65,6 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
   };
 }
 
-/**
- * A fresh database and the real app for a whole test file or describe block, created in
- * beforeAll and dropped in afterAll.
- */
-export function useTestContext(env: Record<string, string> = {}): () => TestContext {
-  let ctx: TestContext | undefined;
-  beforeAll(async () => {
-    ctx = await createTestContext(env);
-  });
-  afterAll(async () => {
-    await ctx?.close();
-  });
-  return () => {
-    if (!ctx) throw new Error("useTestContext: used outside a test");
-    return ctx;
-  };
-}
-
 export type Running = { baseUrl: string; stop: () => Promise<void> };
 
 export type ServedContext = TestContext & { baseUrl: string };

@@ -1,5 +1,6 @@
 import type { Subprocess } from "bun";
 import { ADMIN_TOKEN, WEBHOOK_SECRET } from "./harness";
+import { freePort } from "./private-mariadb";
 
 export type ServerProcess = {
   base: string;
@@ -32,15 +33,16 @@ function collectErrors(stream: ReadableStream<Uint8Array>, max = 50): string[] {
   return lines;
 }
 
-let nextPort = 4100 + (process.pid % 500) * 2;
-
 /** Starts `bun src/index.ts` as its own process on a free port and waits until it is ready. */
 export async function startServer(
   databaseUrl: string,
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = nextPort++;
+    // A port the system hands out, not one counted from the pid: runs going on at once (other
+    // checkouts) counted into each other's ranges, so a request meant for a server of this run,
+    // killed or not yet up, could be answered by another run's server over another database.
+    const port = await freePort();
     const proc = Bun.spawn([process.execPath, "src/index.ts"], {
       env: {
         ...process.env,
