@@ -6,9 +6,13 @@ import { holdBatches } from "../src/db/schema";
 import { transact } from "../src/db/transaction";
 import { AppError } from "../src/errors";
 import { reserveHolds } from "../src/services/hold-pipeline/batch";
-import { holdsWrite } from "../src/services/hold-pipeline/sql";
+import {
+  holdsWrite,
+  lockedProductOf,
+  lockProductStatement,
+} from "../src/services/hold-pipeline/sql";
 import { createHold } from "../src/services/holds";
-import { lockedProductOf, lockProduct, lockProductStatement } from "../src/services/products/stock";
+import { lockProduct } from "../src/services/products/stock";
 import { type Client, client, createProduct, patience } from "./fixtures";
 import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
 import { summary } from "./helpers/hold-pipeline";

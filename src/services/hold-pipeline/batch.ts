@@ -5,11 +5,11 @@ import type { Deps } from "../../deps-type";
 import { AppError, gaveUp, notFound } from "../../errors";
 import { type ClaimResult, claimKey, replayTaken, responseOf, storeResponse } from "../idempotency";
 import { publishProducts } from "../products/cache";
-import { lockedProductOf, lockProduct, lockProductStatement } from "../products/stock";
+import { lockProduct } from "../products/stock";
 import { type Allocation, allocate, type Decision } from "./allocate";
 import { batchCommitted } from "./commit-proof";
 import type { HoldAnswer, HoldRequest } from "./queue";
-import { autoIncrementOf } from "./sql";
+import { autoIncrementOf, lockedProductOf, lockProductStatement } from "./sql";
 
 // The batch: one transaction serves a batch of one product's hold requests (see queue.ts for
 // why they are batched), retried without the requests whose clients gave up.

@@ -3,9 +3,13 @@ import type { AutoIncrement, Db, Tx } from "../../db/client";
 import { readAutoIncrement } from "../../db/client";
 import { holds, orders } from "../../db/schema";
 import type { BuyerId } from "../buyers";
+import type { LockedProduct } from "../products/stock";
+import { parseDbTime } from "../views";
 
-// The hot path's SQL. A batch's statements are written out as text rather than built by the
-// query builder: on the hold path, building them cost more CPU than the rest of the batch.
+// The hot path's SQL: what a batch sends, written out as text rather than built by the query
+// builder, because on the hold path building it cost more CPU than the rest of the batch. The
+// stock UPDATE (stockChangeStatement) is the one exception: every stock change shares it, so it
+// stays with the stock arithmetic in ../products/stock.ts.
 
 /**
  * Each buyer's units of a product in active holds and in pending or paid orders: what the
@@ -119,4 +123,49 @@ export function holdsWrite(
       return rows.map((_, i) => insertId + i * autoIncrement.step);
     },
   };
+}
+
+/**
+ * lockProduct's read as SQL text, for a transaction that sends it with BEGIN in one round trip
+ * (the hold batch's hot path); `lockedProductOf` reads its rows. Written out rather than built,
+ * as the rows come back by column name; it must match `lockedColumns` in ../products/stock.ts.
+ */
+export function lockProductStatement(id: number): string {
+  if (!Number.isSafeInteger(id)) throw new Error("product ids are integers");
+  return `SELECT id, name, price_cents, stock_available, stock_reserved, stock_total, version, max_per_buyer, sold_out_at, sale_starts_at, sale_ends_at, NOW(3) AS now FROM products WHERE id = ${id} FOR UPDATE`;
+}
+
+type LockedRow = {
+  id: number;
+  name: string;
+  price_cents: number;
+  stock_available: number;
+  stock_reserved: number;
+  stock_total: number;
+  version: number | string;
+  max_per_buyer: number | null;
+  sold_out_at: Date | string | null;
+  sale_starts_at: Date | string | null;
+  sale_ends_at: Date | string | null;
+  now: Date | string;
+};
+
+export function lockedProductOf(rows: unknown): LockedProduct | undefined {
+  const [row] = rows as LockedRow[];
+  return (
+    row && {
+      id: row.id,
+      name: row.name,
+      priceCents: row.price_cents,
+      stockAvailable: row.stock_available,
+      stockReserved: row.stock_reserved,
+      stockTotal: row.stock_total,
+      version: Number(row.version),
+      maxPerBuyer: row.max_per_buyer,
+      soldOutAt: row.sold_out_at === null ? null : parseDbTime(row.sold_out_at),
+      saleStartsAt: row.sale_starts_at === null ? null : parseDbTime(row.sale_starts_at),
+      saleEndsAt: row.sale_ends_at === null ? null : parseDbTime(row.sale_ends_at),
+      now: parseDbTime(row.now),
+    }
+  );
 }

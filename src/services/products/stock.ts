@@ -25,6 +25,7 @@ export type LockedProduct = {
 /** What a committed stock change leaves behind, for the cache. */
 export type ProductSnapshot = { version: number; view: ProductView };
 
+// ../hold-pipeline/sql.ts writes this read out as text (lockProductStatement): keep them matching.
 const lockedColumns = {
   id: products.id,
   name: products.name,
@@ -47,51 +48,6 @@ export async function lockProduct(tx: Tx, id: number): Promise<LockedProduct | u
     .where(eq(products.id, id))
     .for("update");
   return row && { ...row, now: parseDbTime(row.now) };
-}
-
-/**
- * lockProduct's read as SQL text, for a transaction that sends it with BEGIN in one round trip
- * (the hold batch's hot path); `lockedProductOf` reads its rows. Written out rather than built,
- * as the rows come back by column name; kept beside `lockedColumns`, which it must match.
- */
-export function lockProductStatement(id: number): string {
-  if (!Number.isSafeInteger(id)) throw new Error("product ids are integers");
-  return `SELECT id, name, price_cents, stock_available, stock_reserved, stock_total, version, max_per_buyer, sold_out_at, sale_starts_at, sale_ends_at, NOW(3) AS now FROM products WHERE id = ${id} FOR UPDATE`;
-}
-
-type LockedRow = {
-  id: number;
-  name: string;
-  price_cents: number;
-  stock_available: number;
-  stock_reserved: number;
-  stock_total: number;
-  version: number | string;
-  max_per_buyer: number | null;
-  sold_out_at: Date | string | null;
-  sale_starts_at: Date | string | null;
-  sale_ends_at: Date | string | null;
-  now: Date | string;
-};
-
-export function lockedProductOf(rows: unknown): LockedProduct | undefined {
-  const [row] = rows as LockedRow[];
-  return (
-    row && {
-      id: row.id,
-      name: row.name,
-      priceCents: row.price_cents,
-      stockAvailable: row.stock_available,
-      stockReserved: row.stock_reserved,
-      stockTotal: row.stock_total,
-      version: Number(row.version),
-      maxPerBuyer: row.max_per_buyer,
-      soldOutAt: row.sold_out_at === null ? null : parseDbTime(row.sold_out_at),
-      saleStartsAt: row.sale_starts_at === null ? null : parseDbTime(row.sale_starts_at),
-      saleEndsAt: row.sale_ends_at === null ? null : parseDbTime(row.sale_ends_at),
-      now: parseDbTime(row.now),
-    }
-  );
 }
 
 /** Locks several products in id order, the one order every multi-product transaction uses. */
