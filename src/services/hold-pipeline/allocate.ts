@@ -13,7 +13,7 @@ import { windowRefusal } from "../sale-window";
 import type { SoldOutSighting } from "../sold-out";
 import { grantedHoldView, type HoldView, parseDbTime, toProductView } from "../views";
 import type { HoldRequest } from "./queue";
-import { holdsWrite, unitsByBuyer } from "./sql";
+import { holdsWrite, type Owned, unitsByBuyer } from "./sql";
 
 // Allocation: a locked product's units shared out over a batch's requests, in arrival order.
 
@@ -72,16 +72,20 @@ export async function allocate(
       ? []
       : [...new Set(batch.flatMap((r, i) => (decisions[i] || r.buyer === null ? [] : [r.buyer])))];
   let owned =
-    limit === null ? new Map<string, number>() : await unitsByBuyer(tx, product.id, buyers);
+    limit === null
+      ? new Map<string, Owned>()
+      : await unitsByBuyer(tx, product.id, buyers, product.now);
   const grantedTo = new Map<string, number>();
-  const usedBy = (buyer: string) => (owned.get(buyer) ?? 0) + (grantedTo.get(buyer) ?? 0);
+  const usedBy = (buyer: string) => (owned.get(buyer)?.units ?? 0) + (grantedTo.get(buyer) ?? 0);
   let available = availableBefore;
   let reclaimed: { holds: number; units: number } | undefined;
   const reclaim = async () => {
     if (reclaimed) return;
     reclaimed = await reclaimExpiredHolds(tx, product);
     available += reclaimed.units;
-    if (limit !== null && reclaimed.holds > 0) owned = await unitsByBuyer(tx, product.id, buyers);
+    if (limit !== null && reclaimed.holds > 0) {
+      owned = await unitsByBuyer(tx, product.id, buyers, product.now);
+    }
   };
   const granted: number[] = [];
   for (const [i, request] of batch.entries()) {
@@ -92,9 +96,12 @@ export async function allocate(
         decisions[i] = { kind: "refused", error: noBuyer(limit) };
         continue;
       }
-      if (usedBy(buyer) + qty > limit) await reclaim();
+      // Only when the buyer's expired holds would make room: at a sale's end most buyers are
+      // at their limit, and a read for expired holds per batch would be wasted on them.
+      const over = usedBy(buyer) + qty - limit;
+      if (over > 0 && over <= (owned.get(buyer)?.expired ?? 0)) await reclaim();
       if (usedBy(buyer) + qty > limit) {
-        decisions[i] = { kind: "refused", error: buyerLimitExceeded(limit, usedBy(buyer)) };
+        decisions[i] = { kind: "refused", error: limitRefusal(limit, usedBy(buyer)) };
         continue;
       }
     }
@@ -176,4 +183,21 @@ function noBuyer(limit: number): AppError {
     "unauthorized",
     `This product allows ${limit} per buyer; holding it needs a buyer token, and none is configured or sent.`,
   );
+}
+
+const limitRefusals = new Map<string, AppError>();
+
+/**
+ * One refusal per limit and count, shared: at a sale's end most answers are these, and making
+ * an error (its stack trace) for each was a share of the batch's time.
+ */
+function limitRefusal(limit: number, used: number): AppError {
+  const key = `${limit}:${used}`;
+  let refusal = limitRefusals.get(key);
+  if (!refusal) {
+    if (limitRefusals.size >= 1024) limitRefusals.clear();
+    refusal = buyerLimitExceeded(limit, used);
+    limitRefusals.set(key, refusal);
+  }
+  return refusal;
 }

@@ -1,7 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { AutoIncrement, Db, Tx } from "../../db/client";
 import { readAutoIncrement } from "../../db/client";
-import { holds, orders } from "../../db/schema";
 import type { BuyerId } from "../buyers";
 import type { LockedProduct } from "../products/stock";
 import { parseDbTime } from "../views";
@@ -11,36 +10,47 @@ import { parseDbTime } from "../views";
 // stock UPDATE (stockChangeStatement) is the one exception: every stock change shares it, so it
 // stays with the stock arithmetic in ../products/stock.ts.
 
+/** A buyer's units of a product, and how many of them are in holds expired by now. */
+export type Owned = { units: number; expired: number };
+
 /**
  * Each buyer's units of a product in active holds and in pending or paid orders: what the
- * product's `max_per_buyer` limits. Exact when read under the product's row lock, because
- * every change to those units (a grant, a release, an expiry, an order, a failed payment, a
- * payment timeout) happens under that lock too.
+ * product's `max_per_buyer` limits; `expired` counts those in holds whose time had passed at
+ * `now` (not yet marked: reclaiming them could make room). Exact when read under the product's
+ * row lock, because every change to those units (a grant, a release, an expiry, an order, a
+ * failed payment, a payment timeout) happens under that lock too. Written out as one literal
+ * statement, like the batch's writes (buyer ids as hex literals, nothing quoted).
  */
 export async function unitsByBuyer(
   tx: Tx,
   productId: number,
   buyers: string[],
-): Promise<Map<string, number>> {
-  const units = new Map<string, number>();
-  if (buyers.length === 0) return units;
-  const list = sql.join(
-    buyers.map((buyer) => sql`${buyer}`),
-    sql`, `,
-  );
-  const [rows] = (await tx.execute(sql`
-    SELECT buyer_id, SUM(qty) AS units FROM (
-      SELECT ${holds.buyerId} AS buyer_id, ${holds.qty} AS qty FROM ${holds}
-      WHERE ${holds.productId} = ${productId} AND ${holds.status} = 'active'
-        AND ${holds.buyerId} IN (${list})
+  now: Date,
+): Promise<Map<string, Owned>> {
+  const owned = new Map<string, Owned>();
+  if (buyers.length === 0) return owned;
+  if (!Number.isSafeInteger(productId)) throw new Error("product ids are integers");
+  const list = buyers.map(hex).join(",");
+  const [rows] = (await tx.execute(
+    sql.raw(`SELECT buyer_id, SUM(qty) AS units, SUM(expired) AS expired FROM (
+      SELECT buyer_id, qty, IF(expires_at <= ${time(now)}, qty, 0) AS expired FROM holds
+      WHERE product_id = ${productId} AND status = 'active' AND buyer_id IN (${list})
       UNION ALL
-      SELECT ${orders.buyerId}, ${orders.qty} FROM ${orders}
-      WHERE ${orders.productId} = ${productId} AND ${orders.status} IN ('pending', 'paid')
-        AND ${orders.buyerId} IN (${list})
-    ) AS owned GROUP BY buyer_id`)) as unknown as [{ buyer_id: Buffer | string; units: string }[]];
-  for (const row of rows) units.set(String(row.buyer_id), Number(row.units));
-  return units;
+      SELECT buyer_id, qty, 0 FROM orders
+      WHERE product_id = ${productId} AND status IN ('pending', 'paid') AND buyer_id IN (${list})
+    ) AS owned GROUP BY buyer_id`),
+  )) as unknown as [{ buyer_id: Buffer | string; units: string; expired: string }[]];
+  for (const row of rows) {
+    owned.set(String(row.buyer_id), { units: Number(row.units), expired: Number(row.expired) });
+  }
+  return owned;
 }
+
+/** A timestamp as a literal, to the millisecond, as the holds' times are written. */
+const time = (date: Date) => `'${date.toISOString().slice(0, 23).replace("T", " ")}'`;
+
+/** Bytes (a buyer id, a token) as a hex literal: no quoting to get wrong. */
+const hex = (bytes: string | Uint8Array) => `X'${Buffer.from(bytes).toString("hex")}'`;
 
 const autoIncrements = new WeakMap<Db, Promise<AutoIncrement>>();
 
@@ -87,10 +97,8 @@ export function holdsWrite(
   if (!rows.every((row) => Number.isSafeInteger(row.qty)) || !Number.isSafeInteger(productId)) {
     throw new Error("hold quantities and product ids must be integers");
   }
-  const time = (date: Date) => `'${date.toISOString().slice(0, 23).replace("T", " ")}'`;
   const created = time(createdAt);
   const expires = time(expiresAt);
-  const hex = (bytes: string | Uint8Array) => `X'${Buffer.from(bytes).toString("hex")}'`;
   const values = rows
     .map(
       (row) =>
