@@ -5,13 +5,10 @@ import { ReadinessProbe } from "./db/readiness";
 import type { Deps } from "./deps-type";
 import { createLogger, type Logger } from "./lib/logger";
 import { createMetrics } from "./lib/metrics";
-import { ProductCache } from "./lib/product-cache";
-import { RateLimiter } from "./lib/rate-limiter";
 import { createBuyerVerifier } from "./services/buyers";
 import { createHoldPipeline } from "./services/hold-pipeline";
 import { loadProduct } from "./services/products/cache";
-import { SoldOutBoard } from "./services/sold-out";
-import { StockHub } from "./services/stock-events";
+import { createProcessState } from "./state";
 
 export type BuildOptions = {
   /** Labels on every metric series (the worker id under a supervisor). */
@@ -41,17 +38,8 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
     dbHealth,
     readiness: new ReadinessProbe(config.DATABASE_URL, dbHealth),
     buyers: createBuyerVerifier(config),
-    stockHub: new StockHub(
-      { peek: (id) => deps.productCache.get(id), load: (id) => loadProduct(deps, id) },
-      { intervalMs: config.STOCK_EVENTS_INTERVAL_MS, maxStreams: config.STOCK_EVENTS_MAX_STREAMS },
-    ),
-    productCache: new ProductCache(config.PRODUCT_CACHE_TTL_MS, clock),
-    soldOut: new SoldOutBoard(config.PRODUCT_CACHE_TTL_MS),
+    ...createProcessState(config, clock, (id) => loadProduct(deps, id)),
     holdBatcher: createHoldPipeline(config, () => deps),
-    rateLimiter:
-      config.SHOPPER_RATE_PER_SECOND === undefined
-        ? undefined
-        : new RateLimiter(config.SHOPPER_RATE_PER_SECOND),
   };
   return deps;
 }

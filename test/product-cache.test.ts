@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { ProductCache } from "../src/lib/product-cache";
 import type { ProductView } from "../src/services/views";
+import { ProductCache } from "../src/state/product-cache";
 
 const view = (available: number): ProductView => ({
   id: 1,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { RateLimiter } from "../src/lib/rate-limiter";
+import { RateLimiter } from "../src/state/rate-limiter";
 
 describe("the token bucket", () => {
   test("2N tokens at once, then one per 1/N s, never more than 2N", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { type CachedProduct, ProductCache } from "../src/lib/product-cache";
-import { StockHub } from "../src/services/stock-events";
+import { type CachedProduct, ProductCache } from "../src/state/product-cache";
+import { StockHub } from "../src/state/stock-hub";
 
 // The stream hub's specification, against an in-memory product source (the hub reads products
 // only through the cache's peek and load; the HTTP and database side is stock-events.happy.test.ts).

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { CachedProduct } from "../lib/product-cache";
+import type { CachedProduct } from "../state/product-cache";
 import { stampedResponse } from "./bindings";
 
 /**

@@ -1,5 +1,5 @@
 import { AppError } from "../errors";
-import type { CachedProduct } from "../lib/product-cache";
+import type { CachedProduct } from "../state/product-cache";
 
 // The sale window. The database's clock decides it, inside the transaction that would grant the
 // hold (hold-pipeline/allocate.ts), so processes whose clocks disagree never open a sale early. Before

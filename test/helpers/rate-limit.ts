@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from "bun:test";
 import { createApp } from "../../src/app";
-import { RateLimiter } from "../../src/lib/rate-limiter";
+import { RateLimiter } from "../../src/state/rate-limiter";
 import { type Client, client, type Reply } from "../fixtures";
 import { createTestContext, type Running, rows, serve, type TestContext } from "./harness";
 

@@ -1,11 +1,11 @@
 import { type Context, Hono } from "hono";
 import type { Deps } from "../../deps-type";
 import { AppError } from "../../errors";
-import type { CachedProduct } from "../../lib/product-cache";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct } from "../../services/products/cache";
 import { watchProduct } from "../../services/products/watch";
+import type { CachedProduct } from "../../state/product-cache";
 import { deadlineOf } from "../bindings";
 import { type BuyerVariables, buyerAuth, buyerOf } from "../middleware";
 import { problemResponse } from "../problem";

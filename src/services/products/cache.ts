@@ -2,7 +2,7 @@ import { query } from "../../db/transaction";
 import { Deadline } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { notFound } from "../../errors";
-import type { CachedProduct } from "../../lib/product-cache";
+import type { CachedProduct } from "../../state/product-cache";
 import { type ProductView, toProductView } from "../views";
 import { type ProductSnapshot, readProduct } from "./stock";
 

@@ -1,4 +1,4 @@
-import type { CachedProduct } from "../lib/product-cache";
+import type { CachedProduct } from "./product-cache";
 
 /** Where the hub reads a product: the process's cache, and the shared read on a miss. */
 export type ProductSource = {
