@@ -7,7 +7,7 @@ import { createLogger, type Logger } from "./lib/logger";
 import { createMetrics } from "./lib/metrics";
 import { createBuyerVerifier } from "./services/buyers";
 import { createHoldPipeline } from "./services/hold-pipeline";
-import { loadProduct } from "./services/products/cache";
+import { loadProduct } from "./services/products";
 import { createProcessState } from "./state";
 
 export type BuildOptions = {

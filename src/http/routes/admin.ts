@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { Deps } from "../../deps-type";
 import { listMerchantEvents, redeliverEvent } from "../../services/merchant-events";
 import { listPaymentConflicts, resolvePaymentConflict } from "../../services/payment-conflicts";
-import { createProduct, restockProduct, updateProduct } from "../../services/products/admin";
+import { createProduct, restockProduct, updateProduct } from "../../services/products";
 import { listProducts } from "../../services/sale-report";
 import { deadlineOf } from "../bindings";
 import { adminAuth, jsonBody } from "../middleware";

@@ -72,8 +72,8 @@ async function keyedHold(
 /**
  * A refusal without the database: a sale that by this process's clock is far from open or long
  * over (see sale-window.ts), checked first as the database checks the window first, or a
- * sold-out product (see state/sold-out-board.ts). Not for a keyed request, whose 409 must be remembered
- * with its key.
+ * sold-out product (see state/sold-out-board.ts). Not for a keyed request, whose 409 must be
+ * remembered with its key.
  */
 function refuseFromMemory(
   deps: Deps,
