@@ -6,8 +6,8 @@ import * as ts from "typescript";
 // A module must never import, at run time, something that leads back to it: such a circle makes
 // load order decide which side sees the other half-initialised, and it is how the composition
 // root (deps.ts, which imports the services to build them) and the services (which need the
-// type of what it builds) once knotted together. A circle made only of `import type` is erased
-// before anything runs and is allowed; a circle with any value import in it is not.
+// type of what it builds) once knotted together. Nor does any circle remain through `import
+// type`: Deps is declared in a types-only module (deps-type.ts) whose imports lead nowhere back.
 
 const root = join(import.meta.dir, "..");
 
@@ -106,6 +106,7 @@ describe("src/ imports", () => {
   test("the walk sees the composition root and the services it imports", () => {
     const graph = importGraph();
     expect(graph.get("src/deps.ts")?.some((edge) => edge.value)).toBe(true);
+    expect(graph.get("src/deps-type.ts")?.some((edge) => edge.value)).toBe(false);
     expect(graph.size).toBeGreaterThan(50);
   });
 
@@ -120,5 +121,12 @@ describe("src/ imports", () => {
       );
     });
     expect(knotted).toEqual([]);
+  });
+
+  test("no circle at all, not even through `import type`", () => {
+    const named = circles(importGraph()).map((component) =>
+      component.map((file) => relative("src", file)).sort(),
+    );
+    expect(named).toEqual([]);
   });
 });
