@@ -1,32 +1,38 @@
 import { Hono } from "hono";
 import type { Deps } from "./deps-type";
 import { AppError } from "./errors";
-import type { RequestBindings } from "./http/bindings";
 import { withBodyLimit } from "./http/body-limit";
 import { createCors } from "./http/cors";
 import { withRequestLifecycle } from "./http/lifecycle";
+import { declaredRoutes, openApiDocument } from "./http/openapi";
 import { errorHandler, problemResponse } from "./http/problem";
-import { adminRoutes } from "./http/routes/admin";
-import { docsRoutes } from "./http/routes/docs";
-import { opsRoutes } from "./http/routes/ops";
-import { paymentRoutes } from "./http/routes/payments";
-import { shopRoutes } from "./http/routes/shop";
-import { webRoutes } from "./http/routes/web";
+import { type AppEnv, Router } from "./http/route";
+import { serveAdmin } from "./http/routes/admin";
+import { serveDocs } from "./http/routes/docs";
+import { serveOps } from "./http/routes/ops";
+import { servePayments } from "./http/routes/payments";
+import { serveShop } from "./http/routes/shop";
+import { serveWeb } from "./http/routes/web";
 import { requestSchemas } from "./http/schemas";
 
 const MAX_BODY_BYTES = 16 * 1024;
 
-/** Builds the HTTP app from its dependencies; no runtime API, so tests build the same app. */
+/**
+ * Builds the HTTP app from its dependencies; no runtime API, so tests build the same app. Each
+ * route is declared once (`src/http/routes/*.routes.ts`): the handlers below serve the
+ * declarations, `/openapi.json` documents them and `client/api.ts` is generated from them.
+ */
 export function createApp(deps: Deps) {
   const schemas = requestSchemas(deps.config);
-  // Chained, so that the app's type carries every route for Hono's typed client (AppType).
-  const app = new Hono<{ Bindings: RequestBindings }>()
-    .route("/", opsRoutes(deps, schemas))
-    .route("/api", shopRoutes(deps, schemas))
-    .route("/api/payments", paymentRoutes(deps, schemas))
-    .route("/api/admin", adminRoutes(deps, schemas))
-    .route("/", webRoutes())
-    .route("/", docsRoutes());
+  const routes = declaredRoutes(schemas);
+  const app = new Hono<AppEnv>();
+  const router = new Router(app);
+  serveOps(router, routes, deps, JSON.stringify(openApiDocument(schemas)));
+  serveShop(router, routes, deps, schemas);
+  servePayments(router, routes, deps);
+  serveAdmin(router, routes, deps);
+  serveWeb(router, routes);
+  serveDocs(router, routes);
   app.notFound((c) =>
     problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`)),
   );
@@ -42,9 +48,3 @@ export function createApp(deps: Deps) {
 }
 
 export type App = ReturnType<typeof createApp>;
-
-/**
- * The API's type for Hono's typed client: `hc<AppType>("https://sale.example")` knows every
- * route, its path parameters and JSON body, and the JSON it answers.
- */
-export type AppType = App;

@@ -28,8 +28,8 @@ type RouteEntry = { route: string; byStatus: Map<number, SeriesRecorder> };
  * answering synchronously (a cached product read) keeps Hono's and Bun's synchronous fast path:
  * one async middleware alone cost a third of the cached-read throughput.
  */
-export function withRequestLifecycle(
-  app: Hono<{ Bindings: RequestBindings }>,
+export function withRequestLifecycle<E extends { Bindings: RequestBindings }>(
+  app: Hono<E>,
   options: { logger: Logger; metrics: Metrics; deadlineMs: number; cors?: Cors },
 ): void {
   const { logger, metrics, deadlineMs, cors } = options;

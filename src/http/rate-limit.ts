@@ -34,7 +34,7 @@ function clientKey(c: ShopContext, trustProxy: boolean): string {
 export function rateLimited(deps: Pick<Deps, "rateLimiter" | "config">) {
   const { rateLimiter } = deps;
   const trustProxy = deps.config.TRUST_PROXY;
-  return <H extends (c: Context, next: Next) => Promise<unknown>>(handler: H): H => {
+  return <H extends (c: Context, next: Next) => Response | Promise<Response>>(handler: H): H => {
     if (rateLimiter === undefined) return handler;
     const perSecond = rateLimiter.ratePerSecond;
     // A bucket never lacks a whole token for more than a second: Retry-After is always 1.

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import type { Config } from "../config";
 import {
   conflictResolutions,
@@ -8,6 +8,7 @@ import {
   orderStatuses,
   paymentStatuses,
 } from "../db/schema";
+import { codeToStatus, type ErrorCode } from "../errors";
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 
@@ -18,9 +19,16 @@ const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** A path id: a positive integer below 10^15, without leading zeros. */
 export const ID_PATTERN = /^[1-9][0-9]{0,14}$/;
 
-export const IdParams = z.strictObject({
-  id: z.string().regex(ID_PATTERN, "must be a positive integer below 10^15").transform(Number),
-});
+const pathId = () =>
+  z.string().regex(ID_PATTERN, "must be a positive integer below 10^15").transform(Number);
+
+export const IdParams = z.strictObject({ id: pathId() });
+
+/** `IdParams` as a route declares it: the same check, its parameter described. */
+export const idParams = (what: string) =>
+  z.strictObject({
+    id: pathId().openapi({ description: `The ${what} id`, example: "42" }),
+  });
 
 const id = () => z.number().int().min(1).max(MAX_ID);
 
@@ -31,21 +39,32 @@ export const PageQuery = z.object({
     .regex(/^[0-9]{1,4}$/, "must be an integer from 1 to 1000")
     .transform(Number)
     .pipe(z.number().int().min(1, "must be at least 1").max(1000, "must be at most 1000"))
-    .default(100),
+    .default(100)
+    .openapi({ description: "Items per page, 1 to 1000 (default 100)", example: "100" }),
   after_id: z
     .string()
     .regex(/^[0-9]{1,15}$/, "must be a non-negative integer below 10^15")
     .transform(Number)
-    .default(0),
+    .default(0)
+    .openapi({
+      description: "The last id of the previous page (`next_after_id`); 0 for the first",
+      example: "0",
+    }),
 });
 /** The conflicts list: `?state=open` (default, the unresolved ones) or `all`. */
 export const ConflictPageQuery = PageQuery.extend({
-  state: z.enum(["open", "all"]).default("open"),
+  state: z
+    .enum(["open", "all"])
+    .default("open")
+    .openapi({ description: "`open` (default): the unresolved ones; `all`: every one" }),
 });
 
 /** The merchant events feed, optionally one delivery status only. */
 export const EventPageQuery = PageQuery.extend({
-  delivery: z.enum(deliveryStatuses).optional(),
+  delivery: z
+    .enum(deliveryStatuses)
+    .optional()
+    .openapi({ description: "Only events in this delivery status" }),
 });
 
 const productName = () => z.string().trim().min(1).max(200);
@@ -72,40 +91,56 @@ export const IdempotencyHeaders = z.object({
   "idempotency-key": z
     .string()
     .regex(/^[\x20-\x7e]{1,255}$/, "must be 1 to 255 printable ASCII characters")
-    .optional(),
+    .optional()
+    .openapi({
+      description: "Makes a retry safe: the same key and body get the first response again.",
+      example: "3f1c9a52-7d0e-4b8a-9e61-2c4d5f6a7b8c",
+    }),
 });
 
 export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
   return {
-    CreateHoldInput: z.strictObject({
-      product_id: id(),
-      qty: z.number().int().min(1).max(config.MAX_HOLD_QTY),
-    }),
-    CreateOrderInput: z.strictObject({ hold_id: id() }),
-    PaymentEventInput: z.strictObject({
-      idempotency_key: z.string().min(1).max(255),
-      order_id: id(),
-      status: z.enum(paymentStatuses),
-    }),
-    CreateProductInput: z.strictObject({
-      name: productName(),
-      price_cents: z.number().int().min(0).max(2_147_483_647),
-      stock: z.number().int().min(0).max(1_000_000_000),
-      max_per_buyer: maxPerBuyer().optional(),
-      sale_starts_at: saleEdge().optional(),
-      sale_ends_at: saleEdge().optional(),
-    }),
-    UpdateProductInput: z.strictObject({
-      name: productName().optional(),
-      max_per_buyer: maxPerBuyer().optional(),
-      sale_starts_at: saleEdge().optional(),
-      sale_ends_at: saleEdge().optional(),
-    }),
-    RestockInput: z.strictObject({ qty: z.number().int().min(1).max(1_000_000_000) }),
-    ResolveConflictInput: z.strictObject({
-      resolution: z.enum(conflictResolutions),
-      note: z.string().max(1000).nullable().optional(),
-    }),
+    CreateHoldInput: z
+      .strictObject({
+        product_id: id(),
+        qty: z.number().int().min(1).max(config.MAX_HOLD_QTY),
+      })
+      .openapi("CreateHoldInput"),
+    CreateOrderInput: z.strictObject({ hold_id: id() }).openapi("CreateOrderInput"),
+    PaymentEventInput: z
+      .strictObject({
+        idempotency_key: z.string().min(1).max(255),
+        order_id: id(),
+        status: z.enum(paymentStatuses),
+      })
+      .openapi("PaymentEventInput"),
+    CreateProductInput: z
+      .strictObject({
+        name: productName(),
+        price_cents: z.number().int().min(0).max(2_147_483_647),
+        stock: z.number().int().min(0).max(1_000_000_000),
+        max_per_buyer: maxPerBuyer().optional(),
+        sale_starts_at: saleEdge().optional(),
+        sale_ends_at: saleEdge().optional(),
+      })
+      .openapi("CreateProductInput"),
+    UpdateProductInput: z
+      .strictObject({
+        name: productName().optional(),
+        max_per_buyer: maxPerBuyer().optional(),
+        sale_starts_at: saleEdge().optional(),
+        sale_ends_at: saleEdge().optional(),
+      })
+      .openapi("UpdateProductInput"),
+    RestockInput: z
+      .strictObject({ qty: z.number().int().min(1).max(1_000_000_000) })
+      .openapi("RestockInput"),
+    ResolveConflictInput: z
+      .strictObject({
+        resolution: z.enum(conflictResolutions),
+        note: z.string().max(1000).nullable().optional(),
+      })
+      .openapi("ResolveConflictInput"),
   };
 }
 
@@ -142,113 +177,133 @@ export function quickHoldInput(
 
 const timestamp = z.iso.datetime({ precision: 3 });
 
-export const Product = z.object({
-  id: id(),
-  name: z.string(),
-  price_cents: z.number().int(),
-  stock_available: z.number().int(),
-  stock_reserved: z.number().int(),
-  available: z.number().int(),
-  max_per_buyer: z.number().int().nullable(),
-  sale_starts_at: timestamp.nullable(),
-  sale_ends_at: timestamp.nullable(),
-  sale_state: z.enum(["upcoming", "live", "ended"]),
-});
+export const Product = z
+  .object({
+    id: id(),
+    name: z.string(),
+    price_cents: z.number().int(),
+    stock_available: z.number().int(),
+    stock_reserved: z.number().int(),
+    available: z.number().int(),
+    max_per_buyer: z.number().int().nullable(),
+    sale_starts_at: timestamp.nullable(),
+    sale_ends_at: timestamp.nullable(),
+    sale_state: z.enum(["upcoming", "live", "ended"]),
+  })
+  .openapi("Product");
 
-export const Hold = z.object({
-  hold_id: id(),
-  product_id: id(),
-  buyer_id: buyerId(),
-  qty: z.number().int(),
-  status: z.enum(holdStatuses),
-  expires_at: timestamp,
-  order_id: id().optional(),
-});
+export const Hold = z
+  .object({
+    hold_id: id(),
+    product_id: id(),
+    buyer_id: buyerId(),
+    qty: z.number().int(),
+    status: z.enum(holdStatuses),
+    expires_at: timestamp,
+    order_id: id().optional(),
+  })
+  .openapi("Hold");
 
-export const Order = z.object({
-  order_id: id(),
-  hold_id: id(),
-  product_id: id(),
-  buyer_id: buyerId(),
-  qty: z.number().int(),
-  unit_price_cents: z.number().int(),
-  total_cents: z.number().int(),
-  status: z.enum(orderStatuses),
-  created_at: timestamp,
-});
+export const Order = z
+  .object({
+    order_id: id(),
+    hold_id: id(),
+    product_id: id(),
+    buyer_id: buyerId(),
+    qty: z.number().int(),
+    unit_price_cents: z.number().int(),
+    total_cents: z.number().int(),
+    status: z.enum(orderStatuses),
+    created_at: timestamp,
+  })
+  .openapi("Order");
 
-export const ProductReportPage = z.object({
-  products: z.array(
-    Product.extend({
-      units_paid: z.number().int(),
-      units_pending: z.number().int(),
-      sold_out_at: timestamp.nullable(),
-    }),
-  ),
-  next_after_id: id().nullable(),
-});
-
-export const PaymentConflict = z.object({
-  id: id(),
-  idempotency_key: z.string(),
-  order_id: id(),
-  status: z.enum(paymentStatuses),
-  order_status: z.enum(orderStatuses).nullable(),
-  received_at: timestamp,
-  resolved_at: timestamp.nullable(),
-  resolution: z.enum(conflictResolutions).nullable(),
-});
-
-export const PaymentConflictPage = z.object({
-  conflicts: z.array(PaymentConflict),
-  next_after_id: id().nullable(),
-});
-
-export const MerchantEvent = z.object({
-  id: id(),
-  type: z.enum(merchantEventTypes),
-  order_id: id(),
-  created_at: timestamp,
-  data: z
-    .record(z.string(), z.unknown())
-    .describe(
-      "The order as GET /api/orders/:id showed it (order.cancelled adds `reason`), or the conflict (payment.conflict)",
+export const ProductReportPage = z
+  .object({
+    products: z.array(
+      Product.extend({
+        units_paid: z.number().int(),
+        units_pending: z.number().int(),
+        sold_out_at: timestamp.nullable(),
+      }),
     ),
-  delivery: z.object({
-    status: z.enum(deliveryStatuses),
-    attempts: z.number().int(),
-    last_error: z.string().nullable(),
-    next_attempt_at: timestamp.nullable(),
-    delivered_at: timestamp.nullable(),
-  }),
-});
+    next_after_id: id().nullable(),
+  })
+  .openapi("ProductReportPage");
 
-export const MerchantEventPage = z.object({
-  events: z.array(MerchantEvent),
-  next_after_id: id().nullable(),
-});
+export const PaymentConflict = z
+  .object({
+    id: id(),
+    idempotency_key: z.string(),
+    order_id: id(),
+    status: z.enum(paymentStatuses),
+    order_status: z.enum(orderStatuses).nullable(),
+    received_at: timestamp,
+    resolved_at: timestamp.nullable(),
+    resolution: z.enum(conflictResolutions).nullable(),
+  })
+  .openapi("PaymentConflict");
 
-export const WebhookResult = z.object({
-  order_id: id(),
-  order_status: z.enum(orderStatuses).nullable(),
-  applied: z.boolean(),
-  duplicate: z.boolean(),
-  conflict: z.literal(true).optional(),
-  deferred: z.literal(true).optional(),
-});
+export const PaymentConflictPage = z
+  .object({
+    conflicts: z.array(PaymentConflict),
+    next_after_id: id().nullable(),
+  })
+  .openapi("PaymentConflictPage");
 
-export const Problem = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  code: z.string(),
-  detail: z.string(),
-  available: z.number().int().optional(),
-  order_id: id().optional(),
-  limit: z.number().int().optional(),
-  used: z.number().int().optional(),
-  starts_at: timestamp.optional(),
-  ended_at: timestamp.optional(),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  conflict: PaymentConflict.optional(),
-});
+export const MerchantEvent = z
+  .object({
+    id: id(),
+    type: z.enum(merchantEventTypes),
+    order_id: id(),
+    created_at: timestamp,
+    data: z
+      .record(z.string(), z.unknown())
+      .describe(
+        "The order as GET /api/orders/:id showed it (order.cancelled adds `reason`), or the conflict (payment.conflict)",
+      ),
+    delivery: z.object({
+      status: z.enum(deliveryStatuses),
+      attempts: z.number().int(),
+      last_error: z.string().nullable(),
+      next_attempt_at: timestamp.nullable(),
+      delivered_at: timestamp.nullable(),
+    }),
+  })
+  .openapi("MerchantEvent");
+
+export const MerchantEventPage = z
+  .object({
+    events: z.array(MerchantEvent),
+    next_after_id: id().nullable(),
+  })
+  .openapi("MerchantEventPage");
+
+export const WebhookResult = z
+  .object({
+    order_id: id(),
+    order_status: z.enum(orderStatuses).nullable(),
+    applied: z.boolean(),
+    duplicate: z.boolean(),
+    conflict: z.literal(true).optional(),
+    deferred: z.literal(true).optional(),
+  })
+  .openapi("WebhookResult");
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.enum(Object.keys(codeToStatus) as [ErrorCode, ...ErrorCode[]]),
+    detail: z.string(),
+    available: z.number().int().optional(),
+    order_id: id().optional(),
+    limit: z.number().int().optional(),
+    used: z.number().int().optional(),
+    starts_at: timestamp.optional(),
+    ended_at: timestamp.optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    conflict: PaymentConflict.optional(),
+  })
+  .openapi("Problem");

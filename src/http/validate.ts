@@ -1,4 +1,3 @@
-import { zValidator } from "@hono/zod-validator";
 import type { Context, Env, Handler, ValidationTargets } from "hono";
 import type { z } from "zod";
 import { AppError, type FieldError } from "../errors";
@@ -23,20 +22,7 @@ function validationFailed(
   });
 }
 
-/** zValidator whose failures are the contract's 422 `validation_failed` problem. */
-export function validate<Target extends keyof ValidationTargets, Schema extends z.ZodType>(
-  target: Target,
-  schema: Schema,
-) {
-  return zValidator(target, schema, (result) => {
-    if (!result.success) throw validationFailed(target, result.error);
-  });
-}
-
-/**
- * The same validation, synchronously, for a route that must be able to answer without
- * awaiting anything (zValidator always awaits): the cached product read.
- */
+/** A request part validated by `schema`, synchronously; a failure is the contract's 422. */
 export function parseNow<Schema extends z.ZodType>(
   target: keyof ValidationTargets,
   schema: Schema,
@@ -78,7 +64,7 @@ export function readJson(c: Context): Promise<unknown> {
 
 type IdempotencyHeader = z.output<typeof IdempotencyHeaders>;
 
-/** What a keyed JSON route takes, as Hono's validators would declare it (for `hc<AppType>`). */
+/** What a keyed JSON route takes, as Hono's validators would declare it. */
 type KeyedJsonInput<Schema extends z.ZodType> = {
   in: { json: z.input<Schema>; header: Partial<IdempotencyHeader> };
   out: { json: z.output<Schema>; header: IdempotencyHeader };
@@ -90,7 +76,6 @@ type KeyedJsonInput<Schema extends z.ZodType> = {
  * may give the schema's output for a valid body without running it (see `quickHoldInput`). One
  * handler rather than validator middleware before a handler: a route with two layers is
  * composed by Hono on every request, which cost a sold-out refusal more than its checks did.
- * Typed as a validated route, so `hc<AppType>` sees the body and the header.
  */
 export function keyedJsonRoute<Schema extends z.ZodType, E extends Env>(
   schema: Schema,

@@ -2,8 +2,9 @@ import { readFile } from "node:fs/promises";
 import { dirname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Scalar } from "@scalar/hono-api-reference";
-import { Hono } from "hono";
 import { AppError } from "../../errors";
+import type { Router } from "../route";
+import type { opsRoutes } from "./ops.routes";
 
 const ASSETS_ROUTE = "/docs/assets";
 
@@ -22,31 +23,31 @@ const contentTypes: Record<string, string> = {
   ".map": "application/json",
 };
 
-export function docsRoutes() {
+export function serveDocs(router: Router, routes: ReturnType<typeof opsRoutes>) {
   const root = scalarBundleDir();
-  return new Hono()
-    .get(
-      "/docs",
-      Scalar({
-        url: "/openapi.json",
-        pageTitle: "flash-sale API",
-        cdn: `${ASSETS_ROUTE}/standalone.js`,
-        // Scalar would fetch its fonts from its own servers; the system's fonts do.
-        withDefaultFonts: false,
-      }),
-    )
-    .get(`${ASSETS_ROUTE}/*`, async (c) => {
-      const relative = normalize(c.req.path.slice(ASSETS_ROUTE.length + 1));
-      const path = join(root, relative);
-      const type = contentTypes[relative.slice(relative.lastIndexOf("."))];
-      if (!type || !path.startsWith(root + sep)) {
-        throw new AppError("not_found", `No route for GET ${c.req.path}.`);
-      }
-      const body = await readFile(path).catch(() => undefined);
-      if (!body) throw new AppError("not_found", `No route for GET ${c.req.path}.`);
-      return c.body(body, 200, {
-        "content-type": type,
-        "cache-control": "public, max-age=86400",
-      });
+  router.handleAsIs(
+    routes.getApiReference,
+    Scalar({
+      url: "/openapi.json",
+      pageTitle: "flash-sale API",
+      cdn: `${ASSETS_ROUTE}/standalone.js`,
+      // Scalar would fetch its fonts from its own servers; the system's fonts do.
+      withDefaultFonts: false,
+    }),
+  );
+  // The page's own files: not an API route, so not declared.
+  router.app.get(`${ASSETS_ROUTE}/*`, async (c) => {
+    const relative = normalize(c.req.path.slice(ASSETS_ROUTE.length + 1));
+    const path = join(root, relative);
+    const type = contentTypes[relative.slice(relative.lastIndexOf("."))];
+    if (!type || !path.startsWith(root + sep)) {
+      throw new AppError("not_found", `No route for GET ${c.req.path}.`);
+    }
+    const body = await readFile(path).catch(() => undefined);
+    if (!body) throw new AppError("not_found", `No route for GET ${c.req.path}.`);
+    return c.body(body, 200, {
+      "content-type": type,
+      "cache-control": "public, max-age=86400",
     });
+  });
 }

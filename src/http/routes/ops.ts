@@ -1,23 +1,28 @@
-import { Hono } from "hono";
 import type { Deps } from "../../deps-type";
 import { serviceUnavailable } from "../../errors";
-import { openApiDocument } from "../openapi";
-import type { RequestSchemas } from "../schemas";
+import type { Router } from "../route";
+import type { opsRoutes } from "./ops.routes";
 
-export function opsRoutes(deps: Deps, schemas: RequestSchemas) {
-  const document = JSON.stringify(openApiDocument(schemas));
-  return new Hono()
-    .get("/healthz", (c) => c.json({ status: "ok" }))
-    .get("/readyz", async (c) => {
-      if (!(await deps.readiness.check())) {
-        throw serviceUnavailable("The database does not answer.");
-      }
-      return c.json({ status: "ready" });
-    })
-    .get("/metrics", async (c) => {
-      return c.body(await deps.metrics.scrape(), 200, {
-        "content-type": deps.metrics.registry.contentType,
-      });
-    })
-    .get("/openapi.json", (c) => c.body(document, 200, { "content-type": "application/json" }));
+/** The probes, the metrics scrape and the OpenAPI document (`document`, written out once). */
+export function serveOps(
+  router: Router,
+  routes: ReturnType<typeof opsRoutes>,
+  deps: Deps,
+  document: string,
+) {
+  router.handleAsIs(routes.getHealth, (c) => c.json({ status: "ok" }));
+  router.handleAsIs(routes.getReadiness, async (c) => {
+    if (!(await deps.readiness.check())) {
+      throw serviceUnavailable("The database does not answer.");
+    }
+    return c.json({ status: "ready" });
+  });
+  router.handleAsIs(routes.getMetrics, async (c) => {
+    return c.body(await deps.metrics.scrape(), 200, {
+      "content-type": deps.metrics.registry.contentType,
+    });
+  });
+  router.handleAsIs(routes.getOpenApiDocument, (c) =>
+    c.body(document, 200, { "content-type": "application/json" }),
+  );
 }

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Hono } from "hono";
+import type { Router } from "../route";
+import type { opsRoutes } from "./ops.routes";
 
 /**
  * Where the page's files are: beside this module when run from source (Bun), or under the
@@ -20,7 +21,7 @@ const asset = (name: string) => readFileSync(join(webDir(), name), "utf8");
  * The operator's page and its two assets, served by the service itself: the machines that run
  * a sale may have no internet, so nothing comes from a CDN. Read once when the app is built.
  */
-export function webRoutes() {
+export function serveWeb(router: Router, routes: ReturnType<typeof opsRoutes>) {
   const page = asset("admin.html");
   const script = asset("admin.js");
   const style = asset("admin.css");
@@ -32,14 +33,13 @@ export function webRoutes() {
     "referrer-policy": "no-referrer",
     "cache-control": "no-cache",
   };
-  return new Hono()
-    .get("/admin", (c) =>
-      c.body(page, 200, { "content-type": "text/html; charset=utf-8", ...security }),
-    )
-    .get("/admin/admin.js", (c) =>
-      c.body(script, 200, { "content-type": "text/javascript; charset=utf-8", ...security }),
-    )
-    .get("/admin/admin.css", (c) =>
-      c.body(style, 200, { "content-type": "text/css; charset=utf-8", ...security }),
-    );
+  router.handleAsIs(routes.getOperatorPage, (c) =>
+    c.body(page, 200, { "content-type": "text/html; charset=utf-8", ...security }),
+  );
+  router.handleAsIs(routes.getOperatorScript, (c) =>
+    c.body(script, 200, { "content-type": "text/javascript; charset=utf-8", ...security }),
+  );
+  router.handleAsIs(routes.getOperatorStyle, (c) =>
+    c.body(style, 200, { "content-type": "text/css; charset=utf-8", ...security }),
+  );
 }

@@ -1,0 +1,70 @@
+import { z } from "@hono/zod-openapi";
+import { defineRoute, json, problems } from "../route";
+import { type RequestSchemas, WebhookResult } from "../schemas";
+
+const signatureHeader = (description: string) =>
+  z
+    .string()
+    .optional()
+    .openapi({ description: `${description}. Required when WEBHOOK_SECRET is set.` });
+
+/** The payment provider's webhook. */
+export function paymentRoutes(schemas: RequestSchemas) {
+  return {
+    receivePaymentEvent: defineRoute({
+      method: "post",
+      path: "/api/payments/webhook",
+      operationId: "receivePaymentEvent",
+      tags: ["payments"],
+      summary:
+        "Payment provider event, signed per Standard Webhooks with WEBHOOK_SECRET (none set: every webhook is 401)",
+      request: {
+        headers: z.object({
+          "webhook-id": signatureHeader("The event's unique id (Standard Webhooks)"),
+          "webhook-timestamp": signatureHeader(
+            "Unix seconds when the event was signed; five minutes of tolerance",
+          ),
+          "webhook-signature": signatureHeader(
+            "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated",
+          ),
+        }),
+        body: {
+          required: true,
+          ...json(schemas.PaymentEventInput, {
+            idempotency_key: "evt_123",
+            order_id: 7,
+            status: "succeeded",
+          }),
+        },
+      },
+      responses: {
+        200: {
+          description: "Applied, duplicate or recorded against a final order",
+          ...json(WebhookResult, {
+            order_id: 7,
+            order_status: "paid",
+            applied: true,
+            duplicate: false,
+          }),
+        },
+        202: {
+          description: "Deferred: the order does not exist yet",
+          ...json(WebhookResult, {
+            order_id: 9,
+            order_status: null,
+            applied: false,
+            duplicate: false,
+            deferred: true,
+          }),
+        },
+        ...problems({
+          invalid_signature: "missing, wrong or stale signature, or no WEBHOOK_SECRET configured",
+          validation_failed: "a body field is not valid",
+          idempotency_key_reused: "this idempotency_key came with another body",
+          service_unavailable:
+            "the database is unreachable or too busy, or the request did not finish in time; nothing changed",
+        }),
+      },
+    }),
+  };
+}
