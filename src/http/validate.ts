@@ -1,4 +1,4 @@
-import type { Context, Env, Handler, ValidationTargets } from "hono";
+import type { Context, Env, ValidationTargets } from "hono";
 import type { z } from "zod";
 import { AppError, type FieldError } from "../errors";
 import { ID_PATTERN, IdempotencyHeaders, IdParams } from "./schemas";
@@ -62,14 +62,6 @@ export function readJson(c: Context): Promise<unknown> {
   return c.req.json().then(undefined, malformedJson);
 }
 
-type IdempotencyHeader = z.output<typeof IdempotencyHeaders>;
-
-/** What a keyed JSON route takes, as Hono's validators would declare it. */
-type KeyedJsonInput<Schema extends z.ZodType> = {
-  in: { json: z.input<Schema>; header: Partial<IdempotencyHeader> };
-  out: { json: z.output<Schema>; header: IdempotencyHeader };
-};
-
 /**
  * A route taking a JSON body validated by `schema` and an optional `Idempotency-Key` header:
  * checked in that order (header 422, 415, 400, body 422), then `serve` runs with both; `quick`
@@ -85,7 +77,7 @@ export function keyedJsonRoute<Schema extends z.ZodType, E extends Env>(
     key: string | undefined,
   ) => Response | Promise<Response>,
   quick?: (value: unknown) => z.output<Schema> | undefined,
-): Handler<E, string, KeyedJsonInput<Schema>, Promise<Response>> {
+): (c: Context<E>) => Promise<Response> {
   return (c) => {
     const key = c.req.header("idempotency-key");
     // Most requests carry no key: nothing to check.
