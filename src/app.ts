@@ -27,7 +27,7 @@ export function createApp(deps: Deps) {
   const routes = declaredRoutes(schemas);
   const app = new Hono<AppEnv>();
   const router = new Router(app);
-  serveOps(router, routes, deps, JSON.stringify(openApiDocument(schemas)));
+  serveOps(router, routes, deps, () => JSON.stringify(openApiDocument(schemas)));
   serveShop(router, routes, deps, schemas);
   servePayments(router, routes, deps);
   serveAdmin(router, routes, deps);

@@ -3,13 +3,18 @@ import { serviceUnavailable } from "../../errors";
 import type { Router } from "../route";
 import type { opsRoutes } from "./ops.routes";
 
-/** The probes, the metrics scrape and the OpenAPI document (`document`, written out once). */
+/**
+ * The probes, the metrics scrape and the OpenAPI document, written out on its first request and
+ * kept: generating it takes longer than all the rest of an app's start-up, and most processes
+ * (each worker, each test's app) are never asked for it.
+ */
 export function serveOps(
   router: Router,
   routes: ReturnType<typeof opsRoutes>,
   deps: Deps,
-  document: string,
+  writeDocument: () => string,
 ) {
+  let document: string | undefined;
   router.handleAsIs(routes.getHealth, (c) => c.json({ status: "ok" }));
   router.handleAsIs(routes.getReadiness, async (c) => {
     if (!(await deps.readiness.check())) {
@@ -23,6 +28,6 @@ export function serveOps(
     });
   });
   router.handleAsIs(routes.getOpenApiDocument, (c) =>
-    c.body(document, 200, { "content-type": "application/json" }),
+    c.body((document ??= writeDocument()), 200, { "content-type": "application/json" }),
   );
 }
