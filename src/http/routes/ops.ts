@@ -27,7 +27,8 @@ export function serveOps(
       "content-type": deps.metrics.registry.contentType,
     });
   });
-  router.handleAsIs(routes.getOpenApiDocument, (c) =>
-    c.body((document ??= writeDocument()), 200, { "content-type": "application/json" }),
-  );
+  router.handleAsIs(routes.getOpenApiDocument, (c) => {
+    document ??= writeDocument();
+    return c.body(document, 200, { "content-type": "application/json" });
+  });
 }
