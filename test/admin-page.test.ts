@@ -9,7 +9,7 @@ import { ADMIN_TOKEN, rows, useServedContext } from "./helpers/harness";
 
 // The operator's page in a real browser: Debian's Chromium driven by playwright-core.
 
-// The README's picture is replaced only when asked for, so that a test run leaves the tree clean.
+// docs/api.md's picture is replaced only when asked for, so that a test run leaves the tree clean.
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT
   ? join(import.meta.dir, "..", "docs", "admin-page.png")
   : join(tmpdir(), `flash-sale-admin-page-${process.pid}.png`);
@@ -73,7 +73,7 @@ describe("GET /admin in Chromium", () => {
       (seen) => seen === "460",
       3000,
     );
-    // A few seconds of sale for the chart, then the picture the README shows.
+    // A few seconds of sale for the chart, then the picture docs/api.md shows.
     for (let second = 0; second < 4; second++) {
       await Promise.all(Array.from({ length: 10 * (second + 1) }, () => createHold(api, hot, 1)));
       await page.waitForTimeout(1000);

@@ -3,6 +3,7 @@ import {
   cpSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -15,27 +16,36 @@ import mysql from "mysql2/promise";
 import { databaseUrl } from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
 
-// Every example of the README, run in order against a server started as the README tells a user
-// to start one (`bash scripts/serve.sh`, in a fresh copy of this checkout, on a free port with a
-// fresh database). The format, also described in the README ("How the examples are checked"):
+// Every example of the README and then of each docs/*.md page (by name), run in order as one
+// session against a server started as the README tells a user to start one (`bash
+// scripts/serve.sh`, in a fresh copy of this checkout, on a free port with a fresh database). The
+// format, also described in docs/testing.md ("How the examples are checked"):
 // a fenced block whose info string is `sh example` holds commands; a command (continued over
 // lines ending in `\`) may be followed at once by its answer, comment lines starting with
 // `# <status>` and then the body as JSON (which may go on over further `#` lines). The body must
 // equal the JSON shown, field for field; the string "<timestamp>" stands for any ISO 8601 UTC
 // time with milliseconds. A status alone checks the status only. A command without an answer
 // must exit 0. Commands run one after another as in one shell session, `localhost:3000` being
-// the test's server, and every `curl` of the README must be in such a block.
+// the test's server, and every `curl` of these pages must be in such a block.
 
 const ROOT = join(import.meta.dir, "..");
-const README = readFileSync(join(ROOT, "README.md"), "utf8");
+/** The pages whose examples run, in the order they run. */
+const PAGES = [
+  "README.md",
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((file) => file.endsWith(".md"))
+    .sort()
+    .map((file) => `docs/${file}`),
+].map((page) => ({ page, markdown: readFileSync(join(ROOT, page), "utf8") }));
+const EXAMPLE_BLOCK = /^```sh example\n([\s\S]*?)^```$/gm;
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
-type Step = { block: number; command: string; status?: number; body?: unknown };
+type Step = { page: string; block: number; command: string; status?: number; body?: unknown };
 
-/** The README's example blocks as commands with their expected answers, in order. */
-function exampleSteps(markdown: string): Step[] {
+/** A page's example blocks as commands with their expected answers, in order. */
+function exampleSteps(page: string, markdown: string): Step[] {
   const steps: Step[] = [];
-  const blocks = [...markdown.matchAll(/^```sh example\n([\s\S]*?)^```$/gm)];
+  const blocks = [...markdown.matchAll(EXAMPLE_BLOCK)];
   for (const [index, block] of blocks.entries()) {
     const lines = (block[1] ?? "").split("\n");
     let i = 0;
@@ -48,7 +58,7 @@ function exampleSteps(markdown: string): Step[] {
       let command = line;
       while (command.endsWith("\\") && i + 1 < lines.length) command += `\n${lines[++i]}`;
       i++;
-      const step: Step = { block: index + 1, command };
+      const step: Step = { page, block: index + 1, command };
       const answer = /^# (\d{3})\b ?(.*)$/.exec(lines[i] ?? "");
       if (answer) {
         let body = answer[2] ?? "";
@@ -126,7 +136,7 @@ function userEnv(extra: Record<string, string>): Record<string, string> {
 }
 
 describe("the README's examples", () => {
-  const steps = exampleSteps(README);
+  const steps = PAGES.flatMap(({ page, markdown }) => exampleSteps(page, markdown));
   const name = `fs_readme_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   let dir = "";
   let port = 0;
@@ -175,9 +185,13 @@ describe("the README's examples", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test("every curl of the README is in an example block", () => {
-    const outside = README.replace(/^```sh example\n[\s\S]*?^```$/gm, "");
-    expect(outside.match(/^\s*curl .*$/gm) ?? []).toEqual([]);
+  test("every curl of the README and docs/ is in an example block", () => {
+    const outside = PAGES.flatMap(({ page, markdown }) =>
+      (markdown.replace(EXAMPLE_BLOCK, "").match(/^\s*curl .*$/gm) ?? []).map(
+        (line) => `${page}: ${line}`,
+      ),
+    );
+    expect(outside).toEqual([]);
     expect(steps.filter((s) => s.status !== undefined).length).toBeGreaterThan(20);
   });
 
@@ -191,7 +205,7 @@ describe("the README's examples", () => {
     expect(printed).toContain("-H 'webhook-signature: v1,");
   });
 
-  test("each answer is the one the README shows, in order", async () => {
+  test("each answer is the one the page shows, in order", async () => {
     if (server?.exitCode !== null) {
       throw new Error(`serve.sh exited:\n${readFileSync(join(dir, "serve.log"), "utf8")}`);
     }
@@ -215,7 +229,7 @@ describe("the README's examples", () => {
         env: userEnv({}),
         stderr: "pipe",
       });
-      const where = `README example block ${step.block}:\n${step.command}\n`;
+      const where = `${step.page} example block ${step.block}:\n${step.command}\n`;
       if (step.status === undefined) {
         expect(`${where}exit ${run.exitCode} ${run.stderr.toString()}`).toBe(`${where}exit 0 `);
         continue;

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestContext, type Running, serve, type TestContext } from "./helpers/harness";
 import { sendRaw } from "./helpers/raw-http";
 
-// What reaches the app and what Bun answers by itself (README, "What the runtime answers
+// What reaches the app and what Bun answers by itself (docs/api.md, "What the runtime answers
 // itself"). The second half pins Bun's own behaviour: should a Bun upgrade start handing these
-// requests to the app, these tests fail and the README's account must change with them.
+// requests to the app, these tests fail and that account must change with them.
 
 let ctx: TestContext;
 let running: Running;
