@@ -5,18 +5,19 @@ import type { Hono } from "hono";
 /** A problem document (RFC 9457) whose `code` is one of `Code`. */
 export type Problem<Code extends ErrorCode = ErrorCode> = Omit<ProblemDocument, "code"> & { code: Code };
 
-export type ErrorCode = "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "conflict_already_resolved" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
+export type ErrorCode = "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "conflict_already_resolved" | "order_already_paid" | "stock_in_use" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
 
 type ProblemDocument = {
   type: string;
   title: string;
   status: number;
-  code: "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "conflict_already_resolved" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
+  code: "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "conflict_already_resolved" | "order_already_paid" | "stock_in_use" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
   detail: string;
   available?: number;
   order_id?: number;
   limit?: number;
   used?: number;
+  reserved?: number;
   starts_at?: string;
   ended_at?: string;
   errors?: {
@@ -27,7 +28,7 @@ type ProblemDocument = {
     id: number;
     idempotency_key: string;
     order_id: number;
-    status: "succeeded" | "failed";
+    status: "succeeded" | "failed" | "refunded";
     order_status: "pending" | "paid" | "cancelled" | null;
     received_at: string;
     resolved_at: string | null;
@@ -384,6 +385,7 @@ export type UpdateProductRequest = {
   };
   json: {
     name?: string;
+    price_cents?: number;
     max_per_buyer?: number | null;
     sale_starts_at?: string | null;
     sale_ends_at?: string | null;
@@ -458,6 +460,80 @@ export type RestockProduct500 = Problem<"internal_error">;
 
 export type RestockProduct503 = Problem<"service_unavailable">;
 
+/** POST /api/admin/products/{id}/stock-corrections: what it takes. */
+export type CorrectStockRequest = {
+  param: {
+    id: string;
+  };
+  json: {
+    delta: number;
+    note?: string | null;
+  };
+};
+
+export type CorrectStock200 = {
+  id: number;
+  name: string;
+  price_cents: number;
+  stock_available: number;
+  stock_reserved: number;
+  available: number;
+  max_per_buyer: number | null;
+  sale_starts_at: string | null;
+  sale_ends_at: string | null;
+  sale_state: "upcoming" | "live" | "ended";
+};
+
+export type CorrectStock400 = Problem<"malformed_json">;
+
+export type CorrectStock401 = Problem<"unauthorized">;
+
+export type CorrectStock404 = Problem<"product_not_found">;
+
+export type CorrectStock409 = Problem<"stock_in_use">;
+
+export type CorrectStock413 = Problem<"payload_too_large">;
+
+export type CorrectStock415 = Problem<"unsupported_media_type">;
+
+export type CorrectStock422 = Problem<"validation_failed">;
+
+export type CorrectStock500 = Problem<"internal_error">;
+
+export type CorrectStock503 = Problem<"service_unavailable">;
+
+/** GET /api/admin/audit: what it takes. */
+export type ListAuditEntriesRequest = {
+  query?: {
+    limit?: string;
+    after_id?: string;
+  };
+};
+
+export type ListAuditEntries200 = {
+  entries: ({
+    id: number;
+    at: string;
+    action: string;
+    target: string;
+    request_id: string;
+    client_ip: string | null;
+    changes: {
+      [key: string]: unknown[];
+    };
+    note: string | null;
+  })[];
+  next_after_id: number | null;
+};
+
+export type ListAuditEntries401 = Problem<"unauthorized">;
+
+export type ListAuditEntries422 = Problem<"validation_failed">;
+
+export type ListAuditEntries500 = Problem<"internal_error">;
+
+export type ListAuditEntries503 = Problem<"service_unavailable">;
+
 /** GET /api/admin/payment-conflicts: what it takes. */
 export type ListPaymentConflictsRequest = {
   query?: {
@@ -472,7 +548,7 @@ export type ListPaymentConflicts200 = {
     id: number;
     idempotency_key: string;
     order_id: number;
-    status: "succeeded" | "failed";
+    status: "succeeded" | "failed" | "refunded";
     order_status: "pending" | "paid" | "cancelled" | null;
     received_at: string;
     resolved_at: string | null;
@@ -504,7 +580,7 @@ export type ResolvePaymentConflict200 = {
   id: number;
   idempotency_key: string;
   order_id: number;
-  status: "succeeded" | "failed";
+  status: "succeeded" | "failed" | "refunded";
   order_status: "pending" | "paid" | "cancelled" | null;
   received_at: string;
   resolved_at: string | null;
@@ -793,6 +869,27 @@ export type ApiSchema = {
       | { input: RestockProductRequest; output: RestockProduct422; outputFormat: "json"; status: 422 }
       | { input: RestockProductRequest; output: RestockProduct500; outputFormat: "json"; status: 500 }
       | { input: RestockProductRequest; output: RestockProduct503; outputFormat: "json"; status: 503 };
+  };
+  "/api/admin/products/:id/stock-corrections": {
+    $post:
+      | { input: CorrectStockRequest; output: CorrectStock200; outputFormat: "json"; status: 200 }
+      | { input: CorrectStockRequest; output: CorrectStock400; outputFormat: "json"; status: 400 }
+      | { input: CorrectStockRequest; output: CorrectStock401; outputFormat: "json"; status: 401 }
+      | { input: CorrectStockRequest; output: CorrectStock404; outputFormat: "json"; status: 404 }
+      | { input: CorrectStockRequest; output: CorrectStock409; outputFormat: "json"; status: 409 }
+      | { input: CorrectStockRequest; output: CorrectStock413; outputFormat: "json"; status: 413 }
+      | { input: CorrectStockRequest; output: CorrectStock415; outputFormat: "json"; status: 415 }
+      | { input: CorrectStockRequest; output: CorrectStock422; outputFormat: "json"; status: 422 }
+      | { input: CorrectStockRequest; output: CorrectStock500; outputFormat: "json"; status: 500 }
+      | { input: CorrectStockRequest; output: CorrectStock503; outputFormat: "json"; status: 503 };
+  };
+  "/api/admin/audit": {
+    $get:
+      | { input: ListAuditEntriesRequest; output: ListAuditEntries200; outputFormat: "json"; status: 200 }
+      | { input: ListAuditEntriesRequest; output: ListAuditEntries401; outputFormat: "json"; status: 401 }
+      | { input: ListAuditEntriesRequest; output: ListAuditEntries422; outputFormat: "json"; status: 422 }
+      | { input: ListAuditEntriesRequest; output: ListAuditEntries500; outputFormat: "json"; status: 500 }
+      | { input: ListAuditEntriesRequest; output: ListAuditEntries503; outputFormat: "json"; status: 503 };
   };
   "/api/admin/payment-conflicts": {
     $get:

@@ -16,6 +16,8 @@ export const codeToStatus = {
   sale_not_started: 409,
   sale_ended: 409,
   conflict_already_resolved: 409,
+  order_already_paid: 409,
+  stock_in_use: 409,
   hold_expired: 410,
   hold_released: 410,
   payload_too_large: 413,
@@ -46,6 +48,8 @@ const titles: Record<ErrorCode, string> = {
   sale_not_started: "Sale not started",
   sale_ended: "Sale ended",
   conflict_already_resolved: "Conflict already resolved",
+  order_already_paid: "Order already paid",
+  stock_in_use: "Stock in use",
   hold_expired: "Hold expired",
   hold_released: "Hold released",
   payload_too_large: "Payload too large",
@@ -65,6 +69,8 @@ export type ProblemExtras = {
   order_id?: number;
   limit?: number;
   used?: number;
+  /** Units in active holds, on `stock_in_use`. */
+  reserved?: number;
   starts_at?: string;
   ended_at?: string;
   errors?: FieldError[];

@@ -32,6 +32,7 @@ describe("migrator", () => {
       )) as unknown as [{ name: string }[]];
       expect(tables.map((t) => t.name).sort()).toEqual([
         "__drizzle_migrations",
+        "audit_entries",
         "commit_proofs",
         "hold_batches",
         "holds",

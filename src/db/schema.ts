@@ -27,6 +27,8 @@ const buyerId = () => varbinary("buyer_id", { length: BUYER_ID_BYTES });
 export const holdStatuses = ["active", "converted", "released", "expired"] as const;
 export const orderStatuses = ["pending", "paid", "cancelled"] as const;
 export const paymentStatuses = ["succeeded", "failed"] as const;
+/** What a recorded payment event says: a webhook's status, or a refund seen at the provider. */
+export const paymentEventStatuses = [...paymentStatuses, "refunded"] as const;
 export const paymentOutcomes = ["applied", "duplicate-state", "conflict", "deferred"] as const;
 export const conflictResolutions = ["refunded", "ignored"] as const;
 export const merchantEventTypes = [
@@ -87,6 +89,8 @@ export const holds = mysqlTable(
     index("holds_status_expires_at_idx").on(t.status, t.expiresAt),
     index("holds_product_status_expires_at_idx").on(t.productId, t.status, t.expiresAt),
     index("holds_product_buyer_status_idx").on(t.productId, t.buyerId, t.status),
+    // A buyer's own holds, newest first.
+    index("holds_buyer_idx").on(t.buyerId),
     check("holds_qty_positive", sql`${t.qty} > 0`),
   ],
 );
@@ -107,9 +111,13 @@ export const orders = mysqlTable(
     totalCents: bigint("total_cents", { mode: "number" }).notNull(),
     status: mysqlEnum("status", orderStatuses).notNull().default("pending"),
     createdAt: createdAt(),
+    // The last change of status (written by order-changes.ts, where every change goes through).
+    updatedAt: timestamp("updated_at").notNull().default(sql`CURRENT_TIMESTAMP(3)`),
   },
   (t) => [
     uniqueIndex("orders_hold_id_unique").on(t.holdId),
+    // A buyer's own orders, newest first (the primary key rides along in the index).
+    index("orders_buyer_idx").on(t.buyerId),
     index("orders_status_created_at_idx").on(t.status, t.createdAt),
     index("orders_product_status_idx").on(t.productId, t.status),
     index("orders_product_buyer_status_idx").on(t.productId, t.buyerId, t.status),
@@ -126,7 +134,7 @@ export const paymentEvents = mysqlTable(
     idempotencyKey: varbinary("idempotency_key", { length: 1020 }).notNull(),
     // No foreign key: an event may arrive before its order exists (it is then deferred).
     orderId: ref("order_id").notNull(),
-    status: mysqlEnum("status", paymentStatuses).notNull(),
+    status: mysqlEnum("status", paymentEventStatuses).notNull(),
     fingerprint: char("fingerprint", { length: 64 }).notNull(),
     outcome: mysqlEnum("outcome", paymentOutcomes).notNull(),
     receivedAt: timestamp("received_at").notNull().default(sql`CURRENT_TIMESTAMP(3)`),
@@ -135,8 +143,11 @@ export const paymentEvents = mysqlTable(
     resolvedAt: timestamp("resolved_at"),
     resolution: mysqlEnum("resolution", conflictResolutions),
     resolutionNote: varchar("resolution_note", { length: 1000 }),
+    // The Stripe PaymentIntent the event is about, so a later refund of it finds its order.
+    paymentIntent: varbinary("payment_intent", { length: 255 }),
   },
   (t) => [
+    index("payment_events_payment_intent_idx").on(t.paymentIntent),
     uniqueIndex("payment_events_idempotency_key_unique").on(t.idempotencyKey),
     index("payment_events_order_outcome_idx").on(t.orderId, t.outcome),
     // The refunds to make, in order, for the operator.
@@ -246,9 +257,27 @@ export const merchantEvents = mysqlTable(
   ],
 );
 
+/**
+ * Every admin change, written in the transaction that made it: who asked (the request id the
+ * answer carried, the client's address), what it touched and each field's before and after.
+ */
+export const auditEntries = mysqlTable("audit_entries", {
+  id: id(),
+  at: createdAt(),
+  action: varchar("action", { length: 64 }).notNull(),
+  // "product:1", "order:7", "conflict:3", "event:11".
+  target: varchar("target", { length: 64 }).notNull(),
+  requestId: varchar("request_id", { length: 200 }).notNull(),
+  clientIp: varchar("client_ip", { length: 64 }),
+  // `{ "field": [before, after] }` as JSON text.
+  changes: mediumtext("changes").notNull(),
+  note: varchar("note", { length: 1000 }),
+});
+
 export type HoldStatus = (typeof holdStatuses)[number];
 export type OrderStatus = (typeof orderStatuses)[number];
 export type PaymentStatus = (typeof paymentStatuses)[number];
+export type PaymentEventStatus = (typeof paymentEventStatuses)[number];
 export type PaymentOutcome = (typeof paymentOutcomes)[number];
 export type ConflictResolution = (typeof conflictResolutions)[number];
 export type MerchantEventType = (typeof merchantEventTypes)[number];

@@ -1,28 +1,17 @@
 import type { Context, Next } from "hono";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
-import { Bindings } from "./bindings";
+import { clientAddress } from "./client-address";
 import { type BuyerVariables, buyerOf } from "./middleware";
 import { problemResponse } from "./problem";
 
 type ShopContext = Context<{ Variables: BuyerVariables }>;
 
-/**
- * Who a request's bucket belongs to: the buyer where tokens name one, else the client's
- * address: the connection's, or behind a trusted proxy the last X-Forwarded-For entry (the
- * one the proxy itself added; those before it are whatever the client wrote).
- */
+/** Who a request's bucket belongs to: the buyer where tokens name one, else the client's address. */
 function clientKey(c: ShopContext, trustProxy: boolean): string {
   const buyer = buyerOf(c);
   if (buyer !== null) return `buyer:${buyer}`;
-  if (trustProxy) {
-    const forwarded = c.req.header("x-forwarded-for");
-    const last = forwarded?.slice(forwarded.lastIndexOf(",") + 1).trim();
-    if (last) return `address:${last}`;
-  }
-  const bindings = c.env;
-  const address = bindings instanceof Bindings ? bindings.peerAddress : undefined;
-  return `address:${address ?? "unknown"}`;
+  return `address:${clientAddress(c, trustProxy) ?? "unknown"}`;
 }
 
 /**

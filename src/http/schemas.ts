@@ -6,6 +6,7 @@ import {
   holdStatuses,
   merchantEventTypes,
   orderStatuses,
+  paymentEventStatuses,
   paymentStatuses,
 } from "../db/schema";
 import { codeToStatus, type ErrorCode } from "../errors";
@@ -83,6 +84,8 @@ const saleEdge = () =>
       return Number.isNaN(at) || (at >= 0 && at < Date.UTC(10_000, 0, 1));
     }, "must be between 1970 and 9999")
     .nullable();
+/** The operator's words kept with a change (the audit log shows them). */
+const note = () => z.string().max(1000).nullable().optional();
 /** A buyer id: the `sub` of the buyer's token; null for anonymous shoppers. */
 const buyerId = () => z.string().nullable();
 
@@ -127,18 +130,30 @@ export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
     UpdateProductInput: z
       .strictObject({
         name: productName().optional(),
+        price_cents: z.number().int().min(1).max(2_147_483_647).optional(),
         max_per_buyer: maxPerBuyer().optional(),
         sale_starts_at: saleEdge().optional(),
         sale_ends_at: saleEdge().optional(),
       })
       .openapi("UpdateProductInput"),
+    StockCorrectionInput: z
+      .strictObject({
+        delta: z
+          .number()
+          .int()
+          .min(-1_000_000_000)
+          .max(1_000_000_000)
+          .refine((delta) => delta !== 0, "must not be 0"),
+        note: note(),
+      })
+      .openapi("StockCorrectionInput"),
     RestockInput: z
       .strictObject({ qty: z.number().int().min(1).max(1_000_000_000) })
       .openapi("RestockInput"),
     ResolveConflictInput: z
       .strictObject({
         resolution: z.enum(conflictResolutions),
-        note: z.string().max(1000).nullable().optional(),
+        note: note(),
       })
       .openapi("ResolveConflictInput"),
   };
@@ -236,7 +251,7 @@ export const PaymentConflict = z
     id: id(),
     idempotency_key: z.string(),
     order_id: id(),
-    status: z.enum(paymentStatuses),
+    status: z.enum(paymentEventStatuses),
     order_status: z.enum(orderStatuses).nullable(),
     received_at: timestamp,
     resolved_at: timestamp.nullable(),
@@ -279,6 +294,25 @@ export const MerchantEventPage = z
   })
   .openapi("MerchantEventPage");
 
+export const AuditEntry = z
+  .object({
+    id: id(),
+    at: timestamp,
+    action: z.string().openapi({ example: "product.stock_correction" }),
+    target: z.string().openapi({ description: "`product:1`, `order:7`, `conflict:3`, `event:11`" }),
+    request_id: z.string(),
+    client_ip: z.string().nullable(),
+    changes: z
+      .record(z.string(), z.tuple([z.unknown(), z.unknown()]))
+      .describe("Each changed field's value before and after"),
+    note: z.string().nullable(),
+  })
+  .openapi("AuditEntry");
+
+export const AuditPage = z
+  .object({ entries: z.array(AuditEntry), next_after_id: id().nullable() })
+  .openapi("AuditPage");
+
 export const WebhookResult = z
   .object({
     order_id: id(),
@@ -301,6 +335,7 @@ export const Problem = z
     order_id: id().optional(),
     limit: z.number().int().optional(),
     used: z.number().int().optional(),
+    reserved: z.number().int().optional(),
     starts_at: timestamp.optional(),
     ended_at: timestamp.optional(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),

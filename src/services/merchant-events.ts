@@ -6,6 +6,7 @@ import { query, transactProven } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
+import { type Actor, recordAudit } from "./audit";
 import { nextAfter, type PageInput } from "./sale-report";
 
 // The operator's and the merchant's view of the outbox: the feed, and a failed event sent again.
@@ -80,10 +81,11 @@ export async function redeliverEvent(
   deps: Deps,
   id: number,
   deadline: CommitGuard,
+  actor: Actor,
 ): Promise<MerchantEventView> {
   const row = await transactProven(deps, deadline, async (tx) => {
     const [locked] = await tx
-      .select({ id: merchantEvents.id })
+      .select({ status: merchantEvents.deliveryStatus, attempts: merchantEvents.attempts })
       .from(merchantEvents)
       .where(eq(merchantEvents.id, id))
       .for("update");
@@ -98,6 +100,12 @@ export async function redeliverEvent(
         deliveredAt: null,
       })
       .where(eq(merchantEvents.id, id));
+    // A redelivery always changes something: the attempts start over and a new one is due now.
+    await recordAudit(tx, actor, {
+      action: "event.redeliver",
+      target: `event:${id}`,
+      changes: { delivery_status: [locked.status, "pending"], attempts: [locked.attempts, 0] },
+    });
     return readEvent(tx, id);
   });
   if (!row) throw new Error(`merchant event ${id} vanished in its own transaction`);

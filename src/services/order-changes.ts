@@ -1,4 +1,4 @@
-import { eq, inArray } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
 import { type MerchantEventType, merchantEvents, orders, paymentEvents } from "../db/schema";
 import { toConflictView, toOrderView } from "./views";
@@ -11,7 +11,7 @@ import { toConflictView, toOrderView } from "./views";
 
 export type OrderRow = typeof orders.$inferSelect;
 export type NewOrder = Omit<typeof orders.$inferInsert, "status">;
-export type CancelReason = "payment_failed" | "payment_timeout";
+export type CancelReason = "payment_failed" | "payment_timeout" | "operator";
 
 type NewEvent = { type: MerchantEventType; orderId: number; data: unknown };
 
@@ -31,7 +31,9 @@ export async function insertOrder(
   tx: Tx,
   order: NewOrder & { createdAt: Date },
 ): Promise<OrderRow> {
-  const [inserted] = await tx.insert(orders).values({ ...order, status: "pending" });
+  const [inserted] = await tx
+    .insert(orders)
+    .values({ ...order, status: "pending", updatedAt: order.createdAt });
   const row: OrderRow = {
     id: inserted.insertId,
     holdId: order.holdId,
@@ -42,6 +44,7 @@ export async function insertOrder(
     totalCents: order.totalCents,
     status: "pending",
     createdAt: order.createdAt,
+    updatedAt: order.createdAt,
   };
   await appendEvents(tx, [{ type: "order.created", orderId: row.id, data: toOrderView(row) }]);
   return row;
@@ -59,7 +62,7 @@ export async function settleOrders(
   if (locked.length === 0) return;
   await tx
     .update(orders)
-    .set({ status: change.status })
+    .set({ status: change.status, updatedAt: sql`NOW(3)` })
     .where(
       inArray(
         orders.id,

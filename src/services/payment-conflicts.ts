@@ -5,6 +5,7 @@ import { query, transact } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
+import { type Actor, recordAudit } from "./audit";
 import { nextAfter, type PageInput } from "./sale-report";
 import { type PaymentConflict, toConflictView } from "./views";
 
@@ -58,6 +59,7 @@ export async function resolvePaymentConflict(
   id: number,
   input: ResolveConflictInput,
   deadline: CommitGuard,
+  actor: Actor,
 ): Promise<PaymentConflict> {
   const note = input.note ?? null;
   const lockConflict = async (tx: Tx) => {
@@ -86,6 +88,12 @@ export async function resolvePaymentConflict(
         .update(paymentEvents)
         .set({ resolvedAt: sql`NOW(3)`, resolution: input.resolution, resolutionNote: note })
         .where(eq(paymentEvents.id, id));
+      await recordAudit(tx, actor, {
+        action: "conflict.resolve",
+        target: `conflict:${id}`,
+        changes: { resolution: [null, input.resolution] },
+        note,
+      });
       const [resolved] = await selectConflicts(tx, eq(paymentEvents.id, id)).limit(1);
       if (!resolved) throw new Error(`payment conflict ${id} vanished in its own transaction`);
       return toConflictView(resolved);

@@ -100,7 +100,14 @@ export async function applyDeferredEvents(
     .for("update");
   let snapshot: ProductSnapshot | undefined;
   for (const event of deferred) {
-    const settled = await applyRecordedEvent(tx, order, event, product);
+    // A refund is recorded settled, never deferred.
+    if (event.status === "refunded") continue;
+    const settled = await applyRecordedEvent(
+      tx,
+      order,
+      { ...event, status: event.status },
+      product,
+    );
     snapshot = settled.snapshot ?? snapshot;
   }
   return { status: order.status, snapshot };

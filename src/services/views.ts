@@ -1,4 +1,4 @@
-import type { ConflictResolution, HoldStatus, OrderStatus, PaymentStatus } from "../db/schema";
+import type { ConflictResolution, HoldStatus, OrderStatus, PaymentEventStatus } from "../db/schema";
 
 export type SaleState = "upcoming" | "live" | "ended";
 
@@ -157,7 +157,7 @@ export type PaymentConflict = {
   id: number;
   idempotency_key: string;
   order_id: number;
-  status: PaymentStatus;
+  status: PaymentEventStatus;
   order_status: OrderStatus | null;
   received_at: string;
   resolved_at: string | null;
@@ -168,7 +168,7 @@ type ConflictRow = {
   id: number;
   idempotencyKey: string;
   orderId: number;
-  status: PaymentStatus;
+  status: PaymentEventStatus;
   orderStatus: OrderStatus | null;
   receivedAt: Date;
   resolvedAt: Date | null;

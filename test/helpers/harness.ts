@@ -220,8 +220,8 @@ async function orderEventViolations(pool: mysql.Pool): Promise<string[]> {
 
 /**
  * The contract's invariants 1 to 6, checked in SQL for every product. `expectedTotals` maps a
- * product id to the units the test created and restocked, so invariant 3 does not trust any
- * counter the service keeps.
+ * product id to the units the test created, restocked and corrected (stock corrections count,
+ * up and down), so invariant 3 does not trust any counter the service keeps.
  */
 export async function invariantViolations(
   pool: mysql.Pool,

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { defineRoute, json, problems } from "../route";
 import {
+  AuditPage,
   ConflictPageQuery,
   EventPageQuery,
   idParams,
@@ -114,7 +115,7 @@ export function adminRoutes(schemas: RequestSchemas) {
       tags,
       security,
       summary:
-        "Rename a product, change its per-buyer limit or move its sale window (existing holds are kept); 422 when the end would not be after the start",
+        "Rename a product, change its price or per-buyer limit, or move its sale window (existing holds and orders are kept); 422 when the end would not be after the start",
       request: {
         params: idParams("product"),
         body: {
@@ -155,6 +156,69 @@ export function adminRoutes(schemas: RequestSchemas) {
           ...unauthorized,
           product_not_found: "no such product",
           validation_failed: "the id or qty is not valid",
+          ...unavailable,
+        }),
+      },
+    }),
+    correctStock: defineRoute({
+      method: "post",
+      path: "/api/admin/products/{id}/stock-corrections",
+      operationId: "correctStock",
+      tags,
+      security,
+      summary:
+        "Correct a miscount of stock_available up or down (never below the units in active holds)",
+      request: {
+        params: idParams("product"),
+        body: {
+          required: true,
+          ...json(schemas.StockCorrectionInput, { delta: -5, note: "5 found damaged" }),
+        },
+      },
+      responses: {
+        200: {
+          description: "The product",
+          ...json(Product, { ...productExample, stock_available: 95, available: 88 }),
+        },
+        ...problems({
+          ...unauthorized,
+          product_not_found: "no such product",
+          stock_in_use: "the correction would leave fewer units than active holds have; `reserved`",
+          validation_failed: "the id, delta or note is not valid",
+          ...unavailable,
+        }),
+      },
+    }),
+    listAuditEntries: defineRoute({
+      method: "get",
+      path: "/api/admin/audit",
+      operationId: "listAuditEntries",
+      tags,
+      security,
+      summary: "Every admin change with who asked and what it changed, by id, keyset-paged",
+      request: { query: PageQuery },
+      responses: {
+        200: {
+          description: "A page of audit entries",
+          ...json(AuditPage, {
+            entries: [
+              {
+                id: 1,
+                at: "2026-11-24T13:58:00.000Z",
+                action: "product.stock_correction",
+                target: "product:1",
+                request_id: "b3c1f2a4-0009",
+                client_ip: "127.0.0.1",
+                changes: { stock_available: [100, 95] },
+                note: "5 found damaged",
+              },
+            ],
+            next_after_id: null,
+          }),
+        },
+        ...problems({
+          ...unauthorized,
+          validation_failed: "invalid limit or after_id",
           ...unavailable,
         }),
       },

@@ -4,12 +4,14 @@ import { transactProven } from "../../db/transaction";
 import type { CommitGuard } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { AppError, notFound } from "../../errors";
+import { type Actor, changedFields, recordAudit } from "../audit";
 import { type ProductView, toProductView } from "../views";
 import { publishProduct } from "./cache";
 import { changeStock, lockProduct, readProduct } from "./stock";
 
-// The operator's verbs on a product: create, restock, update. Each commits with proof (see
-// transactProven), so a 503 means nothing changed and the operator may retry.
+// The operator's verbs on a product: create, restock, correct its stock, update. Each commits
+// with proof (see transactProven), so a 503 means nothing changed and the operator may retry,
+// and each writes its audit entry in the same transaction.
 
 const MAX_STOCK = 2_147_483_647;
 
@@ -39,6 +41,7 @@ export async function createProduct(
   deps: Deps,
   input: CreateProductInput,
   deadline: CommitGuard,
+  actor: Actor,
 ): Promise<ProductView> {
   const saleStartsAt = windowEdge(input.sale_starts_at);
   const saleEndsAt = windowEdge(input.sale_ends_at);
@@ -55,55 +58,136 @@ export async function createProduct(
     });
     const row = await readProduct(tx, result.insertId);
     if (!row) throw notFound.product(result.insertId);
+    const created = auditedFields(toProductView(row, deps.clock()));
+    await recordAudit(tx, actor, {
+      action: "product.create",
+      target: `product:${row.id}`,
+      changes: changedFields(nothingOf(created), created),
+    });
     return row;
   });
   return deps.productCache.offer(row.version, toProductView(row, deps.clock())).view;
 }
 
-export async function restockProduct(
+/** The fields of a product's view that its audit entries record. */
+function auditedFields(view: ProductView) {
+  return {
+    name: view.name,
+    price_cents: view.price_cents,
+    stock_available: view.stock_available,
+    max_per_buyer: view.max_per_buyer,
+    sale_starts_at: view.sale_starts_at,
+    sale_ends_at: view.sale_ends_at,
+  };
+}
+
+/** The same fields before a product existed: every one null. */
+function nothingOf(fields: Record<string, unknown>): Record<string, null> {
+  return Object.fromEntries(Object.keys(fields).map((key) => [key, null]));
+}
+
+/**
+ * Moves a product's `stock_available` (and the units it ever received, invariant 3's right-hand
+ * side) by `delta`: a restock, or a correction of a miscount either way. Down never below the
+ * units in active holds: those were promised to buyers.
+ */
+async function moveStock(
   deps: Deps,
   id: number,
-  qty: number,
+  move: { delta: number; field: string; action: "product.restock" | "product.stock_correction" },
   deadline: CommitGuard,
+  actor: Actor,
+  note?: string | null,
 ): Promise<ProductView> {
+  const { delta } = move;
   const snapshot = await transactProven(deps, deadline, async (tx) => {
     const product = await lockProduct(tx, id);
     if (!product) throw notFound.product(id);
     // The counters are 32-bit columns; refuse the request rather than let the database fail.
-    if (product.stockTotal + qty > MAX_STOCK) {
+    if (product.stockTotal + delta > MAX_STOCK) {
       throw new AppError(
         "validation_failed",
         `Product ${id} cannot hold more than ${MAX_STOCK} units.`,
         {
-          errors: [{ path: "qty", message: `would take the product's stock above ${MAX_STOCK}` }],
+          errors: [
+            { path: move.field, message: `would take the product's stock above ${MAX_STOCK}` },
+          ],
         },
       );
     }
-    return changeStock(tx, product, { available: qty, total: qty });
+    if (product.stockAvailable + delta < product.stockReserved) {
+      const reserved = product.stockReserved;
+      throw new AppError(
+        "stock_in_use",
+        `Product ${id} has ${product.stockAvailable} units, ${reserved} of them in active holds: it can lose at most ${product.stockAvailable - reserved}.`,
+        { reserved },
+      );
+    }
+    const before = product.stockAvailable;
+    const moved = await changeStock(tx, product, { available: delta, total: delta });
+    await recordAudit(tx, actor, {
+      action: move.action,
+      target: `product:${id}`,
+      changes: { stock_available: [before, product.stockAvailable] },
+      note,
+    });
+    return moved;
   });
   return publishProduct(deps, snapshot);
 }
 
+export function restockProduct(
+  deps: Deps,
+  id: number,
+  qty: number,
+  deadline: CommitGuard,
+  actor: Actor,
+): Promise<ProductView> {
+  return moveStock(
+    deps,
+    id,
+    { delta: qty, field: "qty", action: "product.restock" },
+    deadline,
+    actor,
+  );
+}
+
+export type StockCorrectionInput = { delta: number; note?: string | null };
+
+export function correctStock(
+  deps: Deps,
+  id: number,
+  input: StockCorrectionInput,
+  deadline: CommitGuard,
+  actor: Actor,
+): Promise<ProductView> {
+  const move = { delta: input.delta, field: "delta", action: "product.stock_correction" } as const;
+  return moveStock(deps, id, move, deadline, actor, input.note);
+}
+
 export type UpdateProductInput = SaleWindowInput & {
   name?: string;
+  price_cents?: number;
   max_per_buyer?: number | null;
 };
 
 /**
- * Renames a product, changes its per-buyer limit or moves its sale window. A new limit or
- * window applies to holds from now on: existing holds and orders are never touched, and the
- * time of a limit change is kept so that the reconciliation can tell a buyer over a lowered
- * limit from a limit that was broken.
+ * Renames a product, changes its price or per-buyer limit, or moves its sale window. A new
+ * price, limit or window applies from now on: existing holds and orders are never touched
+ * (an order keeps the price it was made at), and the time of a limit change is kept so that
+ * the reconciliation can tell a buyer over a lowered limit from a limit that was broken.
  */
 export async function updateProduct(
   deps: Deps,
   id: number,
   input: UpdateProductInput,
   deadline: CommitGuard,
+  actor: Actor,
 ): Promise<ProductView> {
   const snapshot = await transactProven(deps, deadline, async (tx) => {
     const product = await lockProduct(tx, id);
     if (!product) throw notFound.product(id);
+    const before = auditedFields(toProductView(product, product.now.getTime()));
     const limitChanges =
       input.max_per_buyer !== undefined && input.max_per_buyer !== product.maxPerBuyer;
     const saleStartsAt =
@@ -115,6 +199,7 @@ export async function updateProduct(
       .update(products)
       .set({
         name: input.name ?? product.name,
+        priceCents: input.price_cents ?? product.priceCents,
         maxPerBuyer: limitChanges ? input.max_per_buyer : product.maxPerBuyer,
         ...(limitChanges ? { maxPerBuyerSetAt: sql`NOW(3)` } : {}),
         saleStartsAt,
@@ -123,11 +208,18 @@ export async function updateProduct(
       })
       .where(eq(products.id, id));
     product.name = input.name ?? product.name;
+    product.priceCents = input.price_cents ?? product.priceCents;
     if (input.max_per_buyer !== undefined) product.maxPerBuyer = input.max_per_buyer;
     product.saleStartsAt = saleStartsAt;
     product.saleEndsAt = saleEndsAt;
     product.version += 1;
-    return { version: product.version, view: toProductView(product, product.now.getTime()) };
+    const view = toProductView(product, product.now.getTime());
+    await recordAudit(tx, actor, {
+      action: "product.update",
+      target: `product:${id}`,
+      changes: changedFields(before, auditedFields(view)),
+    });
+    return { version: product.version, view };
   });
   return publishProduct(deps, snapshot);
 }
