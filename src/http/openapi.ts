@@ -85,12 +85,12 @@ export function openApiDocument(schemas: RequestSchemas) {
       title: "flash-sale",
       version: "0.1.0",
       description: "Sells limited stock in a flash sale without overselling.",
-      license: { name: "Proprietary: all rights reserved" },
+      license: { name: "MIT" },
     },
     servers: [{ url: "/", description: "The service that serves this document" }],
     tags,
   });
   // The SPDX identifier is OpenAPI 3.1's (openapi3-ts types only 3.0's license object).
-  Object.assign(document.info.license ?? {}, { identifier: "LicenseRef-Proprietary" });
+  Object.assign(document.info.license ?? {}, { identifier: "MIT" });
   return document;
 }

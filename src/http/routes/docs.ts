@@ -33,6 +33,13 @@ export function serveDocs(router: Router, routes: ReturnType<typeof opsRoutes>) 
       cdn: `${ASSETS_ROUTE}/standalone.js`,
       // Scalar would fetch its fonts from its own servers; the system's fonts do.
       withDefaultFonts: false,
+      // Its cloud features (Ask AI, Generate MCP, the developer tools' Share and Deploy, Open API
+      // Client at client.scalar.com) and its telemetry need Scalar's services: none is called.
+      agent: { disabled: true },
+      mcp: { disabled: true },
+      showDeveloperTools: "never",
+      hideClientButton: true,
+      telemetry: false,
     }),
   );
   // The page's own files: not an API route, so not declared.
