@@ -80,6 +80,37 @@ describe("transaction retries", () => {
   });
 });
 
+describe("a writer of a paged list's rows commits within its bound (db/keyset.ts)", () => {
+  test("an attempt open past commitWithinMs is rolled back and run again; only the rerun is kept", async () => {
+    const name = `bounded-${Math.random().toString(36).slice(2)}`;
+    const reasons: string[] = [];
+    let attempts = 0;
+    await withTransaction(
+      ctx.deps.pool,
+      async (tx) => {
+        attempts++;
+        await tx.insert(products).values({
+          name: `${name}-${attempts}`,
+          priceCents: 100,
+          stockAvailable: 1,
+          stockTotal: 1,
+        });
+        if (attempts === 1) await Bun.sleep(400);
+      },
+      { guard: patience(), commitWithinMs: 200, onRetry: (reason) => reasons.push(reason) },
+    );
+    const [stored] = (await ctx.sql.query(
+      "SELECT name FROM products WHERE name LIKE ? ORDER BY id",
+      [`${name}-%`],
+    )) as unknown as [{ name: string }[]];
+    expect({ attempts, reasons, stored: stored.map((r) => r.name) }).toEqual({
+      attempts: 2,
+      reasons: ["statement_timeout"],
+      stored: [`${name}-2`],
+    });
+  });
+});
+
 describe("database failures map to 503 with Retry-After in one place", () => {
   const driverError = (fields: Record<string, unknown>) =>
     Object.assign(new Error("driver error"), fields);

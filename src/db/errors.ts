@@ -62,6 +62,7 @@ function causeChain(err: unknown): DriverError[] {
  * else: a bug, a constraint, bad SQL. The one table every path maps errors through.
  */
 export function transientReason(err: unknown): TransientReason | undefined {
+  if (err instanceof OpenTooLong) return "statement_timeout";
   for (const e of causeChain(err)) {
     if (typeof e.errno === "number") {
       const reason = transientErrnos.get(e.errno);
@@ -82,6 +83,14 @@ export class Abandoned extends Error {
   constructor() {
     super("every caller gave up before the commit; rolled back");
     this.name = "Abandoned";
+  }
+}
+
+/** An attempt was rolled back for staying open past its `commitWithinMs` (db/keyset.ts). */
+export class OpenTooLong extends Error {
+  constructor() {
+    super("the transaction stayed open too long before COMMIT; rolled back");
+    this.name = "OpenTooLong";
   }
 }
 

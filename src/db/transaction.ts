@@ -16,6 +16,7 @@ import {
 } from "./connection";
 import {
   Abandoned,
+  OpenTooLong,
   PoolExhausted,
   type TransientReason,
   toAppError,
@@ -66,6 +67,11 @@ export type RunOptions<T = unknown> = {
    * takes away.
    */
   closeWith?: (result: T) => Closing | undefined;
+  /**
+   * Rolls an attempt back (and runs it again, as after a deadlock) if COMMIT would be sent more
+   * than this long after its BEGIN: writers of paged lists' rows (db/keyset.ts).
+   */
+  commitWithinMs?: number;
 };
 
 /** Statements that end a transaction, and what to do with their results. */
@@ -98,6 +104,7 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
   let result: T;
   let closing: Closing | undefined;
   const openWith = combinesStatements(conn.connection) ? options.openWith : undefined;
+  const openedAt = performance.now();
   try {
     if (options.isolationLevel) {
       await conn.query(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`);
@@ -123,6 +130,13 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
     throw err;
   }
   stopWatching();
+  if (
+    options.commitWithinMs !== undefined &&
+    performance.now() - openedAt > options.commitWithinMs
+  ) {
+    await rollback(conn);
+    throw new OpenTooLong();
+  }
   if (!guard.beginCommit()) {
     await rollback(conn);
     throw new Abandoned();
@@ -242,7 +256,10 @@ export type TransactDeps = {
   config: Pick<Config, "REQUEST_TIMEOUT_MS">;
 };
 
-export type TransactOptions<T> = Pick<RunOptions<T>, "openWith" | "closeWith"> & {
+export type TransactOptions<T> = Pick<
+  RunOptions<T>,
+  "openWith" | "closeWith" | "commitWithinMs"
+> & {
   isolationLevel?: IsolationLevel;
   /**
    * Whether the transaction that returned `result` committed, read after a connection lost
@@ -277,6 +294,7 @@ export function transactProven<T>(
   deps: TransactDeps,
   guard: CommitGuard,
   work: (tx: Tx) => Promise<T>,
+  options: Pick<TransactOptions<T>, "commitWithinMs"> = {},
 ): Promise<T> {
   const token = randomBytes(16);
   return transact(
@@ -288,6 +306,7 @@ export function transactProven<T>(
       return result;
     },
     {
+      ...options,
       committed: async (db) => {
         const [row] = await db
           .select({ token: commitProofs.token })

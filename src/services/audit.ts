@@ -1,13 +1,14 @@
-import { asc, gt } from "drizzle-orm";
+import { asc } from "drizzle-orm";
 import type { Tx } from "../db/client";
+import { keysetPage, type PageInput } from "../db/keyset";
 import { auditEntries } from "../db/schema";
 import { query } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
-import { nextAfter, type PageInput } from "./sale-report";
 
 // The audit log: every admin change, written by the change's own transaction, so a rolled-back
-// or refused change has no entry and a committed one always has one.
+// or refused change has no entry and a committed one always has one. Each of those
+// transactions is bounded as every writer of a paged list's rows is (`writesFeed`, db/keyset.ts).
 
 /** Who asked for a change: the request id its answer carried, and the client's address. */
 export type Actor = { requestId: string; clientIp: string | null };
@@ -64,30 +65,29 @@ export async function recordAudit(
   });
 }
 
+const auditFeed = { table: auditEntries, id: auditEntries.id, createdAt: auditEntries.at };
+
 export async function listAuditEntries(
   deps: Deps,
   page: PageInput,
   deadline: CommitGuard,
 ): Promise<{ entries: AuditEntryView[]; next_after_id: number | null }> {
-  return query(deps, deadline, async (db) => {
-    const rows = await db
-      .select()
-      .from(auditEntries)
-      .where(gt(auditEntries.id, page.after_id))
-      .orderBy(asc(auditEntries.id))
-      .limit(page.limit + 1);
-    return {
-      entries: rows.slice(0, page.limit).map((row) => ({
-        id: row.id,
-        at: row.at.toISOString(),
-        action: row.action,
-        target: row.target,
-        request_id: row.requestId,
-        client_ip: row.clientIp,
-        changes: JSON.parse(row.changes) as Changes,
-        note: row.note,
-      })),
-      next_after_id: nextAfter(rows, page.limit, (row) => row.id),
-    };
-  });
+  const { rows, next_after_id } = await query(deps, deadline, (db) =>
+    keysetPage(db, auditFeed, page, (window, limit) =>
+      db.select().from(auditEntries).where(window).orderBy(asc(auditEntries.id)).limit(limit),
+    ),
+  );
+  return {
+    entries: rows.map((row) => ({
+      id: row.id,
+      at: row.at.toISOString(),
+      action: row.action,
+      target: row.target,
+      request_id: row.requestId,
+      client_ip: row.clientIp,
+      changes: JSON.parse(row.changes) as Changes,
+      note: row.note,
+    })),
+    next_after_id,
+  };
 }

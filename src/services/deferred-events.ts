@@ -1,4 +1,5 @@
 import { eq, sql } from "drizzle-orm";
+import { writesFeed } from "../db/keyset";
 import { purge } from "../db/purge";
 import { orders, paymentEvents } from "../db/schema";
 import { query, transact } from "../db/transaction";
@@ -29,10 +30,15 @@ export async function applyStrandedEvents(
       .limit(limit),
   );
   for (const { orderId } of stranded) {
-    const settled = await transact(deps, deadline, async (tx) => {
-      const order = await lockOrder(tx, orderId);
-      return order ? applyDeferredEvents(tx, order) : undefined;
-    });
+    const settled = await transact(
+      deps,
+      deadline,
+      async (tx) => {
+        const order = await lockOrder(tx, orderId);
+        return order ? applyDeferredEvents(tx, order) : undefined;
+      },
+      writesFeed,
+    );
     if (settled?.snapshot) publishProducts(deps, [settled.snapshot]);
     if (settled?.status === "cancelled") {
       deps.metrics.ordersCancelled.inc({ reason: "payment_failed" });

@@ -1,5 +1,6 @@
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
+import { keysetPage, type PageInput, writesFeed } from "../db/keyset";
 import { purge } from "../db/purge";
 import { type DeliveryStatus, type MerchantEventType, merchantEvents } from "../db/schema";
 import { query, transactProven } from "../db/transaction";
@@ -7,7 +8,6 @@ import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 import { type Actor, recordAudit } from "./audit";
-import { nextAfter, type PageInput } from "./sale-report";
 
 // The operator's and the merchant's view of the outbox: the feed, and a failed event sent again.
 
@@ -48,24 +48,29 @@ function toEventView(row: EventRow): MerchantEventView {
   };
 }
 
+const eventFeed = {
+  table: merchantEvents,
+  id: merchantEvents.id,
+  createdAt: merchantEvents.createdAt,
+};
+
 export async function listMerchantEvents(
   deps: Deps,
   page: EventPageInput,
   deadline: CommitGuard,
 ): Promise<{ events: MerchantEventView[]; next_after_id: number | null }> {
-  return query(deps, deadline, async (db) => {
-    const delivery = page.delivery ? eq(merchantEvents.deliveryStatus, page.delivery) : undefined;
-    const rows = await db
-      .select()
-      .from(merchantEvents)
-      .where(and(gt(merchantEvents.id, page.after_id), delivery))
-      .orderBy(asc(merchantEvents.id))
-      .limit(page.limit + 1);
-    return {
-      events: rows.slice(0, page.limit).map(toEventView),
-      next_after_id: nextAfter(rows, page.limit, (row) => row.id),
-    };
-  });
+  const delivery = page.delivery ? eq(merchantEvents.deliveryStatus, page.delivery) : undefined;
+  const { rows, next_after_id } = await query(deps, deadline, (db) =>
+    keysetPage(db, eventFeed, page, (window, limit) =>
+      db
+        .select()
+        .from(merchantEvents)
+        .where(and(window, delivery))
+        .orderBy(asc(merchantEvents.id))
+        .limit(limit),
+    ),
+  );
+  return { events: rows.map(toEventView), next_after_id };
 }
 
 async function readEvent(tx: Tx, id: number): Promise<EventRow | undefined> {
@@ -83,31 +88,36 @@ export async function redeliverEvent(
   deadline: CommitGuard,
   actor: Actor,
 ): Promise<MerchantEventView> {
-  const row = await transactProven(deps, deadline, async (tx) => {
-    const [locked] = await tx
-      .select({ status: merchantEvents.deliveryStatus, attempts: merchantEvents.attempts })
-      .from(merchantEvents)
-      .where(eq(merchantEvents.id, id))
-      .for("update");
-    if (!locked) throw new AppError("event_not_found", `Merchant event ${id} does not exist.`);
-    await tx
-      .update(merchantEvents)
-      .set({
-        deliveryStatus: "pending",
-        attempts: 0,
-        lastError: null,
-        nextAttemptAt: sql`NOW(3)`,
-        deliveredAt: null,
-      })
-      .where(eq(merchantEvents.id, id));
-    // A redelivery always changes something: the attempts start over and a new one is due now.
-    await recordAudit(tx, actor, {
-      action: "event.redeliver",
-      target: `event:${id}`,
-      changes: { delivery_status: [locked.status, "pending"], attempts: [locked.attempts, 0] },
-    });
-    return readEvent(tx, id);
-  });
+  const row = await transactProven(
+    deps,
+    deadline,
+    async (tx) => {
+      const [locked] = await tx
+        .select({ status: merchantEvents.deliveryStatus, attempts: merchantEvents.attempts })
+        .from(merchantEvents)
+        .where(eq(merchantEvents.id, id))
+        .for("update");
+      if (!locked) throw new AppError("event_not_found", `Merchant event ${id} does not exist.`);
+      await tx
+        .update(merchantEvents)
+        .set({
+          deliveryStatus: "pending",
+          attempts: 0,
+          lastError: null,
+          nextAttemptAt: sql`NOW(3)`,
+          deliveredAt: null,
+        })
+        .where(eq(merchantEvents.id, id));
+      // A redelivery always changes something: the attempts start over and a new one is due now.
+      await recordAudit(tx, actor, {
+        action: "event.redeliver",
+        target: `event:${id}`,
+        changes: { delivery_status: [locked.status, "pending"], attempts: [locked.attempts, 0] },
+      });
+      return readEvent(tx, id);
+    },
+    writesFeed,
+  );
   if (!row) throw new Error(`merchant event ${id} vanished in its own transaction`);
   deps.logger.info({ eventId: id }, "merchant event queued for redelivery");
   return toEventView(row);

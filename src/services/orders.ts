@@ -1,5 +1,6 @@
 import { and, asc, eq, lte, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
+import { writesFeed } from "../db/keyset";
 import { holds, orders } from "../db/schema";
 import { query, transact } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
@@ -137,7 +138,7 @@ export async function createOrder(
       }
       return redeemed;
     },
-    { committed: orderCommitted },
+    { ...writesFeed, committed: orderCommitted },
   );
 
   if ("claim" in result) {
@@ -177,24 +178,29 @@ export async function cancelUnpaidOrders(
   deadline: CommitGuard,
 ): Promise<number> {
   const timeout = deps.config.ORDER_PAYMENT_TIMEOUT_SECONDS;
-  const { count, snapshots } = await transact(deps, deadline, async (tx) => {
-    const due = await tx
-      .select()
-      .from(orders)
-      .where(
-        and(
-          eq(orders.status, "pending"),
-          lte(orders.createdAt, sql`NOW(3) - INTERVAL ${timeout} SECOND`),
-        ),
-      )
-      .orderBy(asc(orders.createdAt))
-      .limit(limit)
-      .for("update", { skipLocked: true });
-    if (due.length === 0) return { count: 0, snapshots: [] };
-    const snapshots = await returnStock(tx, due, "sold");
-    await settleOrders(tx, due, { status: "cancelled", reason: "payment_timeout" });
-    return { count: due.length, snapshots };
-  });
+  const { count, snapshots } = await transact(
+    deps,
+    deadline,
+    async (tx) => {
+      const due = await tx
+        .select()
+        .from(orders)
+        .where(
+          and(
+            eq(orders.status, "pending"),
+            lte(orders.createdAt, sql`NOW(3) - INTERVAL ${timeout} SECOND`),
+          ),
+        )
+        .orderBy(asc(orders.createdAt))
+        .limit(limit)
+        .for("update", { skipLocked: true });
+      if (due.length === 0) return { count: 0, snapshots: [] };
+      const snapshots = await returnStock(tx, due, "sold");
+      await settleOrders(tx, due, { status: "cancelled", reason: "payment_timeout" });
+      return { count: due.length, snapshots };
+    },
+    writesFeed,
+  );
   publishProducts(deps, snapshots);
   if (count > 0) deps.metrics.ordersCancelled.inc({ reason: "payment_timeout" }, count);
   return count;

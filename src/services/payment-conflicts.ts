@@ -1,12 +1,12 @@
-import { and, asc, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, type SQL, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
+import { keysetPage, type PageInput, writesFeed } from "../db/keyset";
 import { type ConflictResolution, orders, paymentEvents } from "../db/schema";
 import { query, transact } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 import { type Actor, recordAudit } from "./audit";
-import { nextAfter, type PageInput } from "./sale-report";
 import { type PaymentConflict, toConflictView } from "./views";
 
 // Webhook events that disagreed with an order's final state: the refunds to make, and the
@@ -33,21 +33,24 @@ function selectConflicts(db: Tx, where: SQL | undefined) {
     .where(and(eq(paymentEvents.outcome, "conflict"), where));
 }
 
+const paymentFeed = {
+  table: paymentEvents,
+  id: paymentEvents.id,
+  createdAt: paymentEvents.receivedAt,
+};
+
 export async function listPaymentConflicts(
   deps: Deps,
   page: ConflictPageInput,
   deadline: CommitGuard,
 ): Promise<{ conflicts: PaymentConflict[]; next_after_id: number | null }> {
-  return query(deps, deadline, async (db) => {
-    const open = page.state === "open" ? isNull(paymentEvents.resolvedAt) : undefined;
-    const rows = await selectConflicts(db, and(gt(paymentEvents.id, page.after_id), open))
-      .orderBy(asc(paymentEvents.id))
-      .limit(page.limit + 1);
-    return {
-      conflicts: rows.slice(0, page.limit).map(toConflictView),
-      next_after_id: nextAfter(rows, page.limit, (row) => row.id),
-    };
-  });
+  const open = page.state === "open" ? isNull(paymentEvents.resolvedAt) : undefined;
+  const { rows, next_after_id } = await query(deps, deadline, (db) =>
+    keysetPage(db, paymentFeed, page, (window, limit) =>
+      selectConflicts(db, and(window, open)).orderBy(asc(paymentEvents.id)).limit(limit),
+    ),
+  );
+  return { conflicts: rows.map(toConflictView), next_after_id };
 }
 
 /**
@@ -99,6 +102,7 @@ export async function resolvePaymentConflict(
       return toConflictView(resolved);
     },
     {
+      ...writesFeed,
       // Resolving is idempotent, so the row resolved this way is proof enough.
       committed: async (db) => {
         const row = await lockConflict(db);

@@ -1,5 +1,6 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Tx } from "../db/client";
+import { writesFeed } from "../db/keyset";
 import {
   type OrderStatus,
   orderGates,
@@ -196,6 +197,7 @@ export async function applyPaymentEvent(
       return { httpStatus: 200, body, outcome: settled.outcome, snapshot: settled.snapshot };
     },
     {
+      ...writesFeed,
       isolationLevel: "repeatable read",
       committed: (db) => eventRecorded(db, input.idempotency_key),
     },

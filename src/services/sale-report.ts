@@ -1,4 +1,5 @@
-import { asc, gt, inArray, sql } from "drizzle-orm";
+import { asc, inArray, sql } from "drizzle-orm";
+import { keysetPage, type PageInput } from "../db/keyset";
 import { orders, products } from "../db/schema";
 import { query } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
@@ -7,19 +8,13 @@ import { type ProductView, toProductView } from "./views";
 
 // What the operator watches during a sale: read-only pages over products.
 
-export type PageInput = { limit: number; after_id: number };
-
 export type ProductReport = ProductView & {
   units_paid: number;
   units_pending: number;
   sold_out_at: string | null;
 };
 
-/** Keyset pages: `next_after_id` is the last id of a full page, null after the last one. */
-export function nextAfter<T>(rows: T[], limit: number, idOf: (row: T) => number): number | null {
-  const last = rows[limit - 1];
-  return rows.length > limit && last ? idOf(last) : null;
-}
+const productFeed = { table: products, id: products.id, createdAt: products.createdAt };
 
 export async function listProducts(
   deps: Deps,
@@ -27,13 +22,13 @@ export async function listProducts(
   deadline: CommitGuard,
 ): Promise<{ products: ProductReport[]; next_after_id: number | null }> {
   return query(deps, deadline, async (db) => {
-    const rows = await db
-      .select()
-      .from(products)
-      .where(gt(products.id, page.after_id))
-      .orderBy(asc(products.id))
-      .limit(page.limit + 1);
-    const shown = rows.slice(0, page.limit);
+    const { rows: shown, next_after_id } = await keysetPage(
+      db,
+      productFeed,
+      page,
+      (window, limit) =>
+        db.select().from(products).where(window).orderBy(asc(products.id)).limit(limit),
+    );
     const sold =
       shown.length === 0
         ? []
@@ -59,7 +54,7 @@ export async function listProducts(
         units_pending: Number(byProduct.get(row.id)?.pending ?? 0),
         sold_out_at: row.soldOutAt?.toISOString() ?? null,
       })),
-      next_after_id: nextAfter(rows, page.limit, (row) => row.id),
+      next_after_id,
     };
   });
 }

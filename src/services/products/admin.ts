@@ -1,4 +1,5 @@
 import { eq, sql } from "drizzle-orm";
+import { writesFeed } from "../../db/keyset";
 import { products } from "../../db/schema";
 import { transactProven } from "../../db/transaction";
 import type { CommitGuard } from "../../deadline/deadline";
@@ -46,26 +47,31 @@ export async function createProduct(
   const saleStartsAt = windowEdge(input.sale_starts_at);
   const saleEndsAt = windowEdge(input.sale_ends_at);
   checkWindow(saleStartsAt, saleEndsAt);
-  const row = await transactProven(deps, deadline, async (tx) => {
-    const [result] = await tx.insert(products).values({
-      name: input.name,
-      priceCents: input.price_cents,
-      stockAvailable: input.stock,
-      stockTotal: input.stock,
-      maxPerBuyer: input.max_per_buyer ?? null,
-      saleStartsAt,
-      saleEndsAt,
-    });
-    const row = await readProduct(tx, result.insertId);
-    if (!row) throw notFound.product(result.insertId);
-    const created = auditedFields(toProductView(row, deps.clock()));
-    await recordAudit(tx, actor, {
-      action: "product.create",
-      target: `product:${row.id}`,
-      changes: changedFields(nothingOf(created), created),
-    });
-    return row;
-  });
+  const row = await transactProven(
+    deps,
+    deadline,
+    async (tx) => {
+      const [result] = await tx.insert(products).values({
+        name: input.name,
+        priceCents: input.price_cents,
+        stockAvailable: input.stock,
+        stockTotal: input.stock,
+        maxPerBuyer: input.max_per_buyer ?? null,
+        saleStartsAt,
+        saleEndsAt,
+      });
+      const row = await readProduct(tx, result.insertId);
+      if (!row) throw notFound.product(result.insertId);
+      const created = auditedFields(toProductView(row, deps.clock()));
+      await recordAudit(tx, actor, {
+        action: "product.create",
+        target: `product:${row.id}`,
+        changes: changedFields(nothingOf(created), created),
+      });
+      return row;
+    },
+    writesFeed,
+  );
   return deps.productCache.offer(row.version, toProductView(row, deps.clock())).view;
 }
 
@@ -100,39 +106,44 @@ async function moveStock(
   note?: string | null,
 ): Promise<ProductView> {
   const { delta } = move;
-  const snapshot = await transactProven(deps, deadline, async (tx) => {
-    const product = await lockProduct(tx, id);
-    if (!product) throw notFound.product(id);
-    // The counters are 32-bit columns; refuse the request rather than let the database fail.
-    if (product.stockTotal + delta > MAX_STOCK) {
-      throw new AppError(
-        "validation_failed",
-        `Product ${id} cannot hold more than ${MAX_STOCK} units.`,
-        {
-          errors: [
-            { path: move.field, message: `would take the product's stock above ${MAX_STOCK}` },
-          ],
-        },
-      );
-    }
-    if (product.stockAvailable + delta < product.stockReserved) {
-      const reserved = product.stockReserved;
-      throw new AppError(
-        "stock_in_use",
-        `Product ${id} has ${product.stockAvailable} units, ${reserved} of them in active holds: it can lose at most ${product.stockAvailable - reserved}.`,
-        { reserved },
-      );
-    }
-    const before = product.stockAvailable;
-    const moved = await changeStock(tx, product, { available: delta, total: delta });
-    await recordAudit(tx, actor, {
-      action: move.action,
-      target: `product:${id}`,
-      changes: { stock_available: [before, product.stockAvailable] },
-      note,
-    });
-    return moved;
-  });
+  const snapshot = await transactProven(
+    deps,
+    deadline,
+    async (tx) => {
+      const product = await lockProduct(tx, id);
+      if (!product) throw notFound.product(id);
+      // The counters are 32-bit columns; refuse the request rather than let the database fail.
+      if (product.stockTotal + delta > MAX_STOCK) {
+        throw new AppError(
+          "validation_failed",
+          `Product ${id} cannot hold more than ${MAX_STOCK} units.`,
+          {
+            errors: [
+              { path: move.field, message: `would take the product's stock above ${MAX_STOCK}` },
+            ],
+          },
+        );
+      }
+      if (product.stockAvailable + delta < product.stockReserved) {
+        const reserved = product.stockReserved;
+        throw new AppError(
+          "stock_in_use",
+          `Product ${id} has ${product.stockAvailable} units, ${reserved} of them in active holds: it can lose at most ${product.stockAvailable - reserved}.`,
+          { reserved },
+        );
+      }
+      const before = product.stockAvailable;
+      const moved = await changeStock(tx, product, { available: delta, total: delta });
+      await recordAudit(tx, actor, {
+        action: move.action,
+        target: `product:${id}`,
+        changes: { stock_available: [before, product.stockAvailable] },
+        note,
+      });
+      return moved;
+    },
+    writesFeed,
+  );
   return publishProduct(deps, snapshot);
 }
 
@@ -184,42 +195,49 @@ export async function updateProduct(
   deadline: CommitGuard,
   actor: Actor,
 ): Promise<ProductView> {
-  const snapshot = await transactProven(deps, deadline, async (tx) => {
-    const product = await lockProduct(tx, id);
-    if (!product) throw notFound.product(id);
-    const before = auditedFields(toProductView(product, product.now.getTime()));
-    const limitChanges =
-      input.max_per_buyer !== undefined && input.max_per_buyer !== product.maxPerBuyer;
-    const saleStartsAt =
-      input.sale_starts_at === undefined ? product.saleStartsAt : windowEdge(input.sale_starts_at);
-    const saleEndsAt =
-      input.sale_ends_at === undefined ? product.saleEndsAt : windowEdge(input.sale_ends_at);
-    checkWindow(saleStartsAt, saleEndsAt);
-    await tx
-      .update(products)
-      .set({
-        name: input.name ?? product.name,
-        priceCents: input.price_cents ?? product.priceCents,
-        maxPerBuyer: limitChanges ? input.max_per_buyer : product.maxPerBuyer,
-        ...(limitChanges ? { maxPerBuyerSetAt: sql`NOW(3)` } : {}),
-        saleStartsAt,
-        saleEndsAt,
-        version: sql`${products.version} + 1`,
-      })
-      .where(eq(products.id, id));
-    product.name = input.name ?? product.name;
-    product.priceCents = input.price_cents ?? product.priceCents;
-    if (input.max_per_buyer !== undefined) product.maxPerBuyer = input.max_per_buyer;
-    product.saleStartsAt = saleStartsAt;
-    product.saleEndsAt = saleEndsAt;
-    product.version += 1;
-    const view = toProductView(product, product.now.getTime());
-    await recordAudit(tx, actor, {
-      action: "product.update",
-      target: `product:${id}`,
-      changes: changedFields(before, auditedFields(view)),
-    });
-    return { version: product.version, view };
-  });
+  const snapshot = await transactProven(
+    deps,
+    deadline,
+    async (tx) => {
+      const product = await lockProduct(tx, id);
+      if (!product) throw notFound.product(id);
+      const before = auditedFields(toProductView(product, product.now.getTime()));
+      const limitChanges =
+        input.max_per_buyer !== undefined && input.max_per_buyer !== product.maxPerBuyer;
+      const saleStartsAt =
+        input.sale_starts_at === undefined
+          ? product.saleStartsAt
+          : windowEdge(input.sale_starts_at);
+      const saleEndsAt =
+        input.sale_ends_at === undefined ? product.saleEndsAt : windowEdge(input.sale_ends_at);
+      checkWindow(saleStartsAt, saleEndsAt);
+      await tx
+        .update(products)
+        .set({
+          name: input.name ?? product.name,
+          priceCents: input.price_cents ?? product.priceCents,
+          maxPerBuyer: limitChanges ? input.max_per_buyer : product.maxPerBuyer,
+          ...(limitChanges ? { maxPerBuyerSetAt: sql`NOW(3)` } : {}),
+          saleStartsAt,
+          saleEndsAt,
+          version: sql`${products.version} + 1`,
+        })
+        .where(eq(products.id, id));
+      product.name = input.name ?? product.name;
+      product.priceCents = input.price_cents ?? product.priceCents;
+      if (input.max_per_buyer !== undefined) product.maxPerBuyer = input.max_per_buyer;
+      product.saleStartsAt = saleStartsAt;
+      product.saleEndsAt = saleEndsAt;
+      product.version += 1;
+      const view = toProductView(product, product.now.getTime());
+      await recordAudit(tx, actor, {
+        action: "product.update",
+        target: `product:${id}`,
+        changes: changedFields(before, auditedFields(view)),
+      });
+      return { version: product.version, view };
+    },
+    writesFeed,
+  );
   return publishProduct(deps, snapshot);
 }
