@@ -502,6 +502,100 @@ export type CorrectStock500 = Problem<"internal_error">;
 
 export type CorrectStock503 = Problem<"service_unavailable">;
 
+/** GET /api/admin/orders: what it takes. */
+export type ListAdminOrdersRequest = {
+  query?: {
+    limit?: string;
+    after_id?: string;
+    status?: "pending" | "paid" | "cancelled";
+    product_id?: string;
+    buyer_id?: string;
+  };
+};
+
+export type ListAdminOrders200 = {
+  orders: ({
+    order_id: number;
+    hold_id: number;
+    product_id: number;
+    buyer_id: string | null;
+    qty: number;
+    unit_price_cents: number;
+    total_cents: number;
+    status: "pending" | "paid" | "cancelled";
+    created_at: string;
+    updated_at: string;
+  })[];
+  next_after_id: number | null;
+};
+
+export type ListAdminOrders401 = Problem<"unauthorized">;
+
+export type ListAdminOrders422 = Problem<"validation_failed">;
+
+export type ListAdminOrders500 = Problem<"internal_error">;
+
+export type ListAdminOrders503 = Problem<"service_unavailable">;
+
+/** GET /api/admin/orders/export: what it takes. */
+export type ExportOrdersRequest = {
+  query?: {
+    status?: "pending" | "paid" | "cancelled";
+    product_id?: string;
+    buyer_id?: string;
+  };
+};
+
+export type ExportOrders200 = string;
+
+export type ExportOrders401 = Problem<"unauthorized">;
+
+export type ExportOrders422 = Problem<"validation_failed">;
+
+export type ExportOrders500 = Problem<"internal_error">;
+
+export type ExportOrders503 = Problem<"service_unavailable">;
+
+/** POST /api/admin/orders/{id}/cancel: what it takes. */
+export type CancelOrderRequest = {
+  param: {
+    id: string;
+  };
+  json: {
+    note?: string | null;
+  };
+};
+
+export type CancelOrder200 = {
+  order_id: number;
+  hold_id: number;
+  product_id: number;
+  buyer_id: string | null;
+  qty: number;
+  unit_price_cents: number;
+  total_cents: number;
+  status: "pending" | "paid" | "cancelled";
+  created_at: string;
+};
+
+export type CancelOrder400 = Problem<"malformed_json">;
+
+export type CancelOrder401 = Problem<"unauthorized">;
+
+export type CancelOrder404 = Problem<"order_not_found">;
+
+export type CancelOrder409 = Problem<"order_already_paid">;
+
+export type CancelOrder413 = Problem<"payload_too_large">;
+
+export type CancelOrder415 = Problem<"unsupported_media_type">;
+
+export type CancelOrder422 = Problem<"validation_failed">;
+
+export type CancelOrder500 = Problem<"internal_error">;
+
+export type CancelOrder503 = Problem<"service_unavailable">;
+
 /** GET /api/admin/audit: what it takes. */
 export type ListAuditEntriesRequest = {
   query?: {
@@ -882,6 +976,35 @@ export type ApiSchema = {
       | { input: CorrectStockRequest; output: CorrectStock422; outputFormat: "json"; status: 422 }
       | { input: CorrectStockRequest; output: CorrectStock500; outputFormat: "json"; status: 500 }
       | { input: CorrectStockRequest; output: CorrectStock503; outputFormat: "json"; status: 503 };
+  };
+  "/api/admin/orders": {
+    $get:
+      | { input: ListAdminOrdersRequest; output: ListAdminOrders200; outputFormat: "json"; status: 200 }
+      | { input: ListAdminOrdersRequest; output: ListAdminOrders401; outputFormat: "json"; status: 401 }
+      | { input: ListAdminOrdersRequest; output: ListAdminOrders422; outputFormat: "json"; status: 422 }
+      | { input: ListAdminOrdersRequest; output: ListAdminOrders500; outputFormat: "json"; status: 500 }
+      | { input: ListAdminOrdersRequest; output: ListAdminOrders503; outputFormat: "json"; status: 503 };
+  };
+  "/api/admin/orders/export": {
+    $get:
+      | { input: ExportOrdersRequest; output: ExportOrders200; outputFormat: "text"; status: 200 }
+      | { input: ExportOrdersRequest; output: ExportOrders401; outputFormat: "json"; status: 401 }
+      | { input: ExportOrdersRequest; output: ExportOrders422; outputFormat: "json"; status: 422 }
+      | { input: ExportOrdersRequest; output: ExportOrders500; outputFormat: "json"; status: 500 }
+      | { input: ExportOrdersRequest; output: ExportOrders503; outputFormat: "json"; status: 503 };
+  };
+  "/api/admin/orders/:id/cancel": {
+    $post:
+      | { input: CancelOrderRequest; output: CancelOrder200; outputFormat: "json"; status: 200 }
+      | { input: CancelOrderRequest; output: CancelOrder400; outputFormat: "json"; status: 400 }
+      | { input: CancelOrderRequest; output: CancelOrder401; outputFormat: "json"; status: 401 }
+      | { input: CancelOrderRequest; output: CancelOrder404; outputFormat: "json"; status: 404 }
+      | { input: CancelOrderRequest; output: CancelOrder409; outputFormat: "json"; status: 409 }
+      | { input: CancelOrderRequest; output: CancelOrder413; outputFormat: "json"; status: 413 }
+      | { input: CancelOrderRequest; output: CancelOrder415; outputFormat: "json"; status: 415 }
+      | { input: CancelOrderRequest; output: CancelOrder422; outputFormat: "json"; status: 422 }
+      | { input: CancelOrderRequest; output: CancelOrder500; outputFormat: "json"; status: 500 }
+      | { input: CancelOrderRequest; output: CancelOrder503; outputFormat: "json"; status: 503 };
   };
   "/api/admin/audit": {
     $get:

@@ -68,6 +68,25 @@ export const EventPageQuery = PageQuery.extend({
     .openapi({ description: "Only events in this delivery status" }),
 });
 
+/** The operator's order filters (list and export). */
+export const OrderFilterQuery = z.object({
+  status: z.enum(orderStatuses).optional().openapi({ description: "Only orders in this status" }),
+  product_id: z
+    .string()
+    .regex(ID_PATTERN, "must be a positive integer below 10^15")
+    .transform(Number)
+    .optional()
+    .openapi({ description: "Only this product's orders", example: "1" }),
+  buyer_id: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .openapi({ description: "Only this buyer's orders (the `sub` of their token)" }),
+});
+
+export const AdminOrderPageQuery = PageQuery.extend(OrderFilterQuery.shape);
+
 const productName = () => z.string().trim().min(1).max(200);
 /** A positive number of units per buyer, or null for no limit. */
 const maxPerBuyer = () => z.number().int().min(1).max(2_147_483_647).nullable();
@@ -150,6 +169,7 @@ export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
     RestockInput: z
       .strictObject({ qty: z.number().int().min(1).max(1_000_000_000) })
       .openapi("RestockInput"),
+    CancelOrderInput: z.strictObject({ note: note() }).openapi("CancelOrderInput"),
     ResolveConflictInput: z
       .strictObject({
         resolution: z.enum(conflictResolutions),
@@ -232,6 +252,12 @@ export const Order = z
     created_at: timestamp,
   })
   .openapi("Order");
+
+export const AdminOrder = Order.extend({ updated_at: timestamp }).openapi("AdminOrder");
+
+export const AdminOrderPage = z
+  .object({ orders: z.array(AdminOrder), next_after_id: id().nullable() })
+  .openapi("AdminOrderPage");
 
 export const ProductReportPage = z
   .object({

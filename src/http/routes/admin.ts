@@ -1,6 +1,7 @@
 import type { Deps } from "../../deps-type";
 import { listAuditEntries } from "../../services/audit";
 import { listMerchantEvents, redeliverEvent } from "../../services/merchant-events";
+import { cancelOrder, exportOrders, listOrders } from "../../services/order-admin";
 import { listPaymentConflicts, resolvePaymentConflict } from "../../services/payment-conflicts";
 import {
   correctStock,
@@ -48,6 +49,19 @@ export function serveAdmin(router: Router, routes: ReturnType<typeof adminRoutes
   });
   router.handle(routes.correctStock, async (c, { param, json }) => {
     return c.json(await correctStock(deps, param.id, json, deadlineOf(c), actorOf(c, trustProxy)));
+  });
+  router.handle(routes.listAdminOrders, async (c, { query }) => {
+    return c.json(await listOrders(deps, query, deadlineOf(c)));
+  });
+  router.handle(routes.exportOrders, async (c, { query }) => {
+    return c.body(await exportOrders(deps, query, deadlineOf(c)), 200, {
+      "content-type": "text/csv; charset=utf-8",
+      "content-disposition": 'attachment; filename="orders.csv"',
+      "cache-control": "no-store",
+    });
+  });
+  router.handle(routes.cancelOrder, async (c, { param, json }) => {
+    return c.json(await cancelOrder(deps, param.id, json, deadlineOf(c), actorOf(c, trustProxy)));
   });
   router.handle(routes.listAuditEntries, async (c, { query }) => {
     return c.json(await listAuditEntries(deps, query, deadlineOf(c)));
