@@ -68,6 +68,15 @@ export const EventPageQuery = PageQuery.extend({
     .openapi({ description: "Only events in this delivery status" }),
 });
 
+/**
+ * Every string a request carries, in its body or its query: well-formed Unicode. The database
+ * would store a lone UTF-16 surrogate as U+FFFD, so "key-\ud800" and "key-\udfff" would be one.
+ */
+const text = () =>
+  z
+    .string()
+    .refine((value) => value.isWellFormed(), "must be well-formed Unicode (no lone surrogate)");
+
 /** The operator's order filters (list and export). */
 export const OrderFilterQuery = z.object({
   status: z.enum(orderStatuses).optional().openapi({ description: "Only orders in this status" }),
@@ -77,8 +86,7 @@ export const OrderFilterQuery = z.object({
     .transform(Number)
     .optional()
     .openapi({ description: "Only this product's orders", example: "1" }),
-  buyer_id: z
-    .string()
+  buyer_id: text()
     .min(1)
     .max(128)
     .optional()
@@ -87,7 +95,7 @@ export const OrderFilterQuery = z.object({
 
 export const AdminOrderPageQuery = PageQuery.extend(OrderFilterQuery.shape);
 
-const productName = () => z.string().trim().min(1).max(200);
+const productName = () => text().trim().min(1).max(200);
 /** A positive number of units per buyer, or null for no limit. */
 const maxPerBuyer = () => z.number().int().min(1).max(2_147_483_647).nullable();
 /**
@@ -104,7 +112,7 @@ const saleEdge = () =>
     }, "must be between 1970 and 9999")
     .nullable();
 /** The operator's words kept with a change (the audit log shows them). */
-const note = () => z.string().max(1000).nullable().optional();
+const note = () => text().max(1000).nullable().optional();
 /** A buyer id: the `sub` of the buyer's token; null for anonymous shoppers. */
 const buyerId = () => z.string().nullable();
 
@@ -131,7 +139,7 @@ export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
     CreateOrderInput: z.strictObject({ hold_id: id() }).openapi("CreateOrderInput"),
     PaymentEventInput: z
       .strictObject({
-        idempotency_key: z.string().min(1).max(255),
+        idempotency_key: text().min(1).max(255),
         order_id: id(),
         status: z.enum(paymentStatuses),
       })

@@ -20,8 +20,6 @@ type BuyerConfig = Pick<
 
 const LEEWAY_SECONDS = 30;
 const MAX_SUB_CHARACTERS = 128;
-/** In a `u` regular expression a surrogate pair is one code point: only a lone half matches. */
-const LONE_SURROGATE = /\p{Cs}/u;
 /** A verified token is trusted again for at most this long, and never past its `exp`. */
 const VERIFIED_TOKEN_TTL_MS = 60_000;
 const JWKS_TIMEOUT_MS = 2000;
@@ -121,7 +119,7 @@ export function createBuyerVerifier(config: BuyerConfig): BuyerVerifier {
       }
       // A lone surrogate is stored as U+FFFD while the limit counts the raw string: "\ud800"
       // and "\udfff" would be two buyers to one and one to the other.
-      if (LONE_SURROGATE.test(sub)) {
+      if (!sub.isWellFormed()) {
         throw unauthorized(`The buyer token's "sub" is not well-formed Unicode.`);
       }
       const until = Math.min(

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { admin, type Client, client, createProduct } from "./fixtures";
+import { count, createTestContext, rows, type TestContext } from "./helpers/harness";
+import { event, pendingOrder } from "./helpers/payments";
+
+// Text in requests: a string that is not well-formed Unicode (a lone UTF-16 surrogate, which
+// the database would store as U+FFFD, making different strings one) is a 422 wherever it
+// appears.
+
+let ctx: TestContext;
+let api: Client;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  api = client(ctx.app);
+});
+afterAll(() => ctx.close());
+
+const loneSurrogates = ["key-\ud800", "key-\udbff", "key-\udfff"];
+
+function expectNotWellFormed(
+  reply: { status: number; body: Record<string, unknown> },
+  path: string,
+) {
+  expect(reply.status).toBe(422);
+  expect(reply.body.code).toBe("validation_failed");
+  expect(reply.body.errors).toContainEqual({
+    path,
+    message: "must be well-formed Unicode (no lone surrogate)",
+  });
+}
+
+describe("a string that is not well-formed Unicode is a 422", () => {
+  test("three webhook idempotency keys with lone surrogates: each 422, none stored", async () => {
+    const { orderId } = await pendingOrder(api);
+    for (const key of loneSurrogates) {
+      expectNotWellFormed(await api.webhook(event(orderId, "succeeded", key)), "idempotency_key");
+    }
+    expect(await count(ctx.sql, "SELECT COUNT(*) AS n FROM payment_events")).toBe(0);
+    // A well-formed key beyond the BMP (a surrogate pair) is accepted and kept byte for byte.
+    const pair = "key-\u{1F45F}";
+    expect((await api.webhook(event(orderId, "succeeded", pair))).status).toBe(200);
+    const [stored] = await rows<{ key: string }>(
+      ctx.sql,
+      "SELECT CAST(idempotency_key AS CHAR) AS `key` FROM payment_events",
+    );
+    expect(stored?.key).toBe(pair);
+  });
+
+  test("a conflict resolved with a note holding a lone surrogate: 422, still open", async () => {
+    const { orderId } = await pendingOrder(api);
+    expect((await api.webhook(event(orderId, "succeeded"))).status).toBe(200);
+    expect((await api.webhook(event(orderId, "failed"))).body.conflict).toBe(true);
+    const [conflict] = await rows<{ id: number }>(
+      ctx.sql,
+      "SELECT id FROM payment_events WHERE outcome = 'conflict' AND order_id = ?",
+      [orderId],
+    );
+    const resolve = (note: string) =>
+      api.post(
+        `/api/admin/payment-conflicts/${conflict?.id}/resolve`,
+        { resolution: "refunded", note },
+        admin,
+      );
+    expectNotWellFormed(await resolve("refund \ud83d"), "note");
+    expect(
+      await count(
+        ctx.sql,
+        "SELECT COUNT(*) AS n FROM payment_events WHERE id = ? AND resolved_at IS NOT NULL",
+        [conflict?.id],
+      ),
+    ).toBe(0);
+    expect((await resolve("refund \u{1F4B8}")).status).toBe(200);
+  });
+
+  test("a product name holding a lone surrogate: 422 on create and on PATCH, nothing stored", async () => {
+    const products = await count(ctx.sql, "SELECT COUNT(*) AS n FROM products");
+    const created = await api.post(
+      "/api/admin/products",
+      { name: "Sneaker \udc00", price_cents: 100, stock: 1 },
+      admin,
+    );
+    expectNotWellFormed(created, "name");
+    expect(await count(ctx.sql, "SELECT COUNT(*) AS n FROM products")).toBe(products);
+    const productId = await createProduct(api, 1);
+    expectNotWellFormed(
+      await api.patch(`/api/admin/products/${productId}`, { name: "\ud800Sneaker" }, admin),
+      "name",
+    );
+    const [row] = await rows<{ name: string }>(ctx.sql, "SELECT name FROM products WHERE id = ?", [
+      productId,
+    ]);
+    expect(row?.name).toBe("Limited sneaker");
+  });
+});
