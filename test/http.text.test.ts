@@ -5,7 +5,7 @@ import { event, pendingOrder } from "./helpers/payments";
 
 // Text in requests: a string that is not well-formed Unicode (a lone UTF-16 surrogate, which
 // the database would store as U+FFFD, making different strings one) is a 422 wherever it
-// appears.
+// appears, and a timestamp without a zone is a 422 that says the zone is missing.
 
 let ctx: TestContext;
 let api: Client;
@@ -91,5 +91,42 @@ describe("a string that is not well-formed Unicode is a 422", () => {
       productId,
     ]);
     expect(row?.name).toBe("Limited sneaker");
+  });
+});
+
+describe("a timestamp without a zone", () => {
+  test("2026-12-07T14:00:00 is a 422 that says the zone (Z or an offset) is missing, on create and on PATCH", async () => {
+    const zoneMissing = {
+      path: "sale_starts_at",
+      message: "the zone is missing: end the timestamp with Z or an offset such as +01:00",
+    };
+    const created = await api.post(
+      "/api/admin/products",
+      { name: "Timed", price_cents: 100, stock: 1, sale_starts_at: "2026-12-07T14:00:00" },
+      admin,
+    );
+    expect(created.status).toBe(422);
+    expect(created.body).toMatchObject({ code: "validation_failed", errors: [zoneMissing] });
+    const productId = await createProduct(api, 1);
+    const patched = await api.patch(
+      `/api/admin/products/${productId}`,
+      { sale_starts_at: "2026-12-07T14:00:00.000" },
+      admin,
+    );
+    expect(patched.status).toBe(422);
+    expect(patched.body).toMatchObject({ code: "validation_failed", errors: [zoneMissing] });
+    // Something that is no timestamp at all is told what one looks like.
+    const garbage = await api.patch(
+      `/api/admin/products/${productId}`,
+      { sale_ends_at: "soon" },
+      admin,
+    );
+    expect(garbage.body.errors).toEqual([
+      {
+        path: "sale_ends_at",
+        message:
+          "must be an ISO 8601 timestamp with a zone (Z or an offset), e.g. 2026-12-07T14:00:00Z",
+      },
+    ]);
   });
 });

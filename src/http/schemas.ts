@@ -14,10 +14,9 @@ import { codeToStatus, type ErrorCode } from "../errors";
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 
 /**
- * Ids are positive integers; a path parameter is its decimal text, nothing else. Fifteen digits
- * keep every accepted id below 2^53, so the conversion is exact without a second check.
+ * A path id: a positive integer below 10^15, its decimal text without leading zeros. Fifteen
+ * digits keep every accepted id below 2^53, so the conversion is exact without a second check.
  */
-/** A path id: a positive integer below 10^15, without leading zeros. */
 export const ID_PATTERN = /^[1-9][0-9]{0,14}$/;
 
 const pathId = () =>
@@ -98,13 +97,22 @@ export const AdminOrderPageQuery = PageQuery.extend(OrderFilterQuery.shape);
 const productName = () => text().trim().min(1).max(200);
 /** A positive number of units per buyer, or null for no limit. */
 const maxPerBuyer = () => z.number().int().min(1).max(2_147_483_647).nullable();
+/** A timestamp that would be one but for its zone, to say so rather than "Invalid ISO datetime". */
+const zoneless = z.iso.datetime({ local: true });
+
 /**
  * A sale window's edge: an ISO 8601 timestamp with a zone (`Z` or an offset), or null for a side
  * left open. Kept within what a DATETIME column holds and a JavaScript date represents.
  */
 const saleEdge = () =>
   z.iso
-    .datetime({ offset: true })
+    .datetime({
+      offset: true,
+      error: (issue) =>
+        zoneless.safeParse(issue.input).success
+          ? "the zone is missing: end the timestamp with Z or an offset such as +01:00"
+          : "must be an ISO 8601 timestamp with a zone (Z or an offset), e.g. 2026-12-07T14:00:00Z",
+    })
     .refine((value) => {
       const at = Date.parse(value);
       // Not a date at all: the format check above already said so.
