@@ -36,7 +36,7 @@ const OUTCOME_ATTEMPT_MS = 1000;
 
 export type IsolationLevel = "read committed" | "repeatable read";
 
-export type RunOptions<T = unknown> = {
+export type RunOptions<T = unknown, C = never> = {
   /** The callers' deadline: no BEGIN after it, no COMMIT once they have given up. */
   guard: CommitGuard;
   /** Defaults to the session's READ COMMITTED. */
@@ -60,13 +60,8 @@ export type RunOptions<T = unknown> = {
    * the connection `combinesStatements`; elsewhere `work` is given no rows and runs it itself.
    */
   openWith?: string;
-  /**
-   * The transaction's last writes, sent with COMMIT in its round trip where the connection
-   * `combinesStatements`, else run just before it. Only for work whose `committed` can tell the
-   * outcome without their results, as the answer to that round trip is what a lost connection
-   * takes away.
-   */
-  closeWith?: (result: T) => Closing | undefined;
+  /** The transaction's last writes (see Closing); its `recover` stands in for `committed`. */
+  closeWith?: (result: T) => Closing<C> | undefined;
   /**
    * Rolls an attempt back (and runs it again, as after a deadlock) if COMMIT would be sent more
    * than this long after its BEGIN: writers of paged lists' rows (db/keyset.ts).
@@ -74,8 +69,21 @@ export type RunOptions<T = unknown> = {
   commitWithinMs?: number;
 };
 
-/** Statements that end a transaction, and what to do with their results. */
-export type Closing = { statements: string[]; apply: (results: unknown[]) => void };
+/**
+ * A transaction's last writes, sent with COMMIT in its round trip where the connection
+ * `combinesStatements` (else run just before it): the answer to that round trip is what a lost
+ * connection takes away. `read` says what their results come to; after a lost answer,
+ * `recover` reads the same from the database on a fresh connection, or false if nothing
+ * committed. Both return what they found: neither writes into the caller's state.
+ */
+export type Closing<C> = {
+  statements: string[];
+  read: (results: unknown[]) => C;
+  recover: (db: Tx) => Promise<C | false>;
+};
+
+/** A committed transaction: its work's result and, if it had a closing, what that came to. */
+export type Ended<T, C> = { result: T; closed: C | undefined };
 
 /** A transaction's work; `opened` holds the rows of `openWith`, if it was sent. */
 export type Work<T> = (tx: Tx, opened: unknown) => Promise<T>;
@@ -85,6 +93,8 @@ class CommitOutcomeUnknown extends Error {
   constructor(
     override readonly cause: unknown,
     readonly result: unknown,
+    /** The closing sent with that COMMIT, if any: its `recover` tells the outcome. */
+    readonly closing: Closing<unknown> | undefined,
   ) {
     super("the connection was lost while COMMIT was under way");
     this.name = "CommitOutcomeUnknown";
@@ -96,14 +106,20 @@ class CommitOutcomeUnknown extends Error {
  * BEGIN outside its try/finally and so leaked the pooled connection whenever BEGIN failed.
  * Every path ends in exactly one of release (state known clean) or discard (state unknown).
  */
-async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Promise<T> {
+async function runOnce<T, C>(
+  pool: Pool,
+  work: Work<T>,
+  options: RunOptions<T, C>,
+): Promise<Ended<T, C>> {
   const { guard } = options;
   const conn = await acquire(pool, guard, options.health);
   const stopWatching = guard.onAbandon(() => discard(conn));
   let begun = false;
   let result: T;
-  let closing: Closing | undefined;
-  const openWith = combinesStatements(conn.connection) ? options.openWith : undefined;
+  let closing: Closing<C> | undefined;
+  let closed: C | undefined;
+  const combines = combinesStatements(conn.connection);
+  const openWith = combines ? options.openWith : undefined;
   const openedAt = performance.now();
   try {
     if (options.isolationLevel) {
@@ -113,8 +129,8 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
     begun = true;
     result = await work(sessionOf(conn), openWith ? (opening as unknown[])[1] : undefined);
     closing = options.closeWith?.(result);
-    if (closing && !combinesStatements(conn.connection)) {
-      closing.apply(await runStatements(sessionOf(conn), closing.statements));
+    if (closing && !combines) {
+      closed = closing.read(await runStatements(sessionOf(conn), closing.statements));
       closing = undefined;
     }
   } catch (err) {
@@ -143,11 +159,10 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
   }
   // From here on the connection is released or discarded exactly once, by this code alone:
   // a second release would hand a connection that another request already holds to a third.
-  let closed: unknown[] | undefined;
   try {
     if (closing) {
       const [results] = await conn.query([...closing.statements, "COMMIT"].join(";\n"));
-      closed = (results as unknown as unknown[]).slice(0, -1);
+      closed = closing.read((results as unknown as unknown[]).slice(0, -1));
     } else {
       await conn.query("COMMIT");
     }
@@ -157,15 +172,14 @@ async function runOnce<T>(pool: Pool, work: Work<T>, options: RunOptions<T>): Pr
     // leaves it unknown.
     if (transientReason(err) === "connection_lost" || transientReason(err) === "unreachable") {
       discard(conn);
-      throw new CommitOutcomeUnknown(err, result);
+      throw new CommitOutcomeUnknown(err, result, closing);
     }
     guard.commitFailed();
     await rollback(conn);
     throw err;
   }
   conn.release();
-  if (closing && closed) closing.apply(closed);
-  return result;
+  return { result, closed };
 }
 
 /**
@@ -180,18 +194,34 @@ export async function withTransaction<T>(
   work: Work<T>,
   options: RunOptions<T>,
 ): Promise<T> {
+  return (await runTransaction(pool, work, options)).result;
+}
+
+/** withTransaction, with what the transaction's closing (`closeWith`) came to. */
+async function runTransaction<T, C>(
+  pool: Pool,
+  work: Work<T>,
+  options: RunOptions<T, C>,
+): Promise<Ended<T, C>> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const result = await runOnce(pool, work, options);
+      const ended = await runOnce(pool, work, options);
       options.health?.answered();
-      return result;
+      return ended;
     } catch (err) {
       if (err instanceof CommitOutcomeUnknown) {
         options.health?.failed("connection_lost");
-        const committed = await outcomeOf(pool, err.result as T, options);
-        if (committed === true) return err.result as T;
+        const result = err.result as T;
+        const closing = err.closing as Closing<C> | undefined;
+        const { committed } = options;
+        // Without a closing, `committed` tells the outcome, and a commit brings nothing more.
+        const check =
+          closing?.recover ??
+          (committed && (async (db: Tx) => ((await committed(db, result)) ? undefined : false)));
+        const outcome = check ? await outcomeOf(pool, check, options) : null;
+        if (outcome !== false && outcome !== null) return { result, closed: outcome };
         // Rolled back for sure: as safe to run again as any failure before COMMIT.
-        if (committed === false && attempt < MAX_ATTEMPTS && options.guard.remainingMs() > 0) {
+        if (outcome === false && attempt < MAX_ATTEMPTS && options.guard.remainingMs() > 0) {
           options.guard.commitFailed();
           continue;
         }
@@ -215,28 +245,24 @@ export async function withTransaction<T>(
 
 /**
  * Asks the database, on fresh connections, whether a transaction whose COMMIT lost its answer
- * took effect, and keeps asking for as long as the database cannot be reached: a 503 then might
- * hide a committed change, so the callers wait for the real outcome, past their deadline, as
- * for any commit under way. Each attempt is cut off after `outcomeWaitMs`, as a hung database
- * would otherwise keep it forever. Undefined when the check itself fails for another reason.
+ * took effect (`check`: false if not), and keeps asking for as long as the database cannot be
+ * reached: a 503 then might hide a committed change, so the callers wait for the real outcome,
+ * past their deadline, as for any commit under way. Each attempt is cut off after
+ * `outcomeWaitMs`, as a hung database would otherwise keep it forever. Null when the check
+ * itself fails for another reason.
  */
-async function outcomeOf<T>(
+async function outcomeOf<R>(
   pool: Pool,
-  result: T,
-  options: RunOptions<T>,
-): Promise<boolean | undefined> {
-  const { committed } = options;
-  if (!committed) return undefined;
+  check: (db: Tx) => Promise<R | false>,
+  options: Pick<RunOptions, "outcomeWaitMs" | "health">,
+): Promise<R | false | null> {
   for (;;) {
     const attempt = Deadline.start(options.outcomeWaitMs ?? OUTCOME_ATTEMPT_MS);
     try {
-      return await withConnection(pool, (db) => committed(db, result), {
-        guard: attempt,
-        health: options.health,
-      });
+      return await withConnection(pool, check, { guard: attempt, health: options.health });
     } catch (err) {
       if (!(transientReason(err) || err instanceof Abandoned || err instanceof PoolExhausted)) {
-        return undefined;
+        return null;
       }
       await sleep(Math.min(OUTCOME_RETRY_MS, Math.max(0, attempt.remainingMs())));
     } finally {
@@ -256,11 +282,10 @@ export type TransactDeps = {
   config: Pick<Config, "REQUEST_TIMEOUT_MS">;
 };
 
-export type TransactOptions<T> = Pick<
-  RunOptions<T>,
-  "openWith" | "closeWith" | "commitWithinMs"
+export type TransactOptions<T, C = never> = Pick<
+  RunOptions<T, C>,
+  "openWith" | "closeWith" | "isolationLevel" | "commitWithinMs"
 > & {
-  isolationLevel?: IsolationLevel;
   /**
    * Whether the transaction that returned `result` committed, read after a connection lost
    * during COMMIT; without it such a request is answered 503 with its outcome unknown.
@@ -269,13 +294,23 @@ export type TransactOptions<T> = Pick<
 };
 
 /** A service transaction: bounded retries, each counted, cut off when its callers give up. */
-export function transact<T>(
+export async function transact<T>(
   deps: TransactDeps,
   guard: CommitGuard,
   work: Work<T>,
   options: TransactOptions<T> = {},
 ): Promise<T> {
-  return withTransaction(deps.pool, work, {
+  return (await transactClosing(deps, guard, work, options)).result;
+}
+
+/** transact, with what the transaction's closing (`closeWith`) came to. */
+export function transactClosing<T, C>(
+  deps: TransactDeps,
+  guard: CommitGuard,
+  work: Work<T>,
+  options: TransactOptions<T, C>,
+): Promise<Ended<T, C>> {
+  return runTransaction(deps.pool, work, {
     guard,
     ...options,
     outcomeWaitMs: deps.config.REQUEST_TIMEOUT_MS,

@@ -1,55 +1,56 @@
-import { randomBytes } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
-import type { AutoIncrement, Tx } from "../../db/client";
-import { combines, runStatements } from "../../db/connection";
+import type { Tx } from "../../db/client";
 import { holds } from "../../db/schema";
-import type { Closing } from "../../db/transaction";
 import type { Deps } from "../../deps-type";
 import { AppError, buyerLimitExceeded, insufficientStock } from "../../errors";
 import type { SoldOutSighting } from "../../state/sold-out-board";
+import type { BuyerId } from "../buyers";
 import { reclaimExpiredHolds } from "../holds/expire";
-import type { ClaimResult } from "../idempotency";
 import { type LockedProduct, type ProductSnapshot, stockChangeStatement } from "../products/stock";
 import { windowRefusal } from "../sale-window";
-import { grantedHoldView, type HoldView, parseDbTime, toProductView } from "../views";
+import { parseDbTime, toProductView } from "../views";
 import type { HoldRequest } from "./queue";
-import { holdsWrite, type Owned, unitsByBuyer } from "./sql";
+import { type Owned, unitsByBuyer } from "./sql";
 
 // Allocation: a locked product's units shared out over a batch's requests, in arrival order.
+// It decides and says what to write; the batch (batch.ts) writes it and answers.
 
-/** What became of one request of a batch. */
+/** What allocation decided for one request of a batch. */
 export type Decision =
-  | { kind: "granted"; view: HoldView }
-  | { kind: "refused"; error: AppError }
-  | { kind: "taken"; claim: ClaimResult };
+  | { kind: "granted"; qty: number; buyer: BuyerId }
+  | { kind: "refused"; error: AppError };
 
 export type Allocation = {
+  /** One per request of the batch; none for a request decided before (a key already taken). */
+  decisions: (Decision | undefined)[];
+  /** The granted requests' places in the batch, in the order their holds are written. */
+  granted: number[];
+  /** The stock UPDATE, when units were granted or reclaimed. */
+  stockChange?: string;
+  /** When the batch's holds expire (a batch for a missing product has none). */
+  expiresAt?: Date;
   snapshot?: ProductSnapshot;
   reclaimedHolds: number;
   soldOut?: boolean;
   /** Nothing left after this batch: what the sold-out board may refuse from, after commit. */
   sighting?: SoldOutSighting;
-  /** The batch's writes, when they go to the server with its COMMIT. */
-  closing?: Closing;
-  /** The row that proves such a batch committed, and how to grant its holds then. */
-  proof?: { token: Buffer; holds: number; grant: (ids: number[]) => void };
 };
 
 /**
- * Decides the undecided requests of a batch against a locked product, in arrival order, and
- * writes the granted holds and the counter. On a product with `max_per_buyer`, each buyer's
- * units (held or ordered, plus what this batch already gave them) are checked first. The first
- * shortfall of either kind reclaims the product's expired holds before anyone is refused.
+ * Decides the requests of a batch not `decided` already against a locked product, in arrival
+ * order. On a product with `max_per_buyer`, each buyer's units (held or ordered, plus what this
+ * batch already gave them) are checked first. The first shortfall of either kind reclaims the
+ * product's expired holds before anyone is refused.
  */
 export async function allocate(
   tx: Tx,
   deps: Deps,
   product: LockedProduct,
   batch: HoldRequest[],
-  decisions: Decision[],
-  autoIncrement: AutoIncrement,
-  deferWrites: boolean,
-): Promise<Allocation> {
+  decided: ReadonlySet<number>,
+): Promise<Allocation & { expiresAt: Date }> {
+  const decisions: (Decision | undefined)[] = new Array(batch.length).fill(undefined);
+  const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
   const closed = windowRefusal(
     product.saleStartsAt?.getTime() ?? null,
     product.saleEndsAt?.getTime() ?? null,
@@ -57,20 +58,24 @@ export async function allocate(
   );
   if (closed) {
     batch.forEach((_, i) => {
-      decisions[i] ??= { kind: "refused", error: closed };
+      if (!decided.has(i)) decisions[i] = { kind: "refused", error: closed };
     });
     // The product as the database stands, so that this process refuses the rest of a storm
     // before the opening from memory.
     const view = toProductView(product, product.now.getTime());
-    return { reclaimedHolds: 0, snapshot: { version: product.version, view } };
+    const snapshot = { version: product.version, view };
+    return { decisions, granted: [], expiresAt, reclaimedHolds: 0, snapshot };
   }
-  const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
   const availableBefore = product.stockAvailable - product.stockReserved;
   const limit = product.maxPerBuyer;
   const buyers =
     limit === null
       ? []
-      : [...new Set(batch.flatMap((r, i) => (decisions[i] || r.buyer === null ? [] : [r.buyer])))];
+      : [
+          ...new Set(
+            batch.flatMap((r, i) => (decided.has(i) || r.buyer === null ? [] : [r.buyer])),
+          ),
+        ];
   let owned =
     limit === null
       ? new Map<string, Owned>()
@@ -88,8 +93,9 @@ export async function allocate(
     }
   };
   const granted: number[] = [];
+  let reserved = 0;
   for (const [i, request] of batch.entries()) {
-    if (decisions[i]) continue;
+    if (decided.has(i)) continue;
     const { buyer, qty } = request;
     if (limit !== null) {
       if (buyer === null) {
@@ -108,55 +114,28 @@ export async function allocate(
     if (qty > available) await reclaim();
     if (qty <= available) {
       available -= qty;
+      reserved += qty;
       granted.push(i);
+      decisions[i] = { kind: "granted", qty, buyer };
       if (buyer !== null) grantedTo.set(buyer, (grantedTo.get(buyer) ?? 0) + qty);
     } else {
       decisions[i] = { kind: "refused", error: insufficientStock(available) };
     }
   }
-  const rows = granted.map((i) => ({ qty: batch[i]?.qty ?? 0, buyer: batch[i]?.buyer ?? null }));
-  const reserved = rows.reduce((sum, row) => sum + row.qty, 0) - (reclaimed?.units ?? 0);
-  const changed = rows.length > 0 || (reclaimed?.holds ?? 0) > 0;
-  const change = changed ? stockChangeStatement(product, { reserved }) : undefined;
-  // Sent with COMMIT, the writes' answer can be lost with the connection; a batch row written
-  // with them then tells whether they committed (see batchCommitted).
-  const token = deferWrites && combines(tx) && rows.length > 0 ? randomBytes(16) : undefined;
-  const write = holdsWrite(autoIncrement, product.id, rows, {
-    createdAt: product.now,
-    expiresAt,
-    stockChange: change?.sql,
-    token,
-  });
-  // One expiry for the whole batch, written out once rather than per hold.
-  const expires = expiresAt.toISOString();
-  const grant = (ids: number[]) => {
-    granted.forEach((batchIndex, n) => {
-      const row = rows[n];
-      decisions[batchIndex] = {
-        kind: "granted",
-        view: grantedHoldView(
-          {
-            id: ids[n] ?? 0,
-            productId: product.id,
-            buyerId: row?.buyer ?? null,
-            qty: row?.qty ?? 0,
-          },
-          expires,
-        ),
-      };
-    });
-  };
-  let closing: Closing | undefined;
-  if (write.statements.length === 0) grant([]);
-  else if (deferWrites) {
-    closing = { statements: write.statements, apply: (results) => grant(write.ids(results)) };
-  } else grant(write.ids(await runStatements(tx, write.statements)));
-  // Our own holds are not written yet when the writes are deferred, and expire last.
+  const changed = granted.length > 0 || (reclaimed?.holds ?? 0) > 0;
+  const change = changed
+    ? stockChangeStatement(product, { reserved: reserved - (reclaimed?.units ?? 0) })
+    : undefined;
+  // Our own holds may not be written yet, and expire last.
   const earliest =
     available === 0
-      ? ((await nextExpiry(tx, product.id)) ?? (rows.length > 0 ? expiresAt : null))
+      ? ((await nextExpiry(tx, product.id)) ?? (granted.length > 0 ? expiresAt : null))
       : null;
   return {
+    decisions,
+    granted,
+    stockChange: change?.sql,
+    expiresAt,
     snapshot: change?.applied(),
     reclaimedHolds: reclaimed?.holds ?? 0,
     soldOut: availableBefore > 0 && available === 0,
@@ -164,8 +143,6 @@ export async function allocate(
       available === 0
         ? { dbNow: product.now, nextExpiry: earliest, maxPerBuyer: product.maxPerBuyer }
         : undefined,
-    closing,
-    proof: token && { token, holds: rows.length, grant },
   };
 }
 

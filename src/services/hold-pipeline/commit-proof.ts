@@ -4,57 +4,41 @@ import { holdBatches, holds } from "../../db/schema";
 import { ownedBy } from "../holds/locking";
 import { lockProduct } from "../products/stock";
 import type { HoldView } from "../views";
-import type { Allocation, Decision } from "./allocate";
 
 // Commit proof: after a lost answer to COMMIT, whether a batch committed, read from the rows it
 // would have written.
 
 /**
- * Whether a batch whose COMMIT lost its answer committed, read on a connection of its own in
- * autocommit mode. A batch that sent its writes with COMMIT wrote a row under its token: present,
- * it committed, and its holds start at the row's hold id. Otherwise the batch is all-or-nothing:
- * if its first granted hold exists, it committed; one that granted nothing answers refusals and
- * replays, true either way.
+ * The ids of a batch's holds whose COMMIT, sent with its writes, lost its answer, read on a
+ * connection of its own in autocommit mode; false if the batch did not commit. Its writes
+ * include a row under its `token` naming its first hold id: present, the batch committed, and
+ * its `count` holds are the product's first ones from that id on.
  */
-export async function batchCommitted(
+export async function provenHoldIds(
   db: Tx,
-  batch: Allocation & { decisions: Decision[] },
   productId: number,
-): Promise<boolean> {
-  const { proof } = batch;
-  if (proof) {
-    // The row is written by the batch's last statements, so a database still running them has
-    // nothing yet for a locking read to wait on; the product's row lock, held by the batch from
-    // its first statement to its end, is. Once it is free the batch has committed or not.
-    await lockProduct(db, productId);
-    const [row] = await db
-      .select({ firstHoldId: holdBatches.firstHoldId })
-      .from(holdBatches)
-      .where(sql`${holdBatches.token} = ${proof.token}`)
-      .limit(1);
-    if (!row) return false;
-    // Read back whatever the id layout: batches after ours locked the product after our commit,
-    // so their holds come later, and ours are the first ones from the row's id on.
-    const ours = await db
-      .select({ id: holds.id })
-      .from(holds)
-      .where(and(eq(holds.productId, productId), gte(holds.id, Number(row.firstHoldId))))
-      .orderBy(asc(holds.id))
-      .limit(proof.holds);
-    proof.grant(ours.map((hold) => hold.id));
-    return true;
-  }
-  return grantsCommitted(db, batch.decisions);
-}
-
-/**
- * A batch is all-or-nothing: if its first granted hold exists, it committed. A batch that
- * granted nothing answers refusals and replays, which are true whether or not it committed.
- */
-async function grantsCommitted(db: Tx, decisions: Decision[]): Promise<boolean> {
-  const granted = decisions.find((d) => d.kind === "granted");
-  if (granted?.kind !== "granted") return true;
-  return holdExists(db, granted.view);
+  token: Buffer,
+  count: number,
+): Promise<number[] | false> {
+  // The row is written by the batch's last statements, so a database still running them has
+  // nothing yet for a locking read to wait on; the product's row lock, held by the batch from
+  // its first statement to its end, is. Once it is free the batch has committed or not.
+  await lockProduct(db, productId);
+  const [row] = await db
+    .select({ firstHoldId: holdBatches.firstHoldId })
+    .from(holdBatches)
+    .where(sql`${holdBatches.token} = ${token}`)
+    .limit(1);
+  if (!row) return false;
+  // Read back whatever the id layout: batches after ours locked the product after our commit,
+  // so their holds come later, and ours are the first ones from the row's id on.
+  const ours = await db
+    .select({ id: holds.id })
+    .from(holds)
+    .where(and(eq(holds.productId, productId), gte(holds.id, Number(row.firstHoldId))))
+    .orderBy(asc(holds.id))
+    .limit(count);
+  return ours.map((hold) => hold.id);
 }
 
 /**
