@@ -5,7 +5,7 @@
  */
 import mysql from "mysql2/promise";
 import { Webhook } from "standardwebhooks";
-import type { Row } from "./run";
+import type { Row } from "./row";
 
 const MERCHANT_SECRET = `whsec_${Buffer.from("bench-merchant-secret-of-32-byte").toString("base64")}`;
 const PAYMENT_SECRET = `whsec_${Buffer.from("bench-payment-secret-of-32-bytes").toString("base64")}`;

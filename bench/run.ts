@@ -7,6 +7,7 @@ import { SignJWT } from "jose";
 import mysql from "mysql2/promise";
 import { migrateDatabase } from "../src/db/migrate";
 import { type BenchKit, merchantEventRows } from "./merchant-events";
+import type { Row } from "./row";
 
 const SERVER_URL = process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/flash_sale";
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
@@ -30,18 +31,6 @@ type WrkResult = {
   p50_us: number;
   p99_us: number;
   socket_errors: number;
-};
-
-export type Row = {
-  scenario: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  granted: number;
-  refused: number;
-  other: number;
-  invariants: string;
-  note?: string;
 };
 
 function ensureWrk(): void {

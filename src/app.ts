@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Deps } from "./deps-type";
 import { AppError } from "./errors";
-import { withBodyLimit } from "./http/body-limit";
+import { MAX_BODY_BYTES, withBodyLimit } from "./http/body-limit";
 import { createCors } from "./http/cors";
 import { withRequestLifecycle } from "./http/lifecycle";
 import { declaredRoutes, openApiDocument } from "./http/openapi";
@@ -14,8 +14,6 @@ import { servePayments } from "./http/routes/payments";
 import { serveShop } from "./http/routes/shop";
 import { serveWeb } from "./http/routes/web";
 import { requestSchemas } from "./http/schemas";
-
-const MAX_BODY_BYTES = 16 * 1024;
 
 /**
  * Builds the HTTP app from its dependencies; no runtime API, so tests build the same app. Each

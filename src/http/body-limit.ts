@@ -2,6 +2,9 @@ import type { Hono } from "hono";
 import { AppError } from "../errors";
 import { problemResponse } from "./problem";
 
+/** The largest request body the API reads; the OpenAPI document's 413 says the same. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
 /**
  * Refuses request bodies over `maxBytes` with 413 `payload_too_large` before any route runs.
  * It wraps the app's fetch rather than sitting in it as middleware: every middleware a route

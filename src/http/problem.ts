@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import { HTTPException } from "hono/http-exception";
 import { toAppError } from "../db/errors";
 import { AppError } from "../errors";
 import type { Logger } from "../lib/logger";
@@ -27,22 +26,6 @@ export function problemResponse(error: AppError, c?: Context): Response {
   return new Response(ready.body, { status: error.status, headers: ready.headers });
 }
 
-/** Hono's own exceptions (from its built-in middleware) mapped onto the contract's codes. */
-function fromHttpException(err: HTTPException): AppError {
-  switch (err.status) {
-    case 400:
-      return new AppError("malformed_json", "The request body is not valid JSON.");
-    case 413:
-      return new AppError("payload_too_large", "The request body is larger than 16 KiB.");
-    case 415:
-      return new AppError("unsupported_media_type", "Send the request body as application/json.");
-    case 401:
-      return new AppError("unauthorized", "Missing or wrong credentials.");
-    default:
-      return new AppError("internal_error", "An unexpected error occurred.");
-  }
-}
-
 /** The one place that turns anything thrown into a response; a 500 says nothing internal. */
 export function errorHandler(logger: Logger) {
   return (err: Error, c: Context): Response => {
@@ -55,7 +38,6 @@ export function errorHandler(logger: Logger) {
       }
       return problemResponse(mapped);
     }
-    if (err instanceof HTTPException) return problemResponse(fromHttpException(err));
     logger.error({ requestId, err }, "unhandled error");
     return problemResponse(
       new AppError(

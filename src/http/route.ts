@@ -2,6 +2,7 @@ import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context, Handler, Hono, MiddlewareHandler } from "hono";
 import { AppError, codeToStatus, type ErrorCode } from "../errors";
 import type { RequestBindings } from "./bindings";
+import { MAX_BODY_BYTES } from "./body-limit";
 import type { BuyerVariables } from "./middleware";
 import { Problem } from "./schemas";
 import { parseNow, readJson } from "./validate";
@@ -52,7 +53,7 @@ const bodyRefusals = problems({
   malformed_json: "the body is not one JSON document",
   unsupported_media_type: "the body is not application/json",
 });
-const tooLarge = problems({ payload_too_large: "the body is over 16 KiB" });
+const tooLarge = problems({ payload_too_large: `the body is over ${MAX_BODY_BYTES / 1024} KiB` });
 const internalError = problems({
   internal_error: "a bug, logged with the request id; the body says nothing internal",
 });

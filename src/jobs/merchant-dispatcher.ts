@@ -1,5 +1,5 @@
 import { Webhook } from "standardwebhooks";
-import { createPool } from "../db/client";
+import { createDb, createPool } from "../db/client";
 import { Deadline } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import {
@@ -61,7 +61,9 @@ export function startMerchantDispatcher(requestDeps: Deps): MerchantDispatcher |
   const secret = config.MERCHANT_WEBHOOK_SECRET;
   if (!url || !secret) return undefined;
   const pool = createPool({ ...config, DB_POOL_SIZE: POOL_SIZE });
-  const deps: Deps = { ...requestDeps, pool };
+  // Both handles on the dispatcher's own pool: a service reading through `deps.db` would
+  // otherwise take a connection from the request path's.
+  const deps: Deps = { ...requestDeps, pool, db: createDb(pool) };
   const signer = new Webhook(secret);
   const timeoutMs = config.MERCHANT_WEBHOOK_TIMEOUT_MS;
   const stopping = new AbortController();
