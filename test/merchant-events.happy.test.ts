@@ -1,9 +1,11 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Cron } from "croner";
 import { backoffMs } from "../src/jobs/merchant-dispatcher";
+import { startSweeper } from "../src/jobs/sweeper";
 import { purgeDeliveredEvents } from "../src/services/merchant-events";
 import { cancelUnpaidOrders } from "../src/services/orders";
-import { admin, patience } from "./fixtures";
-import { invariantViolations, rows } from "./helpers/harness";
+import { admin, client, patience } from "./fixtures";
+import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
 import {
   allDelivered,
   type FeedEvent,
@@ -157,6 +159,51 @@ describe("retention", () => {
     );
     expect(await purgeDeliveredEvents(ctx.deps, 100, patience())).toBe(1);
     expect((await feed(api)).map((e) => e.id)).toEqual([second.id, third.id]);
+  });
+});
+
+describe("merchant events recorded while no process has MERCHANT_WEBHOOK_URL", () => {
+  let ctx: TestContext;
+  let sweeper: Cron;
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    sweeper = startSweeper(ctx.deps);
+  });
+  afterAll(async () => {
+    sweeper.stop();
+    await ctx.close();
+  });
+
+  test("the sweeper purges those never sent MERCHANT_EVENT_RETENTION_DAYS after they happened, and only those", async () => {
+    const api = client(ctx.app);
+    for (let i = 0; i < 4; i++) await newOrder(api);
+    const ids = (
+      await rows<{ id: number }>(ctx.sql, "SELECT id FROM merchant_events ORDER BY id")
+    ).map((r) => r.id);
+    const [old, recent, claimed, delivered] = ids;
+    const age = (id: number | undefined, days: number, set = "") =>
+      ctx.sql.query(
+        `UPDATE merchant_events SET created_at = NOW(3) - INTERVAL ? DAY${set} WHERE id = ?`,
+        [days, id],
+      );
+    await age(old, 31);
+    await age(recent, 29);
+    // Claimed once by a process with the URL (and redelivered since): kept for that process.
+    await age(claimed, 90, ", lease_until = NOW(3) - INTERVAL 89 DAY");
+    await age(
+      delivered,
+      10,
+      ", delivery_status = 'delivered', delivered_at = NOW(3) - INTERVAL 9 DAY",
+    );
+    const end = Date.now() + 10_000;
+    let left = ids;
+    while (left.includes(old as number) && Date.now() < end) {
+      await Bun.sleep(200);
+      left = (
+        await rows<{ id: number }>(ctx.sql, "SELECT id FROM merchant_events ORDER BY id")
+      ).map((r) => r.id);
+    }
+    expect(left).toEqual([recent, claimed, delivered].map(Number));
   });
 });
 

@@ -6,7 +6,7 @@ import type { Deps } from "../deps-type";
 import { applyStrandedEvents, purgeDeferredEvents } from "../services/deferred-events";
 import { expireHolds } from "../services/holds/expire";
 import { purgeExpiredKeys } from "../services/idempotency";
-import { purgeDeliveredEvents } from "../services/merchant-events";
+import { purgeDeliveredEvents, purgeUnsentEvents } from "../services/merchant-events";
 import { cancelUnpaidOrders } from "../services/orders";
 import { logJobFailure } from "./failures";
 
@@ -33,9 +33,9 @@ async function drain(step: Step, limit: number, timeoutMs: number): Promise<numb
 
 /**
  * Returns expired holds' units, cancels orders past the payment timeout, purges old idempotency
- * keys, hold batch rows, commit proofs and delivered merchant events past their retention,
- * applies payment events stranded beside their orders (a Galera cluster's race) and purges
- * deferred events whose order never appeared. Every process runs it; SKIP LOCKED makes them
+ * keys, hold batch rows, commit proofs and merchant events past their retention (delivered, or
+ * in a process without a URL never sent), applies payment events stranded beside their orders
+ * (a Galera cluster's race) and purges deferred events whose order never appeared. Every process runs it; SKIP LOCKED makes them
  * share rather than collide.
  */
 export function startSweeper(deps: Deps): Cron {
@@ -61,6 +61,9 @@ export function startSweeper(deps: Deps): Cron {
       await drain((n, d) => purgeProofs(deps, commitProofs, n, d), limit, timeout);
       await drain((n, d) => applyStrandedEvents(deps, n, d), limit, timeout);
       await drain((n, d) => purgeDeliveredEvents(deps, n, d), limit, timeout);
+      if (!deps.config.MERCHANT_WEBHOOK_URL) {
+        await drain((n, d) => purgeUnsentEvents(deps, n, d), limit, timeout);
+      }
       await drain((n, d) => purgeDeferredEvents(deps, n, d), limit, timeout);
       deps.metrics.sweeperRuns.inc();
       if (lag !== undefined) deps.metrics.sweeperLag.observe(lag);

@@ -133,3 +133,19 @@ export function purgeDeliveredEvents(
   const old = sql`${merchantEvents.deliveryStatus} = 'delivered' AND ${merchantEvents.deliveredAt} <= NOW(3) - INTERVAL ${days} DAY`;
   return purge(deps, deadline, merchantEvents, old, limit);
 }
+
+/**
+ * The sweeper's step in a process without MERCHANT_WEBHOOK_URL: events never claimed for
+ * delivery, MERCHANT_EVENT_RETENTION_DAYS after they happened. A process with the URL claims
+ * every pending event within seconds, so one unclaimed that long was recorded, and kept, while
+ * no process had a URL; a process with the URL runs no such step, as it will send them.
+ */
+export function purgeUnsentEvents(
+  deps: Deps,
+  limit: number,
+  deadline: CommitGuard,
+): Promise<number> {
+  const days = deps.config.MERCHANT_EVENT_RETENTION_DAYS;
+  const old = sql`${merchantEvents.deliveryStatus} = 'pending' AND ${merchantEvents.leaseUntil} IS NULL AND ${merchantEvents.createdAt} <= NOW(3) - INTERVAL ${days} DAY`;
+  return purge(deps, deadline, merchantEvents, old, limit);
+}
