@@ -229,6 +229,68 @@ export type CreateOrder500 = Problem<"internal_error">;
 
 export type CreateOrder503 = Problem<"service_unavailable">;
 
+/** GET /api/orders: what it takes. */
+export type ListMyOrdersRequest = {
+  query?: {
+    limit?: string;
+    before_id?: string;
+    status?: "pending" | "paid" | "cancelled";
+  };
+};
+
+export type ListMyOrders200 = {
+  orders: ({
+    order_id: number;
+    hold_id: number;
+    product_id: number;
+    buyer_id: string | null;
+    qty: number;
+    unit_price_cents: number;
+    total_cents: number;
+    status: "pending" | "paid" | "cancelled";
+    created_at: string;
+  })[];
+  next_before_id: number | null;
+};
+
+export type ListMyOrders401 = Problem<"unauthorized">;
+
+export type ListMyOrders422 = Problem<"validation_failed">;
+
+export type ListMyOrders500 = Problem<"internal_error">;
+
+export type ListMyOrders503 = Problem<"service_unavailable">;
+
+/** GET /api/holds: what it takes. */
+export type ListMyHoldsRequest = {
+  query?: {
+    limit?: string;
+    before_id?: string;
+    status?: "active" | "converted" | "released" | "expired";
+  };
+};
+
+export type ListMyHolds200 = {
+  holds: ({
+    hold_id: number;
+    product_id: number;
+    buyer_id: string | null;
+    qty: number;
+    status: "active" | "converted" | "released" | "expired";
+    expires_at: string;
+    order_id?: number;
+  })[];
+  next_before_id: number | null;
+};
+
+export type ListMyHolds401 = Problem<"unauthorized">;
+
+export type ListMyHolds422 = Problem<"validation_failed">;
+
+export type ListMyHolds500 = Problem<"internal_error">;
+
+export type ListMyHolds503 = Problem<"service_unavailable">;
+
 /** GET /api/orders/{id}: what it takes. */
 export type GetOrderRequest = {
   param: {
@@ -868,6 +930,12 @@ export type ApiSchema = {
       | { input: CreateHoldRequest; output: CreateHold429; outputFormat: "json"; status: 429 }
       | { input: CreateHoldRequest; output: CreateHold500; outputFormat: "json"; status: 500 }
       | { input: CreateHoldRequest; output: CreateHold503; outputFormat: "json"; status: 503 };
+    $get:
+      | { input: ListMyHoldsRequest; output: ListMyHolds200; outputFormat: "json"; status: 200 }
+      | { input: ListMyHoldsRequest; output: ListMyHolds401; outputFormat: "json"; status: 401 }
+      | { input: ListMyHoldsRequest; output: ListMyHolds422; outputFormat: "json"; status: 422 }
+      | { input: ListMyHoldsRequest; output: ListMyHolds500; outputFormat: "json"; status: 500 }
+      | { input: ListMyHoldsRequest; output: ListMyHolds503; outputFormat: "json"; status: 503 };
   };
   "/api/holds/:id": {
     $get:
@@ -901,6 +969,12 @@ export type ApiSchema = {
       | { input: CreateOrderRequest; output: CreateOrder429; outputFormat: "json"; status: 429 }
       | { input: CreateOrderRequest; output: CreateOrder500; outputFormat: "json"; status: 500 }
       | { input: CreateOrderRequest; output: CreateOrder503; outputFormat: "json"; status: 503 };
+    $get:
+      | { input: ListMyOrdersRequest; output: ListMyOrders200; outputFormat: "json"; status: 200 }
+      | { input: ListMyOrdersRequest; output: ListMyOrders401; outputFormat: "json"; status: 401 }
+      | { input: ListMyOrdersRequest; output: ListMyOrders422; outputFormat: "json"; status: 422 }
+      | { input: ListMyOrdersRequest; output: ListMyOrders500; outputFormat: "json"; status: 500 }
+      | { input: ListMyOrdersRequest; output: ListMyOrders503; outputFormat: "json"; status: 503 };
   };
   "/api/orders/:id": {
     $get:

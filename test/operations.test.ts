@@ -74,6 +74,11 @@ function invalidExamples(schema: Schema): { field: string; body: Record<string, 
         bad.push({ field, body: { ...valid, [field]: property.maximum + 1 } });
     }
     if (property.enum) bad.push({ field, body: { ...valid, [field]: "not-a-member" } });
+    if ([property.type].flat().includes("string") && !property.enum) {
+      bad.push({ field, body: { ...valid, [field]: 5 } });
+      if (property.maxLength !== undefined)
+        bad.push({ field, body: { ...valid, [field]: "x".repeat(property.maxLength + 1) } });
+    }
   }
   if (schema.additionalProperties === false)
     bad.push({ field: "extra", body: { ...valid, extra: 1 } });

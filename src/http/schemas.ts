@@ -76,6 +76,36 @@ const text = () =>
     .string()
     .refine((value) => value.isWellFormed(), "must be well-formed Unicode (no lone surrogate)");
 
+/** `?limit=20&before_id=N`: a buyer's own lists, newest first, paged back by id. */
+const BuyerPageQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,3}$/, "must be an integer from 1 to 100")
+    .transform(Number)
+    .pipe(z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"))
+    .default(20)
+    .openapi({ description: "Items per page, 1 to 100 (default 20)", example: "20" }),
+  before_id: z
+    .string()
+    .regex(ID_PATTERN, "must be a positive integer below 10^15")
+    .transform(Number)
+    .optional()
+    .openapi({
+      description: "The last id of the previous page (`next_before_id`); absent for the first",
+    }),
+});
+
+export const BuyerOrderQuery = BuyerPageQuery.extend({
+  status: z.enum(orderStatuses).optional().openapi({ description: "Only orders in this status" }),
+});
+
+export const BuyerHoldQuery = BuyerPageQuery.extend({
+  status: z
+    .enum(holdStatuses)
+    .optional()
+    .openapi({ description: "Only holds in this status (as the hold's read shows it)" }),
+});
+
 /** The operator's order filters (list and export). */
 export const OrderFilterQuery = z.object({
   status: z.enum(orderStatuses).optional().openapi({ description: "Only orders in this status" }),
@@ -274,6 +304,14 @@ export const AdminOrder = Order.extend({ updated_at: timestamp }).openapi("Admin
 export const AdminOrderPage = z
   .object({ orders: z.array(AdminOrder), next_after_id: id().nullable() })
   .openapi("AdminOrderPage");
+
+export const BuyerOrderPage = z
+  .object({ orders: z.array(Order), next_before_id: id().nullable() })
+  .openapi("BuyerOrderPage");
+
+export const BuyerHoldPage = z
+  .object({ holds: z.array(Hold), next_before_id: id().nullable() })
+  .openapi("BuyerHoldPage");
 
 export const ProductReportPage = z
   .object({

@@ -1,6 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { defineRoute, json, problems } from "../route";
 import {
+  BuyerHoldPage,
+  BuyerHoldQuery,
+  BuyerOrderPage,
+  BuyerOrderQuery,
   Hold,
   IdempotencyHeaders,
   idParams,
@@ -206,6 +210,50 @@ export function shopRoutes(schemas: RequestSchemas) {
           ...invalid,
           idempotency_key_reused: "this Idempotency-Key came with another body",
           ...rateLimited,
+          ...unavailable,
+        }),
+      },
+    }),
+    listMyOrders: defineRoute({
+      method: "get",
+      path: "/api/orders",
+      operationId: "listMyOrders",
+      tags,
+      summary: "The calling buyer's own orders, newest first, paged back by id",
+      description:
+        "Needs buyer tokens: without BUYER_JWT_SECRET or BUYER_JWKS_URL configured there is no own, and every call is 401.",
+      security: [{ buyer: [] }],
+      request: { query: BuyerOrderQuery },
+      responses: {
+        200: {
+          description: "A page of the buyer's orders",
+          ...json(BuyerOrderPage, { orders: [orderExample], next_before_id: null }),
+        },
+        ...problems({
+          unauthorized: "no valid buyer token, or no buyer tokens configured",
+          validation_failed: "invalid limit, before_id or status",
+          ...unavailable,
+        }),
+      },
+    }),
+    listMyHolds: defineRoute({
+      method: "get",
+      path: "/api/holds",
+      operationId: "listMyHolds",
+      tags,
+      summary: "The calling buyer's own holds, newest first, paged back by id",
+      description:
+        "Needs buyer tokens: without BUYER_JWT_SECRET or BUYER_JWKS_URL configured there is no own, and every call is 401.",
+      security: [{ buyer: [] }],
+      request: { query: BuyerHoldQuery },
+      responses: {
+        200: {
+          description: "A page of the buyer's holds",
+          ...json(BuyerHoldPage, { holds: [holdExample], next_before_id: null }),
+        },
+        ...problems({
+          unauthorized: "no valid buyer token, or no buyer tokens configured",
+          validation_failed: "invalid limit, before_id or status",
           ...unavailable,
         }),
       },

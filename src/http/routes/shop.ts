@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Deps } from "../../deps-type";
 import { AppError } from "../../errors";
+import { listBuyerHolds, listBuyerOrders } from "../../services/buyer-lists";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct, watchProduct } from "../../services/products";
@@ -96,6 +97,28 @@ export function serveShop(
         return sendOutcome(c, order, 201);
       }),
     ),
+  );
+
+  // Anonymous shoppers have no "own" to list: refused before the query is even read.
+  const noOwn = new AppError(
+    "unauthorized",
+    "Listing one's own orders and holds needs buyer tokens, and none are configured.",
+  );
+  const ownerOf = (c: ShopContext): string => {
+    const buyer = buyerOf(c);
+    if (buyer === null) throw noOwn;
+    return buyer;
+  };
+  const anonymous = deps.buyers.required ? [] : [() => Promise.reject(noOwn)];
+  router.handle(
+    routes.listMyOrders,
+    async (c, { query }) => c.json(await listBuyerOrders(deps, ownerOf(c), query, deadlineOf(c))),
+    ...anonymous,
+  );
+  router.handle(
+    routes.listMyHolds,
+    async (c, { query }) => c.json(await listBuyerHolds(deps, ownerOf(c), query, deadlineOf(c))),
+    ...anonymous,
   );
 
   router.handle(routes.getOrder, async (c, { param }) => {
