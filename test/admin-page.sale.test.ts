@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Browser, Page } from "playwright-core";
-import { client } from "./fixtures";
-import { launchChromium, until } from "./helpers/browser";
+import { describe, expect, test } from "bun:test";
+import type { Page } from "playwright-core";
+import { untilPageShows, useChromium } from "./helpers/browser";
+import { client } from "./helpers/fixtures";
 import { ADMIN_TOKEN, useServedContext } from "./helpers/harness";
 
 // The operator runs a sale from the page (contract: GET /admin): create a product with a window,
@@ -12,15 +12,8 @@ const localInput = (ms: number) => new Date(ms).toISOString().slice(0, 19);
 
 describe("GET /admin in Chromium: running a sale", () => {
   const served = useServedContext({ STOCK_EVENTS_INTERVAL_MS: "100" });
-  let browser: Browser;
+  const browser = useChromium();
   let page: Page;
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
 
   test("create a product opening in a few seconds, see it open, restock it, see a refusal", async () => {
     const ctx = served();
@@ -58,7 +51,7 @@ describe("GET /admin in Chromium: running a sale", () => {
     expect(await card.locator(".countdown").textContent()).toMatch(/^opens in 0:0[0-5]$/);
 
     // The countdown runs out and the service's state turns live, with no reload.
-    await until(
+    await untilPageShows(
       () => card.locator('[data-f="sale_state"]').textContent(),
       (s) => s === "live",
       15_000,
@@ -67,7 +60,7 @@ describe("GET /admin in Chromium: running a sale", () => {
 
     await card.locator("form.restock [name=qty]").fill("10");
     await card.locator("form.restock button").click();
-    await until(
+    await untilPageShows(
       () => card.locator('[data-f="stock_available"]').textContent(),
       (s) => s === "15",
       5000,
@@ -76,7 +69,7 @@ describe("GET /admin in Chromium: running a sale", () => {
     // A window that ends before it opens: the service refuses, the page says why.
     await card.locator("form.edit [name=sale_ends_at]").fill(localInput(opensAt - 60_000));
     await card.locator("form.edit button").click();
-    const refusal = await until(
+    const refusal = await untilPageShows(
       () => card.locator(".problem").textContent(),
       (s) => s.length > 0,
       5000,
@@ -91,7 +84,7 @@ describe("GET /admin in Chromium: running a sale", () => {
     await card.locator("form.edit [name=sale_ends_at]").fill("");
     await card.locator("form.edit [name=max_per_buyer]").fill("3");
     await card.locator("form.edit button").click();
-    await until(
+    await untilPageShows(
       () => card.locator(".id").textContent(),
       (s) => s.includes("max 3 per buyer"),
       5000,

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
-import { client, createHold, createOrder, createProduct } from "./fixtures";
-import { launchChromium, until } from "./helpers/browser";
+import { untilPageShows, useChromium } from "./helpers/browser";
+import { client, createHold, createOrder, createProduct } from "./helpers/fixtures";
 import { ADMIN_TOKEN, rows, useServedContext } from "./helpers/harness";
+import { pay } from "./helpers/payments";
 
 // The operator's page in a real browser: Debian's Chromium driven by playwright-core.
 
@@ -16,13 +16,9 @@ const SCREENSHOT = process.env.UPDATE_SCREENSHOT
 
 describe("GET /admin in Chromium", () => {
   const served = useServedContext({ STOCK_EVENTS_INTERVAL_MS: "100" });
-  let browser: Browser;
+  const browser = useChromium();
 
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
   afterAll(async () => {
-    await browser?.close();
     if (!process.env.UPDATE_SCREENSHOT) rmSync(SCREENSHOT, { force: true });
   });
 
@@ -33,10 +29,8 @@ describe("GET /admin in Chromium", () => {
     const calm = await createProduct(api, 80);
     for (let i = 0; i < 6; i++) await createHold(api, hot, 5);
     const paid = await createOrder(api, await createHold(api, hot, 3));
-    const pay = (key: string, status: string) =>
-      api.webhook({ idempotency_key: key, order_id: paid, status });
-    await pay("evt-paid", "succeeded");
-    await pay("evt-late-failure", "failed");
+    await pay(api, paid, "succeeded", "evt-paid");
+    await pay(api, paid, "failed", "evt-late-failure");
 
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const problems: string[] = [];
@@ -68,7 +62,7 @@ describe("GET /admin in Chromium", () => {
 
     // A hold made through the API shows on the page within 3 s, with no reload.
     await createHold(api, hot, 7);
-    await until(
+    await untilPageShows(
       () => hotCard.locator('[data-f="available"]').textContent(),
       (seen) => seen === "460",
       3000,
@@ -170,7 +164,7 @@ describe("GET /admin in Chromium", () => {
       await route.continue();
     });
     await conflictRow(third).getByRole("button", { name: "Refunded" }).click();
-    await until(
+    await untilPageShows(
       () => page.locator("#action-refusal").textContent(),
       (seen) =>
         seen ===
@@ -199,7 +193,7 @@ describe("GET /admin in Chromium", () => {
     await page.goto(`${ctx.baseUrl}/admin`);
     await page.fill("#token", "not-the-admin-token");
     await page.click("button[type=submit]");
-    await until(
+    await untilPageShows(
       () => page.locator("#status").textContent(),
       (seen) => seen === "That token was refused.",
       3000,

@@ -1,32 +1,17 @@
 import { describe, expect, test } from "bun:test";
-import type mysql from "mysql2/promise";
+import { useServedApp } from "./helpers/apps";
 import {
   admin,
   type Client,
-  client,
   countBy,
   createHold,
   createProduct,
   type Reply,
-} from "./fixtures";
-import {
-  invariantViolations,
-  rows,
-  type ServedContext,
-  useServedContext,
-  waitForLockWaits,
-} from "./helpers/harness";
+} from "./helpers/fixtures";
+import { rows, type ServedContext, waitForLockWaits } from "./helpers/harness";
+import { holdCount as holdsOf, invariantViolations } from "./helpers/invariants";
 
 // Admission under a storm: the per-product queue bound and refusals of a sold-out product.
-
-async function holdsOf(pool: mysql.Pool, productId: number): Promise<number> {
-  const [row] = await rows<{ n: number }>(
-    pool,
-    "SELECT COUNT(*) AS n FROM holds WHERE product_id = ?",
-    [productId],
-  );
-  return Number(row?.n);
-}
 
 /** How many hold batches (transactions) this process has run. */
 async function batchCount(ctx: ServedContext): Promise<number> {
@@ -46,15 +31,13 @@ const storm = (api: Client, productId: number, count: number) =>
   );
 
 describe.each([["64"], ["1"]])("HOLD_QUEUE_MAX with HOLD_BATCH_MAX=%s", (batch) => {
-  const served = useServedContext({
+  const { ctx, api } = useServedApp({
     HOLD_QUEUE_MAX: "5",
     HOLD_BATCH_MAX: batch,
     DB_POOL_SIZE: "16",
   });
 
   test("one request over the bound is 429 too_many_requests with Retry-After, and changes nothing", async () => {
-    const ctx: ServedContext = served();
-    const api = client(ctx.baseUrl);
     const productId = await createProduct(api, 100);
     const refusedBefore = await refusedFor(ctx, "too_many_requests");
     // The product row is held, so the requests pile up in this process's queue.
@@ -93,7 +76,7 @@ describe.each([["64"], ["1"]])("HOLD_QUEUE_MAX with HOLD_BATCH_MAX=%s", (batch) 
 });
 
 describe("a sold-out product under a storm", () => {
-  const served = useServedContext({
+  const { ctx, api } = useServedApp({
     HOLD_TTL_SECONDS: "2",
     // No sweeper during these tests: expiry must come from the buyers' own requests.
     SWEEPER_CRON: "0 0 0 1 1 *",
@@ -109,8 +92,6 @@ describe("a sold-out product under a storm", () => {
   };
 
   test("gets only 409 insufficient_stock (or 429) and oversells nothing", async () => {
-    const ctx = served();
-    const api = client(ctx.baseUrl);
     const productId = await createProduct(api, 5);
     const first = await storm(api, productId, 5);
     expect(first.every((r) => r.status === 201)).toBe(true);
@@ -125,8 +106,6 @@ describe("a sold-out product under a storm", () => {
   });
 
   test("refused from what the last batch saw even once the product's cached read has expired", async () => {
-    const ctx = served();
-    const api = client(ctx.baseUrl);
     const productId = await createProduct(api, 5);
     expect((await storm(api, productId, 5)).every((r) => r.status === 201)).toBe(true);
     // Past PRODUCT_CACHE_TTL_MS: nobody reads the product, so its cached read is gone; a batch
@@ -140,8 +119,6 @@ describe("a sold-out product under a storm", () => {
   });
 
   test("a hold right after another hold expired succeeds even after a storm, before any sweeper", async () => {
-    const ctx = served();
-    const api = client(ctx.baseUrl);
     const productId = await createProduct(api, 1);
     await createHold(api, productId, 1);
     onlyRefusals(await storm(api, productId, 100));
@@ -158,8 +135,6 @@ describe("a sold-out product under a storm", () => {
   });
 
   test("a release through the same process is holdable at once", async () => {
-    const ctx = served();
-    const api = client(ctx.baseUrl);
     const productId = await createProduct(api, 1);
     const holdId = await createHold(api, productId, 1);
     onlyRefusals(await storm(api, productId, 100));
@@ -171,8 +146,6 @@ describe("a sold-out product under a storm", () => {
   });
 
   test("a per-buyer limit set on a sold-out product: anonymous holds are 401 at once, not refused from memory", async () => {
-    const ctx = served();
-    const api = client(ctx.baseUrl);
     const productId = await createProduct(api, 1);
     await createHold(api, productId, 1);
     onlyRefusals(await storm(api, productId, 50));
@@ -188,8 +161,6 @@ describe("a sold-out product under a storm", () => {
   });
 
   test("a keyed request on a sold-out product is still refused through the database, and remembered", async () => {
-    const ctx = served();
-    const api = client(ctx.baseUrl);
     const productId = await createProduct(api, 1);
     await createHold(api, productId, 1);
     const headers = { "idempotency-key": `sold-out-${productId}` };

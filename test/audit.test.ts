@@ -1,27 +1,13 @@
-import { beforeAll, describe, expect, test } from "bun:test";
-import {
-  admin,
-  type Client,
-  client,
-  createHold,
-  createOrder,
-  createProduct,
-  type Reply,
-} from "./fixtures";
-import { count, rows, type ServedContext, useServedContext } from "./helpers/harness";
+import { describe, expect, test } from "bun:test";
+import { useServedApp } from "./helpers/apps";
+import { ISO_MS } from "./helpers/clock";
+import { admin, createHold, createOrder, createProduct, type Reply } from "./helpers/fixtures";
+import { count, rows } from "./helpers/harness";
 
 // GET /api/admin/audit: each admin change has one entry, written in its own transaction, with
 // the request id its answer carried; a refusal or a change that changed nothing has none.
 
-const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const served = useServedContext();
-let ctx: ServedContext;
-let api: Client;
-
-beforeAll(() => {
-  ctx = served();
-  api = client(ctx.baseUrl);
-});
+const { ctx, api } = useServedApp();
 
 type Entry = {
   id: number;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { admin, client, createHold, createProduct } from "./fixtures";
+import { admin, client, createHold, createProduct } from "./helpers/fixtures";
 import { createTestContext, type Running, serve, type TestContext } from "./helpers/harness";
 
 const SHOP = "https://shop.example";

@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Client, client } from "./fixtures";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { useTestApp } from "./helpers/apps";
 import { bearer, HS256, hs256, limitedProduct } from "./helpers/buyers";
-import { createTestContext, invariantViolations, type TestContext } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 
 describe("each buyer sees only their own", () => {
-  let ctx: TestContext;
-  let api: Client;
+  const { ctx, api } = useTestApp(HS256);
   let productId: number;
 
   beforeAll(async () => {
-    ctx = await createTestContext(HS256);
-    api = client(ctx.app);
     productId = await limitedProduct(api, 100, null);
   });
-  afterAll(() => ctx.close());
 
   test("another buyer's hold or order is 404 for reading, releasing and ordering", async () => {
     const alice = bearer(await hs256({ sub: "alice" }));

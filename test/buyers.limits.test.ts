@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { cancelUnpaidOrders } from "../src/services/orders";
 import { findBuyerLimitBreaches } from "../src/services/reconcile";
-import { admin, type Client, client, countBy, patience } from "./fixtures";
+import { useServers, useTestApp } from "./helpers/apps";
 import { bearer, expectUnauthorized, HS256, hs256, limitedProduct } from "./helpers/buyers";
-import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
-import { type ServerProcess, startServer } from "./helpers/processes";
+import { admin, type Client, countBy, patience } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 
 describe("per-buyer limits", () => {
-  let ctx: TestContext;
-  let api: Client;
-
-  beforeAll(async () => {
-    ctx = await createTestContext({ ...HS256, HOLD_TTL_SECONDS: "60" });
-    api = client(ctx.app);
-  });
-  afterAll(() => ctx.close());
+  const { ctx, api } = useTestApp({ ...HS256, HOLD_TTL_SECONDS: "60" });
 
   const as = async (sub: string) => bearer(await hs256({ sub }));
 
@@ -124,14 +118,7 @@ describe("per-buyer limits", () => {
 });
 
 describe("anonymous mode (no buyer tokens configured)", () => {
-  let ctx: TestContext;
-  let api: Client;
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-    api = client(ctx.app);
-  });
-  afterAll(() => ctx.close());
+  const { ctx, api } = useTestApp();
 
   test("holds carry buyer_id null; a product with max_per_buyer is 401, changing nothing", async () => {
     const open = await limitedProduct(api, 10, null);
@@ -154,21 +141,7 @@ describe("anonymous mode (no buyer tokens configured)", () => {
 });
 
 describe("limits under concurrency, over two processes", () => {
-  let ctx: TestContext;
-  let servers: ServerProcess[];
-  let apis: Client[];
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-    servers = await Promise.all(
-      [0, 1].map(() => startServer(ctx.url, { ...HS256, DB_POOL_SIZE: "8" })),
-    );
-    apis = servers.map((s) => client(s.base));
-  });
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-    await ctx.close();
-  });
+  const { ctx, apis } = useServers(2, HS256);
 
   test("one buyer firing 60 concurrent holds at max_per_buyer 3 → exactly 3 granted", async () => {
     const productId = await limitedProduct(apis[0] as Client, 1000, 3);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Client, client } from "./fixtures";
+import { useTestApp } from "./helpers/apps";
 import { bearer, expectUnauthorized, HS256, hs256, limitedProduct } from "./helpers/buyers";
+import { type Client, client } from "./helpers/fixtures";
 import { createTestContext, type TestContext } from "./helpers/harness";
 
 // GET /api/orders and GET /api/holds: the calling buyer's own, newest first, paged back by id,
@@ -136,14 +137,7 @@ describe("a buyer's own lists", () => {
 });
 
 describe("without buyer tokens configured", () => {
-  let ctx: TestContext;
-  let api: Client;
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-    api = client(ctx.app);
-  });
-  afterAll(() => ctx.close());
+  const { api } = useTestApp();
 
   test("there is no own: 401 for both lists, before the query is read", async () => {
     for (const path of [

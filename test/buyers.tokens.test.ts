@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { closeDeps } from "../src/deps";
-import { type Client, client } from "./fixtures";
+import { useTestApp } from "./helpers/apps";
 import {
   AUDIENCE,
   bearer,
@@ -13,22 +13,19 @@ import {
   limitedProduct,
   now,
 } from "./helpers/buyers";
+import { type Client, client } from "./helpers/fixtures";
 import { buildTestApp, createTestContext, type TestContext } from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 describe("buyer tokens (HS256, issuer and audience checked)", () => {
-  let ctx: TestContext;
-  let api: Client;
+  const { ctx, api } = useTestApp(HS256);
   let productId: number;
 
   beforeAll(async () => {
-    ctx = await createTestContext(HS256);
-    api = client(ctx.app);
     productId = await limitedProduct(api, 1000, null);
   });
-  afterAll(() => ctx.close());
 
   test("a valid token: the hold and its order carry the buyer", async () => {
     const token = await hs256({ sub: "alice@example" });

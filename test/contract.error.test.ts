@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { closeDeps } from "../src/deps";
-import { admin, type Client, client, createHold, createOrder, createProduct } from "./fixtures";
+import { useTestApp } from "./helpers/apps";
 import { problem } from "./helpers/contract";
-import {
-  buildTestApp,
-  createTestContext,
-  invariantViolations,
-  rows,
-  type TestContext,
-} from "./helpers/harness";
+import { admin, client, createHold, createOrder, createProduct } from "./helpers/fixtures";
+import { buildTestApp, createTestContext, rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 
-let ctx: TestContext;
-let api: Client;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  api = client(ctx.app);
-});
-afterAll(() => ctx.close());
+const { ctx, api } = useTestApp();
 
 describe("error codes", () => {
   test("400 malformed_json", async () => {

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { admin, type Client, client, createHold, createProduct } from "./fixtures";
-import { ISO_MS } from "./helpers/contract";
-import { createTestContext, invariantViolations, type TestContext } from "./helpers/harness";
+import { describe, expect, test } from "bun:test";
+import { useTestApp } from "./helpers/apps";
+import { ISO_MS } from "./helpers/clock";
+import { admin, createHold, createProduct } from "./helpers/fixtures";
+import { invariantViolations } from "./helpers/invariants";
 
-let ctx: TestContext;
-let api: Client;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  api = client(ctx.app);
-});
-afterAll(() => ctx.close());
+const { ctx, api } = useTestApp();
 
 describe("happy path", () => {
   test("product, hold, order and webhook shapes follow the contract", async () => {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import mysql from "mysql2/promise";
 import { migrateDatabase } from "../src/db/migrate";
-import { client, countBy, createProduct, type Reply } from "./fixtures";
-import { invariantViolations, rows } from "./helpers/harness";
+import { client, countBy, createProduct, type Reply } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { PrivateMariaDb } from "./helpers/private-mariadb";
 import { type ServerProcess, startServer } from "./helpers/processes";
 

@@ -1,10 +1,6 @@
 import { expect, test } from "bun:test";
 import { Deadline } from "../src/deadline/deadline";
-
-/** Polls until `done`, for at most 5 s: when a timer fires is the scheduler's business. */
-async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !done(); i++) await Bun.sleep(10);
-}
+import { until } from "./helpers/until";
 
 test("armed deadlines abandon in the order they fall due, whatever order they were armed in", async () => {
   const fired: string[] = [];
@@ -20,7 +16,7 @@ test("armed deadlines abandon in the order they fall due, whatever order they we
   cleared.clear();
   const committing = arm("committing", 30);
   expect(committing.beginCommit()).toBe(true);
-  await until(() => fired.includes("long"));
+  await until(() => fired.includes("long"), Boolean, { tries: 500, everyMs: 10 });
   expect(fired).toEqual(["short", "middle", "long"]);
   expect(cleared.abandoned).toBe(false);
   // A commit under way is never given up on; once it fails past the deadline, it is.
@@ -39,7 +35,7 @@ test("thousands of deadlines cleared out of order leave none behind to fire", as
   for (const [i, deadline] of deadlines.entries()) if (i % 2 === 1) deadline.clear();
   for (const [i, deadline] of deadlines.entries()) if (i % 2 === 0) deadline.clear();
   const last = Deadline.start(40);
-  await until(() => last.abandoned);
+  await until(() => last.abandoned, Boolean, { tries: 500, everyMs: 10 });
   expect(last.abandoned).toBe(true);
   expect(fired).toBe(0);
 });

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Browser } from "playwright-core";
-import { launchChromium } from "./helpers/browser";
+import { describe, expect, test } from "bun:test";
+import { useChromium } from "./helpers/browser";
 import { useServedContext } from "./helpers/harness";
 
 // GET /docs in a real browser: the API reference renders from this service alone, without the
@@ -8,14 +7,7 @@ import { useServedContext } from "./helpers/harness";
 
 describe("GET /docs in Chromium", () => {
   const served = useServedContext();
-  let browser: Browser;
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const browser = useChromium();
 
   test("renders the operations with no request leaving the machine", async () => {
     const { baseUrl } = served();

@@ -1,20 +1,26 @@
 import { describe, expect, test } from "bun:test";
 import type mysql from "mysql2/promise";
-import { client, countBy, createHold, createOrder, createProduct, type Reply } from "./fixtures";
+import {
+  client,
+  countBy,
+  createHold,
+  createOrder,
+  createProduct,
+  type Reply,
+} from "./helpers/fixtures";
 import {
   count,
   INNODB_TRX_REFRESH_MS,
-  invariantViolations,
   rows,
   useServedContext,
   waitForLockWaits,
 } from "./helpers/harness";
+import { withKey } from "./helpers/idempotency";
+import { invariantViolations } from "./helpers/invariants";
 
 // The contract's promise: a 5xx means the request changed nothing, so a client may retry it.
 
 type Tagged = Reply & { kind: string; key?: string; target?: number; event?: string };
-
-const withKey = (key: string) => ({ "idempotency-key": key });
 
 /** Waits until no transaction of this database is open: abandoned ones have rolled back. */
 async function waitForQuiet(pool: mysql.Pool): Promise<void> {

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type mysql from "mysql2/promise";
 import { closeDeps } from "../src/deps";
+import { useProxiedApp } from "./helpers/apps";
 import {
   admin,
   type Client,
@@ -9,17 +10,9 @@ import {
   countBy,
   createProduct,
   type Reply,
-} from "./fixtures";
-import {
-  buildProxiedApp,
-  buildTestApp,
-  count,
-  createTestContext,
-  invariantViolations,
-  rows,
-  type TestContext,
-} from "./helpers/harness";
-import type { TcpProxy } from "./helpers/tcp-proxy";
+} from "./helpers/fixtures";
+import { buildTestApp, count, rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 
 // The contract's promise: a 5xx means the request changed nothing, so a client may retry it.
 
@@ -40,21 +33,9 @@ const orderStored = (pool: mysql.Pool, order: Reply, hold: Reply) =>
 describe("BEGIN failing on every connection", () => {
   const POOL = 4;
   const DEADLINE_MS = 3000;
-  let ctx: TestContext;
-  let proxy: TcpProxy;
-  let viaProxy: ReturnType<typeof buildTestApp>;
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-    ({ proxy, viaProxy } = buildProxiedApp(ctx, {
-      DB_POOL_SIZE: String(POOL),
-      REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
-    }));
-  });
-  afterAll(async () => {
-    await closeDeps(viaProxy.deps);
-    proxy.stop();
-    await ctx.close();
+  const { ctx, proxy, viaProxy } = useProxiedApp({
+    DB_POOL_SIZE: String(POOL),
+    REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
   });
 
   test(`DB_POOL_SIZE + 5 requests whose BEGIN fails, then the process serves normally without a restart`, async () => {

@@ -8,9 +8,18 @@ import { logJobFailure } from "../src/jobs/failures";
 import { startMerchantDispatcher } from "../src/jobs/merchant-dispatcher";
 import { applyStrandedEvents } from "../src/services/deferred-events";
 import { expireHolds } from "../src/services/holds/expire";
-import { type Client, client, countBy, createProduct, patience, type Reply } from "./fixtures";
-import { buildTestApp, invariantViolations, type Running, rows, serve } from "./helpers/harness";
+import {
+  type Client,
+  client,
+  countBy,
+  createProduct,
+  patience,
+  type Reply,
+} from "./helpers/fixtures";
+import { buildTestApp, type Running, rows, serve } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { MERCHANT_SECRET, MerchantReceiver } from "./helpers/merchant-receiver";
+import { runToEnd } from "./helpers/processes";
 
 // A real three-node MariaDB Galera cluster on this machine (scripts/galera.sh, ports of its
 // own), one API app per node: the service on every node at once. It found a connection
@@ -45,17 +54,10 @@ function galera(...args: string[]): string {
 
 /** `galera.sh` without blocking the event loop, for steps that requests in flight must outlive. */
 async function galeraInBackground(...args: string[]): Promise<void> {
-  const run = Bun.spawn(["bash", "scripts/galera.sh", ...args], {
+  const { code, out, err } = await runToEnd(["bash", "scripts/galera.sh", ...args], {
     cwd: root,
     env,
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [out, err, code] = await Promise.all([
-    new Response(run.stdout).text(),
-    new Response(run.stderr).text(),
-    run.exited,
-  ]);
   if (code !== 0) throw new Error(`galera.sh ${args.join(" ")} failed:\n${out}${err}`);
 }
 

@@ -1,21 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Cron } from "croner";
 import { startSweeper } from "../src/jobs/sweeper";
-import { type Client, client, createHold, createOrder, createProduct } from "./fixtures";
-import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
-
-async function until<T>(
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 8000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await Bun.sleep(100);
-  }
-}
+import { useTestApp } from "./helpers/apps";
+import { type Client, client, createHold, createOrder, createProduct } from "./helpers/fixtures";
+import { createTestContext, rows, type TestContext } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
+import { until } from "./helpers/until";
 
 describe("expiry with the sweeper running", () => {
   let ctx: TestContext;
@@ -39,6 +29,7 @@ describe("expiry with the sweeper running", () => {
     const [hold] = await until(
       () => rows<{ status: string }>(ctx.sql, "SELECT status FROM holds WHERE id = ?", [holdId]),
       (r) => r[0]?.status === "expired",
+      { tries: 80, everyMs: 100 },
     );
     expect(hold?.status).toBe("expired");
     expect((await api.get(`/api/products/${productId}`)).body).toMatchObject({
@@ -59,6 +50,7 @@ describe("expiry with the sweeper running", () => {
     const order = await until(
       () => api.get(`/api/orders/${orderId}`),
       (r) => r.body.status === "cancelled",
+      { tries: 80, everyMs: 100 },
     );
     expect(order.body.status).toBe("cancelled");
     expect((await api.get(`/api/products/${productId}`)).body).toMatchObject({
@@ -70,14 +62,7 @@ describe("expiry with the sweeper running", () => {
 });
 
 describe("expiry before the sweeper runs", () => {
-  let ctx: TestContext;
-  let api: Client;
-
-  beforeAll(async () => {
-    ctx = await createTestContext({ HOLD_TTL_SECONDS: "1" });
-    api = client(ctx.app);
-  });
-  afterAll(() => ctx.close());
+  const { ctx, api } = useTestApp({ HOLD_TTL_SECONDS: "1" });
 
   test("a hold request at a sold-out product succeeds as soon as another hold has expired", async () => {
     const productId = await createProduct(api, 3);

@@ -1,8 +1,9 @@
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { expireHolds } from "../src/services/holds/expire";
-import { batching, type Client, client, countBy, createProduct, patience } from "./fixtures";
-import { invariantViolations, type ServedContext, useServedContext } from "./helpers/harness";
+import { useServedApp } from "./helpers/apps";
+import { batching, countBy, createProduct, patience } from "./helpers/fixtures";
 import { withKey } from "./helpers/idempotency";
+import { invariantViolations } from "./helpers/invariants";
 
 // The lock order under load: batches of holds on several products at once (keyed and not),
 // with releases, orders and the sweeper's expiry of the same products in between. Every
@@ -11,14 +12,7 @@ import { withKey } from "./helpers/idempotency";
 // may reach a client as a 503, and the invariants hold at the end (an order of a hold that
 // expired is 410, one of a hold released or ordered already is 409).
 describe.each([["1"], ["default"]])("lock order under load, HOLD_BATCH_MAX=%s", (max) => {
-  const served = useServedContext(batching(max));
-  let ctx: ServedContext;
-  let api: Client;
-
-  beforeAll(() => {
-    ctx = served();
-    api = client(ctx.baseUrl);
-  });
+  const { ctx, api } = useServedApp(batching(max));
 
   test("concurrent batches, releases, orders and expiry on four products: no 5xx", async () => {
     const products = await Promise.all([1, 2, 3, 4].map(() => createProduct(api, 400)));

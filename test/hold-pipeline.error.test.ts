@@ -1,27 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { AppError } from "../src/errors";
 import { reserveHolds } from "../src/services/hold-pipeline/batch";
 import { HoldBatcher } from "../src/services/hold-pipeline/queue";
 import { HOLDS_SCOPE } from "../src/services/holds";
 import { fingerprintOf } from "../src/services/idempotency";
-import { type Client, client, createProduct, patience } from "./fixtures";
-import {
-  createTestContext,
-  invariantViolations,
-  rows,
-  type TestContext,
-  waitForLockWaits,
-} from "./helpers/harness";
+import { useTestApp } from "./helpers/apps";
+import { client, createProduct, patience } from "./helpers/fixtures";
+import { createTestContext, rows, waitForLockWaits } from "./helpers/harness";
 import { summary } from "./helpers/hold-pipeline";
+import { invariantViolations } from "./helpers/invariants";
 
-let ctx: TestContext;
-let api: Client;
-
-beforeAll(async () => {
-  ctx = await createTestContext({ HOLD_BATCH_MAX: "64" });
-  api = client(ctx.app);
-});
-afterAll(() => ctx.close());
+const { ctx, api } = useTestApp({ HOLD_BATCH_MAX: "64" });
 
 describe("group reservation", () => {
   test("a bad request does not fail its batch-mates", async () => {

@@ -1,21 +1,16 @@
-import { beforeAll, describe, expect, test } from "bun:test";
-import { batching, type Client, client, countBy, createProduct } from "./fixtures";
+import { describe, expect, test } from "bun:test";
+import { useServedApp } from "./helpers/apps";
 import { bearer, HS256, hs256, limitedProduct } from "./helpers/buyers";
-import { invariantViolations, rows, type ServedContext, useServedContext } from "./helpers/harness";
+import { batching, countBy, createProduct } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 
 // When stock runs short in the middle of a batch: exactly the units that exist are granted (free
 // ones, and those of holds whose time has passed but no sweeper has marked), no buyer is refused
 // units that exist, and every refusal says what was left. With one transaction per request,
 // small batches and the default.
 describe.each([["1"], ["64"], ["default"]])("stock running short, HOLD_BATCH_MAX=%s", (max) => {
-  const served = useServedContext(batching(max));
-  let ctx: ServedContext;
-  let api: Client;
-
-  beforeAll(() => {
-    ctx = served();
-    api = client(ctx.baseUrl);
-  });
+  const { ctx, api } = useServedApp(batching(max));
 
   const unitsHeld = async (productId: number) => {
     const [held] = await rows<{ units: string | null }>(
@@ -79,14 +74,7 @@ describe.each([["1"], ["64"], ["default"]])("stock running short, HOLD_BATCH_MAX
 });
 
 describe.each([["1"], ["64"], ["default"]])("a buyer at the limit, HOLD_BATCH_MAX=%s", (max) => {
-  const served = useServedContext({ ...batching(max), ...HS256, HOLD_TTL_SECONDS: "60" });
-  let ctx: ServedContext;
-  let api: Client;
-
-  beforeAll(() => {
-    ctx = served();
-    api = client(ctx.baseUrl);
-  });
+  const { ctx, api } = useServedApp({ ...batching(max), ...HS256, HOLD_TTL_SECONDS: "60" });
 
   test("a buyer at the limit whose own hold expired gets room; one whose holds live does not", async () => {
     const productId = await limitedProduct(api, 100, 2);

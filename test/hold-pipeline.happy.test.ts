@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { runStatements } from "../src/db/connection";
 import { purgeProofs } from "../src/db/purge";
@@ -13,18 +13,13 @@ import {
 } from "../src/services/hold-pipeline/sql";
 import { createHold } from "../src/services/holds";
 import { lockProduct } from "../src/services/products/stock";
-import { type Client, client, createProduct, patience } from "./fixtures";
-import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
+import { useTestApp } from "./helpers/apps";
+import { createProduct, patience } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
 import { summary } from "./helpers/hold-pipeline";
+import { invariantViolations } from "./helpers/invariants";
 
-let ctx: TestContext;
-let api: Client;
-
-beforeAll(async () => {
-  ctx = await createTestContext({ HOLD_BATCH_MAX: "64" });
-  api = client(ctx.app);
-});
-afterAll(() => ctx.close());
+const { ctx, api } = useTestApp({ HOLD_BATCH_MAX: "64" });
 
 async function batchSizes(): Promise<{ count: number; sum: number }> {
   const metric = await ctx.deps.metrics.holdBatchSize.get();

@@ -1,20 +1,18 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { admin, type Client, client, createHold, createProduct, webhookHeaders } from "./fixtures";
-import { createTestContext, invariantViolations, serve, type TestContext } from "./helpers/harness";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { useTestApp } from "./helpers/apps";
+import { admin, createHold, createProduct, webhookHeaders } from "./helpers/fixtures";
+import { serve } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { holdDeclaredTwice, sendRaw } from "./helpers/raw-http";
 
-let ctx: TestContext;
-let api: Client;
+const { ctx, api } = useTestApp();
 let productId: number;
 let holdId: number;
 
 beforeAll(async () => {
-  ctx = await createTestContext();
-  api = client(ctx.app);
   productId = await createProduct(api, 1000);
   holdId = await createHold(api, productId, 1);
 });
-afterAll(() => ctx.close());
 
 type Case = {
   name: string;

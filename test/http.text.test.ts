@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { admin, type Client, client, createProduct } from "./fixtures";
-import { count, createTestContext, rows, type TestContext } from "./helpers/harness";
+import { describe, expect, test } from "bun:test";
+import { useTestApp } from "./helpers/apps";
+import { admin, createProduct } from "./helpers/fixtures";
+import { count, rows } from "./helpers/harness";
 import { event, pendingOrder } from "./helpers/payments";
 
 // Text in requests: a string that is not well-formed Unicode (a lone UTF-16 surrogate, which
 // the database would store as U+FFFD, making different strings one) is a 422 wherever it
 // appears, and a timestamp without a zone is a 422 that says the zone is missing.
 
-let ctx: TestContext;
-let api: Client;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  api = client(ctx.app);
-});
-afterAll(() => ctx.close());
+const { ctx, api } = useTestApp();
 
 const loneSurrogates = ["key-\ud800", "key-\udbff", "key-\udfff"];
 

@@ -1,26 +1,15 @@
-import { beforeAll, describe, expect, test } from "bun:test";
-import { batching, type Client, client, createProduct } from "./fixtures";
-import {
-  createTestContext,
-  invariantViolations,
-  rows,
-  type ServedContext,
-  useServedContext,
-} from "./helpers/harness";
-import { holdsOfProduct, newKey, withKey } from "./helpers/idempotency";
+import { describe, expect, test } from "bun:test";
+import { useServedApp } from "./helpers/apps";
+import { batching, client, createProduct } from "./helpers/fixtures";
+import { createTestContext, rows } from "./helpers/harness";
+import { newKey, withKey } from "./helpers/idempotency";
+import { holdCount as countHolds, invariantViolations } from "./helpers/invariants";
 
 // Every test with group reservation (the default) and with one transaction per request.
 describe.each([["default"], ["1"]])("with HOLD_BATCH_MAX=%s", (batchMax) => {
-  const served = useServedContext(batching(batchMax));
-  let ctx: ServedContext;
-  let api: Client;
+  const { ctx, api } = useServedApp(batching(batchMax));
 
-  beforeAll(() => {
-    ctx = served();
-    api = client(ctx.baseUrl);
-  });
-
-  const holdCount = (productId: number) => holdsOfProduct(ctx.sql, productId);
+  const holdCount = (productId: number) => countHolds(ctx.sql, productId);
 
   describe("refusals", () => {
     test("the same key with a different body → 422 idempotency_key_reused", async () => {

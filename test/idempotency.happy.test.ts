@@ -1,36 +1,16 @@
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { purgeExpiredKeys } from "../src/services/idempotency";
-import {
-  admin,
-  batching,
-  type Client,
-  client,
-  countBy,
-  createHold,
-  createProduct,
-  patience,
-} from "./fixtures";
-import {
-  invariantViolations,
-  ordersOfHold,
-  type ServedContext,
-  useServedContext,
-} from "./helpers/harness";
-import { holdsOfProduct, newKey, postRaw, withKey } from "./helpers/idempotency";
+import { useServedApp } from "./helpers/apps";
+import { admin, batching, countBy, createHold, createProduct, patience } from "./helpers/fixtures";
+import { newKey, postRaw, withKey } from "./helpers/idempotency";
+import { holdCount as countHolds, invariantViolations, ordersOfHold } from "./helpers/invariants";
 
 // Every test with group reservation (the default) and with one transaction per request.
 describe.each([["default"], ["1"]])("with HOLD_BATCH_MAX=%s", (batchMax) => {
-  const served = useServedContext(batching(batchMax));
-  let ctx: ServedContext;
-  let api: Client;
-
-  beforeAll(() => {
-    ctx = served();
-    api = client(ctx.baseUrl);
-  });
+  const { ctx, api } = useServedApp(batching(batchMax));
 
   const rawPost = (path: string, body: unknown, key: string) => postRaw(api, path, body, key);
-  const holdCount = (productId: number) => holdsOfProduct(ctx.sql, productId);
+  const holdCount = (productId: number) => countHolds(ctx.sql, productId);
 
   describe("replays", () => {
     test("a 201 is replayed byte for byte and changes nothing", async () => {

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { deadlineOf, type RequestBindings, stampedResponse } from "../src/http/bindings";
 import { withRequestLifecycle } from "../src/http/lifecycle";
 import { createMetrics } from "../src/lib/metrics";
-import { captureLogs } from "./fixtures";
+import { captureLogs } from "./helpers/fixtures";
 
 const DEADLINE_MS = 150;
 

@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { admin, client } from "./fixtures";
+import { admin, client, type Json } from "./helpers/fixtures";
 import { createTestContext, rows, type TestContext } from "./helpers/harness";
 import {
   allDelivered,
   feed,
-  type Json,
-  key,
   newOrder,
   orderViolations,
-  pay,
   useMerchantContext,
 } from "./helpers/merchant-events";
 import { MERCHANT_SECRET, MerchantReceiver } from "./helpers/merchant-receiver";
+import { key, pay } from "./helpers/payments";
 import { type ServerProcess, startServer } from "./helpers/processes";
 
 describe("merchant events: the last attempt fails, the operator redelivers", () => {

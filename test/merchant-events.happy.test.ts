@@ -4,19 +4,18 @@ import { backoffMs } from "../src/jobs/merchant-dispatcher";
 import { startSweeper } from "../src/jobs/sweeper";
 import { purgeDeliveredEvents } from "../src/services/merchant-events";
 import { cancelUnpaidOrders } from "../src/services/orders";
-import { admin, client, patience } from "./fixtures";
-import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
+import { admin, client, type Json, patience } from "./helpers/fixtures";
+import { createTestContext, rows, type TestContext } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import {
   allDelivered,
   type FeedEvent,
   feed,
-  type Json,
-  key,
   newOrder,
   orderViolations,
-  pay,
   useMerchantContext,
 } from "./helpers/merchant-events";
+import { key, pay } from "./helpers/payments";
 
 describe("merchant events: what is sent", () => {
   const use = useMerchantContext({ MERCHANT_WEBHOOK_MAX_ATTEMPTS: "50" });

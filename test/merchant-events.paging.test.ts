@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { admin, type Client, client, createProduct } from "./fixtures";
-import { createTestContext, rows, type TestContext } from "./helpers/harness";
-import { type ServerProcess, startServer } from "./helpers/processes";
+import { describe, expect, test } from "bun:test";
+import { useServers } from "./helpers/apps";
+import { admin, type Client, createProduct } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
 
 // The contract's "Paging never skips": consumers paging the events feed with after_id, from 0
 // and then from the last id each saw, while six writers record events through two processes.
@@ -48,20 +48,9 @@ async function consume(consumer: Consumer, done: () => boolean, until: () => num
 }
 
 describe("the events feed while events are being written", () => {
-  let ctx: TestContext;
-  let servers: ServerProcess[];
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-    servers = await Promise.all([0, 1].map(() => startServer(ctx.url, { DB_POOL_SIZE: "12" })));
-  });
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-    await ctx.close();
-  });
+  const { ctx, apis } = useServers(2, { DB_POOL_SIZE: "12" });
 
   test("consumers paging with limit 1, 2 and 100 through two processes see every id exactly once", async () => {
-    const apis = servers.map((s) => client(s.base));
     const api = (i: number) => apis[i % apis.length] as Client;
     const productId = await createProduct(api(0), 1_000_000);
     const consumers: Consumer[] = [1, 2, 100, 1, 2, 100].map((limit, i) => ({
@@ -102,7 +91,7 @@ describe("the events feed while events are being written", () => {
   }, 90_000);
 
   test("an event above a gap (an id rolled back) shows within a few seconds, once it has settled", async () => {
-    const api = client((servers[0] as ServerProcess).base);
+    const api = apis[0] as Client;
     const [before] = await rows<{ id: number }>(
       ctx.sql,
       "SELECT COALESCE(MAX(id), 0) AS id FROM merchant_events",

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startSweeper } from "../src/jobs/sweeper";
-import { admin, client, createHold, createProduct } from "./fixtures";
+import { admin, client, createHold, createProduct } from "./helpers/fixtures";
 import { createTestContext, type TestContext } from "./helpers/harness";
 import { type ServerProcess, startServer } from "./helpers/processes";
 import { promtool, requirePromtool, samples } from "./helpers/promtool";
+import { until } from "./helpers/until";
 
 // What /metrics tells an operator: one scrape for every worker, true process figures, the
 // pool, the hold queues and the sweeper.
@@ -12,16 +13,6 @@ const scrape = async (target: TestContext["app"] | string): Promise<string> =>
   typeof target === "string"
     ? (await fetch(`${target}/metrics`)).text()
     : (await target.request("/metrics")).text();
-
-/** Polls until `ready` holds; bounded by tries, not by a clock, so load only slows it. */
-async function until<T>(read: () => Promise<T>, ready: (value: T) => boolean): Promise<T> {
-  let value = await read();
-  for (let i = 0; i < 300 && !ready(value); i++) {
-    await Bun.sleep(50);
-    value = await read();
-  }
-  return value;
-}
 
 const sampleOf = (text: string, name: string, labels = ""): number | undefined =>
   samples(text, name).find((s) => s.labels.includes(labels))?.value;

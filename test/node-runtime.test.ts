@@ -2,14 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { admin, client } from "./fixtures";
-import {
-  createTestContext,
-  invariantViolations,
-  rows,
-  type TestContext,
-  WEBHOOK_SECRET,
-} from "./helpers/harness";
+import { admin, client } from "./helpers/fixtures";
+import { createTestContext, rows, type TestContext, WEBHOOK_SECRET } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { freePort } from "./helpers/private-mariadb";
 import { holdDeclaredTwice, sendRaw } from "./helpers/raw-http";
 

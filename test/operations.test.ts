@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app";
 import { reserveHolds } from "../src/services/hold-pipeline/batch";
-import {
-  admin,
-  type Client,
-  captureLogs,
-  client,
-  createProduct,
-  patience,
-  webhookHeaders,
-} from "./fixtures";
-import { ADMIN_TOKEN, createTestContext, type TestContext } from "./helpers/harness";
+import { useTestApp } from "./helpers/apps";
+import { admin, captureLogs, createProduct, patience, webhookHeaders } from "./helpers/fixtures";
+import { ADMIN_TOKEN } from "./helpers/harness";
 
 type Schema = {
   type?: string | string[];
@@ -34,16 +27,12 @@ type OpenApi = {
   components: { schemas: Record<string, Schema> };
 };
 
-let ctx: TestContext;
-let api: Client;
+const { ctx, api } = useTestApp();
 let doc: OpenApi;
 
 beforeAll(async () => {
-  ctx = await createTestContext();
-  api = client(ctx.app);
   doc = (await api.get("/openapi.json")).body as unknown as OpenApi;
 });
-afterAll(() => ctx.close());
 
 /** The smallest value a schema accepts. */
 function validExample(schema: Schema): unknown {

@@ -1,27 +1,16 @@
-import { beforeAll, describe, expect, test } from "bun:test";
-import { admin, type Client, client, type Reply } from "./fixtures";
+import { describe, expect, test } from "bun:test";
+import { useServedApp } from "./helpers/apps";
 import { bearer, HS256, hs256, limitedProduct } from "./helpers/buyers";
+import { ISO_MS } from "./helpers/clock";
 import { parseCsvStrict } from "./helpers/csv";
-import {
-  count,
-  invariantViolations,
-  rows,
-  type ServedContext,
-  useServedContext,
-} from "./helpers/harness";
+import { admin, type Reply } from "./helpers/fixtures";
+import { count, rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 
 // GET /api/admin/orders (filters, after_id paging oldest first), its CSV export (RFC 4180,
 // formula cells made inert, streamed) and POST /api/admin/orders/:id/cancel.
 
-const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const served = useServedContext(HS256);
-let ctx: ServedContext;
-let api: Client;
-
-beforeAll(() => {
-  ctx = served();
-  api = client(ctx.baseUrl);
-});
+const { ctx, api } = useServedApp(HS256);
 
 type AdminOrder = {
   order_id: number;

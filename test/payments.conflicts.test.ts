@@ -1,18 +1,13 @@
-import { beforeAll, describe, expect, test } from "bun:test";
-import { admin, type Client, client, createHold, createOrder, createProduct } from "./fixtures";
-import { rows, type ServedContext, useServedContext } from "./helpers/harness";
+import { describe, expect, test } from "bun:test";
+import { useServedApp } from "./helpers/apps";
+import { ISO_MS } from "./helpers/clock";
+import { admin, createHold, createOrder, createProduct } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
+import { pay as payOrder } from "./helpers/payments";
 
 // POST /api/admin/payment-conflicts/:id/resolve and ?state=: a refund is made once.
 
-const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const served = useServedContext();
-let ctx: ServedContext;
-let api: Client;
-
-beforeAll(() => {
-  ctx = served();
-  api = client(ctx.baseUrl);
-});
+const { ctx, api } = useServedApp();
 
 let keys = 0;
 
@@ -20,8 +15,7 @@ let keys = 0;
 async function conflict(): Promise<{ id: number; orderId: number; key: string }> {
   const productId = await createProduct(api, 10);
   const orderId = await createOrder(api, await createHold(api, productId, 1));
-  const pay = (key: string, status: "succeeded" | "failed") =>
-    api.webhook({ idempotency_key: key, order_id: orderId, status });
+  const pay = (key: string, status: "succeeded" | "failed") => payOrder(api, orderId, status, key);
   await pay(`ok-${++keys}`, "succeeded");
   const key = `late-${++keys}`;
   expect((await pay(key, "failed")).body.conflict).toBe(true);

@@ -1,18 +1,13 @@
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { applyStrandedEvents, purgeDeferredEvents } from "../src/services/deferred-events";
 import { cancelUnpaidOrders } from "../src/services/orders";
-import { type Client, client, createHold, createProduct, patience } from "./fixtures";
-import { invariantViolations, rows, type ServedContext, useServedContext } from "./helpers/harness";
+import { useServedApp } from "./helpers/apps";
+import { createHold, createProduct, patience } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { event, nextOrderId, pendingOrder } from "./helpers/payments";
 
-const served = useServedContext();
-let ctx: ServedContext;
-let api: Client;
-
-beforeAll(() => {
-  ctx = served();
-  api = client(ctx.baseUrl);
-});
+const { ctx, api } = useServedApp();
 
 describe("contract rows", () => {
   test("pending + succeeded → paid, applied", async () => {

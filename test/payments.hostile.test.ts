@@ -6,8 +6,9 @@ import {
   createOrder,
   createProduct,
   webhookHeaders,
-} from "./fixtures";
-import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
+} from "./helpers/fixtures";
+import { createTestContext, rows, type TestContext } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { event, OTHER_SECRET, SECRET } from "./helpers/payments";
 
 describe("signatures", () => {

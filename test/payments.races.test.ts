@@ -1,16 +1,11 @@
-import { beforeAll, describe, expect, test } from "bun:test";
-import { type Client, client, countBy, createHold, createProduct } from "./fixtures";
-import { invariantViolations, rows, type ServedContext, useServedContext } from "./helpers/harness";
+import { describe, expect, test } from "bun:test";
+import { useServedApp } from "./helpers/apps";
+import { countBy, createHold, createProduct } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { event, nextOrderId, pendingOrder } from "./helpers/payments";
 
-const served = useServedContext();
-let ctx: ServedContext;
-let api: Client;
-
-beforeAll(() => {
-  ctx = served();
-  api = client(ctx.baseUrl);
-});
+const { ctx, api } = useServedApp();
 
 describe("races", () => {
   test("50 concurrent identical webhooks → one event row, one state change", async () => {

@@ -1,16 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { closeDeps } from "../src/deps";
-import { type Client, client, countBy, createProduct } from "./fixtures";
-import {
-  buildProxiedApp,
-  type buildTestApp,
-  createTestContext,
-  invariantViolations,
-  rows,
-  type TestContext,
-} from "./helpers/harness";
+import { useProxiedApp } from "./helpers/apps";
+import { type Client, client, countBy, createProduct } from "./helpers/fixtures";
+import { createTestContext, rows, type TestContext } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { type ServerProcess, settle, startServer } from "./helpers/processes";
-import type { TcpProxy } from "./helpers/tcp-proxy";
 
 // Real `bun src/index.ts` processes against one database, as several machines would run.
 
@@ -94,22 +87,10 @@ describe("a process killed in the middle of a burst", () => {
 });
 
 describe("database outage", () => {
-  let ctx: TestContext;
-  let proxy: TcpProxy;
-  let viaProxy: ReturnType<typeof buildTestApp>;
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-    ({ proxy, viaProxy } = buildProxiedApp(ctx, {
-      DB_CONNECT_TIMEOUT_MS: "1000",
-      REQUEST_TIMEOUT_MS: "2000",
-      DB_LOCK_WAIT_TIMEOUT_SECONDS: "2",
-    }));
-  });
-  afterAll(async () => {
-    await closeDeps(viaProxy.deps);
-    proxy.stop();
-    await ctx.close();
+  const { ctx, proxy, viaProxy } = useProxiedApp({
+    DB_CONNECT_TIMEOUT_MS: "1000",
+    REQUEST_TIMEOUT_MS: "2000",
+    DB_LOCK_WAIT_TIMEOUT_SECONDS: "2",
   });
 
   test("cut: only 503s, none slow; restored: requests succeed again without a restart", async () => {

@@ -1,26 +1,21 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Client, client, countBy, createHold, createProduct, type Reply } from "./fixtures";
-import { createTestContext, invariantViolations, rows, type TestContext } from "./helpers/harness";
-import { type ServerProcess, settle, startServer, sumMetric } from "./helpers/processes";
+import { describe, expect, test } from "bun:test";
+import { useServers, useTestApp } from "./helpers/apps";
+import {
+  type Client,
+  client,
+  countBy,
+  createHold,
+  createProduct,
+  type Reply,
+} from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
+import { settle, startServer, sumMetric } from "./helpers/processes";
 
 // Real `bun src/index.ts` processes against one database, as several machines would run.
 
 describe("three processes on one database", () => {
-  let ctx: TestContext;
-  let servers: ServerProcess[];
-  let apis: Client[];
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-    servers = await Promise.all(
-      [0, 1, 2].map(() => startServer(ctx.url, { HOLD_TTL_SECONDS: "2", DB_POOL_SIZE: "8" })),
-    );
-    apis = servers.map((s) => client(s.base));
-  });
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-    await ctx.close();
-  });
+  const { ctx, servers, apis } = useServers(3, { HOLD_TTL_SECONDS: "2" });
 
   test("400 concurrent holds over three processes at stock 100 → exactly 100 granted", async () => {
     const productId = await createProduct(apis[0] as Client, 100);
@@ -90,12 +85,7 @@ describe("three processes on one database", () => {
 });
 
 describe("graceful shutdown", () => {
-  let ctx: TestContext;
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-  });
-  afterAll(() => ctx.close());
+  const { ctx } = useTestApp();
 
   test("SIGTERM during a burst: requests in flight complete, exit within 10 s, invariants hold", async () => {
     const server = await startServer(ctx.url);

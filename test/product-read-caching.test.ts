@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { admin, type Client, client } from "./fixtures";
+import { iso } from "./helpers/clock";
+import { admin, type Client, client } from "./helpers/fixtures";
 import { createTestContext, type TestContext } from "./helpers/harness";
 
 // The product read's caching headers (contract: GET /api/products/:id): ETag moves with the
@@ -14,8 +15,6 @@ beforeAll(async () => {
   api = client(ctx.app);
 });
 afterAll(() => ctx.close());
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 async function createProduct(window: Record<string, string> = {}): Promise<number> {
   const created = await api.post(

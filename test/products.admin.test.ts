@@ -1,18 +1,13 @@
-import { beforeAll, describe, expect, test } from "bun:test";
-import { admin, type Client, client, createHold, createOrder, createProduct } from "./fixtures";
-import { invariantViolations, rows, type ServedContext, useServedContext } from "./helpers/harness";
+import { describe, expect, test } from "bun:test";
+import { useServedApp } from "./helpers/apps";
+import { admin, createHold, createOrder, createProduct } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 
 // PATCH price_cents and POST /api/admin/products/:id/stock-corrections: a new price for orders
 // from then on, and a miscount corrected either way, never below the units held.
 
-const served = useServedContext();
-let ctx: ServedContext;
-let api: Client;
-
-beforeAll(() => {
-  ctx = served();
-  api = client(ctx.baseUrl);
-});
+const { ctx, api } = useServedApp();
 
 const correct = (productId: number, body: unknown) =>
   api.post(`/api/admin/products/${productId}/stock-corrections`, body, admin);

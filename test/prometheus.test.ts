@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { client, createHold, createProduct } from "./fixtures";
+import { client, createHold, createProduct } from "./helpers/fixtures";
 import { createTestContext, type TestContext } from "./helpers/harness";
 import { promtool, requirePromtool } from "./helpers/promtool";
 

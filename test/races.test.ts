@@ -1,24 +1,13 @@
-import { beforeAll, describe, expect, test } from "bun:test";
-import { batching, type Client, client, countBy, createHold, createProduct } from "./fixtures";
-import {
-  invariantViolations,
-  ordersOfHold,
-  rows,
-  type ServedContext,
-  useServedContext,
-} from "./helpers/harness";
+import { describe, expect, test } from "bun:test";
+import { useServedApp } from "./helpers/apps";
+import { batching, countBy, createHold, createProduct } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
+import { invariantViolations, ordersOfHold } from "./helpers/invariants";
 
 // The same races with one transaction per request and with group reservation (small batches,
 // and the default): all must hold.
 describe.each([["1"], ["64"], ["default"]])("races with HOLD_BATCH_MAX=%s", (batchMax) => {
-  const served = useServedContext(batching(batchMax));
-  let ctx: ServedContext;
-  let api: Client;
-
-  beforeAll(() => {
-    ctx = served();
-    api = client(ctx.baseUrl);
-  });
+  const { ctx, api } = useServedApp(batching(batchMax));
 
   test("300 concurrent holds of 1 at stock 50: exactly 50 granted", async () => {
     const productId = await createProduct(api, 50);

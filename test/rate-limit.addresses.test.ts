@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { request as httpRequest } from "node:http";
 import { rateLimited } from "../src/http/rate-limit";
-import { client, createHold, createOrder, createProduct, type Reply } from "./fixtures";
-import { createTestContext, invariantViolations, serve } from "./helpers/harness";
+import { client, createHold, createOrder, createProduct, type Reply } from "./helpers/fixtures";
+import { createTestContext, serve } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { holdsOf, statuses, useLimited } from "./helpers/rate-limit";
 
 /** A hold posted from another loopback address (Linux routes all of 127/8 to lo). */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
-import { client, createProduct } from "./fixtures";
+import { client, createProduct } from "./helpers/fixtures";
 import { holdsOf, statuses, useLimited } from "./helpers/rate-limit";
 
 describe("buyers by their token's sub", () => {

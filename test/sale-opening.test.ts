@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { admin, client, countBy, type Reply } from "./fixtures";
-import {
-  createTestContext,
-  databaseNow,
-  invariantViolations,
-  type Running,
-  rows,
-  serve,
-  type TestContext,
-} from "./helpers/harness";
+import { databaseNow, iso } from "./helpers/clock";
+import { admin, client, countBy, type Reply } from "./helpers/fixtures";
+import { createTestContext, type Running, rows, serve, type TestContext } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { type ServerProcess, startServer } from "./helpers/processes";
 
 // The opening of a sale under load, across processes whose clocks disagree: the database's
@@ -27,8 +21,6 @@ afterAll(async () => {
   await served.stop();
   await ctx.close();
 });
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 const dbNow = () => databaseNow(ctx.sql);
 

@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { admin, type Client, client, createHold, createOrder, createProduct } from "./fixtures";
-import { createTestContext, type TestContext } from "./helpers/harness";
+import { describe, expect, test } from "bun:test";
+import { useTestApp } from "./helpers/apps";
+import { ISO_MS } from "./helpers/clock";
+import { admin, createHold, createOrder, createProduct } from "./helpers/fixtures";
+import { pay } from "./helpers/payments";
 
 // The operator's JSON: GET /api/admin/products and GET /api/admin/payment-conflicts.
 
-let ctx: TestContext;
-let api: Client;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  api = client(ctx.app);
-});
-afterAll(() => ctx.close());
-
-const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-async function pay(orderId: number, key: string, status: "succeeded" | "failed") {
-  return api.webhook({ idempotency_key: key, order_id: orderId, status });
-}
+const { api } = useTestApp();
 
 describe("admin lists: auth and validation", () => {
   test.each(["/api/admin/products", "/api/admin/payment-conflicts"])(
@@ -50,10 +39,10 @@ describe("GET /api/admin/products", () => {
   test("units paid and pending, sell-out time, and the product as GET returns it", async () => {
     const productId = await createProduct(api, 5);
     const paid = await createOrder(api, await createHold(api, productId, 2));
-    await pay(paid, `paid-${productId}`, "succeeded");
+    await pay(api, paid, "succeeded", `paid-${productId}`);
     await createOrder(api, await createHold(api, productId, 1));
     const failed = await createOrder(api, await createHold(api, productId, 1));
-    await pay(failed, `failed-${productId}`, "failed");
+    await pay(api, failed, "failed", `failed-${productId}`);
     const before = await api.get(`/api/admin/products?after_id=${productId - 1}&limit=1`, admin);
     expect(before.body.products).toEqual([
       {
@@ -103,9 +92,9 @@ describe("GET /api/admin/payment-conflicts", () => {
   test("events that disagree with a final order: the refunds to make", async () => {
     const productId = await createProduct(api, 10);
     const orderId = await createOrder(api, await createHold(api, productId, 1));
-    await pay(orderId, `first-${orderId}`, "succeeded");
-    await pay(orderId, `agrees-${orderId}`, "succeeded");
-    const conflict = await pay(orderId, `late-fail-${orderId}`, "failed");
+    await pay(api, orderId, "succeeded", `first-${orderId}`);
+    await pay(api, orderId, "succeeded", `agrees-${orderId}`);
+    const conflict = await pay(api, orderId, "failed", `late-fail-${orderId}`);
     expect(conflict.body.conflict).toBe(true);
     const reply = await api.get("/api/admin/payment-conflicts", admin);
     expect(reply.status).toBe(200);

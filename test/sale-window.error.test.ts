@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { admin, type Client, client } from "./fixtures";
-import { createTestContext, rows, type TestContext } from "./helpers/harness";
+import { describe, expect, test } from "bun:test";
+import { useTestApp } from "./helpers/apps";
+import { admin } from "./helpers/fixtures";
+import { rows } from "./helpers/harness";
 import { createWindowed } from "./helpers/sale-window";
 
 // The sale window (contract: GET /api/products/:id, POST /api/holds, invariant 6): shown on every
 // read, set and moved by the operator, and decided by the database's clock.
 
-let ctx: TestContext;
-let api: Client;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  api = client(ctx.app);
-});
-afterAll(() => ctx.close());
+const { ctx, api } = useTestApp();
 
 describe("error: windows that cannot be", () => {
   const productCount = async () =>

@@ -1,31 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { closeDeps } from "../src/deps";
-import { admin, type Client, client } from "./fixtures";
-import {
-  buildProxiedApp,
-  buildTestApp,
-  createTestContext,
-  databaseNow,
-  invariantViolations,
-  rows,
-  type TestContext,
-} from "./helpers/harness";
+import { useTestApp } from "./helpers/apps";
+import { databaseNow, iso } from "./helpers/clock";
+import { admin, client } from "./helpers/fixtures";
+import { buildProxiedApp, buildTestApp, rows } from "./helpers/harness";
+import { invariantViolations } from "./helpers/invariants";
 import { createWindowed } from "./helpers/sale-window";
 import { openEvents } from "./helpers/sse";
 
 // The sale window (contract: GET /api/products/:id, POST /api/holds, invariant 6): shown on every
 // read, set and moved by the operator, and decided by the database's clock.
 
-let ctx: TestContext;
-let api: Client;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  api = client(ctx.app);
-});
-afterAll(() => ctx.close());
-
-const iso = (ms: number) => new Date(ms).toISOString();
+const { ctx, api } = useTestApp();
 
 const dbNow = () => databaseNow(ctx.sql);
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { databaseUrl } from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
+import { runToEnd } from "./helpers/processes";
 
 // The commands a user runs, spawned as they are: each failure is one line saying what is
 // wrong, a non-zero exit, no stack trace and no code frame.
@@ -8,17 +9,9 @@ import { freePort } from "./helpers/private-mariadb";
 const COMMANDS = ["start", "db:migrate", "db:seed"] as const;
 
 async function run(command: string, env: Record<string, string>) {
-  const proc = Bun.spawn([process.execPath, "run", command], {
+  const { code, out, err } = await runToEnd([process.execPath, "run", command], {
     env: { ...process.env, LOG_LEVEL: "info", DB_STARTUP_TIMEOUT_SECONDS: "0", ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
   return { code, lines: `${out}${err}`.split("\n").filter((line) => line.trim() !== "") };
 }
 

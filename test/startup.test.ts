@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { createTestContext, databaseUrl, type TestContext } from "./helpers/harness";
+import { useTestApp } from "./helpers/apps";
+import { databaseUrl } from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
 import { TcpProxy } from "./helpers/tcp-proxy";
+import { until } from "./helpers/until";
 
 // `bun src/index.ts` as a container would start it: perhaps before its database.
 
@@ -25,23 +27,14 @@ function start(env: Record<string, string>): Started {
   return { proc, output: () => text };
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+/** Polls `check` every 100 ms, at most 200 times, and throws if it never holds. */
+const waitFor = (check: () => boolean | Promise<boolean>, what: string) =>
+  until(check, Boolean, { tries: 200, everyMs: 100, orThrow: what });
 
 const stackTrace = /^\s+at /m;
 
 describe("start-up", () => {
-  let ctx: TestContext;
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-  });
-  afterAll(() => ctx.close());
+  const { ctx } = useTestApp();
 
   test("with the database down, then up: waits, logs each attempt, becomes ready without a restart", async () => {
     const dbPort = await freePort();
@@ -56,12 +49,12 @@ describe("start-up", () => {
     });
     const proxy = new TcpProxy(real.hostname, Number(real.port || 3306));
     try {
-      await until(
+      await waitFor(
         () => server.output().split("waiting for the database").length > 2,
         "two attempts logged",
       );
       proxy.start(dbPort);
-      await until(
+      await waitFor(
         () =>
           fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
             (r) => r.status === 200,
@@ -114,7 +107,7 @@ describe("start-up", () => {
         WEBHOOK_ALLOW_UNSIGNED: value,
       });
       try {
-        await until(() => server.output().includes("flash-sale listening"), "listening");
+        await waitFor(() => server.output().includes("flash-sale listening"), "listening");
         const warned = server
           .output()
           .split("\n")

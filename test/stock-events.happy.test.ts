@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Client, client, createHold, createProduct } from "./fixtures";
-import {
-  buildTestApp,
-  createTestContext,
-  type Running,
-  serve,
-  type TestContext,
-} from "./helpers/harness";
+import { useServedApp } from "./helpers/apps";
+import { client, createHold, createProduct } from "./helpers/fixtures";
+import { buildTestApp, createTestContext, type TestContext } from "./helpers/harness";
 import { type ServerProcess, startServer } from "./helpers/processes";
 import { type EventStream, openEvents } from "./helpers/sse";
 
@@ -16,29 +11,19 @@ const INTERVAL_MS = 100;
 const TTL_MS = 500;
 
 describe("live stock stream", () => {
-  let ctx: TestContext;
-  let running: Running;
-  let api: Client;
+  const { ctx, api } = useServedApp({
+    STOCK_EVENTS_INTERVAL_MS: String(INTERVAL_MS),
+    PRODUCT_CACHE_TTL_MS: String(TTL_MS),
+  });
   const open: EventStream[] = [];
   const events = async (id: number | string) => {
-    const stream = await openEvents(`${running.baseUrl}/api/products/${id}/events`);
+    const stream = await openEvents(`${ctx.baseUrl}/api/products/${id}/events`);
     open.push(stream);
     return stream;
   };
 
-  beforeAll(async () => {
-    ctx = await createTestContext({
-      STOCK_EVENTS_INTERVAL_MS: String(INTERVAL_MS),
-      PRODUCT_CACHE_TTL_MS: String(TTL_MS),
-      DB_POOL_SIZE: "16",
-    });
-    running = serve(ctx.app);
-    api = client(running.baseUrl);
-  });
-  afterAll(async () => {
+  afterAll(() => {
     for (const stream of open) stream.close();
-    await running.stop();
-    await ctx.close();
   });
 
   test("the first event comes at once: the product exactly as GET returns it", async () => {

@@ -1,34 +1,18 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { closeDeps } from "../src/deps";
-import { client, countBy, createProduct } from "./fixtures";
-import {
-  buildTestApp,
-  createTestContext,
-  type Running,
-  serve,
-  type TestContext,
-} from "./helpers/harness";
+import { useServedApp, useTestApp } from "./helpers/apps";
+import { client, countBy, createProduct } from "./helpers/fixtures";
+import { buildTestApp } from "./helpers/harness";
 import { type EventStream, openEvents } from "./helpers/sse";
 
 // GET /api/products/:id/events against real sockets: the contract's live stock.
 
 describe("the stream limit", () => {
-  let ctx: TestContext;
-  let running: Running;
-
-  beforeAll(async () => {
-    ctx = await createTestContext({ STOCK_EVENTS_MAX_STREAMS: "2" });
-    running = serve(ctx.app);
-  });
-  afterAll(async () => {
-    await running.stop();
-    await ctx.close();
-  });
+  const { ctx, api } = useServedApp({ STOCK_EVENTS_MAX_STREAMS: "2" });
 
   test("one more than STOCK_EVENTS_MAX_STREAMS is a 503; a disconnect frees its stream at once", async () => {
-    const api = client(running.baseUrl);
     const productId = await createProduct(api, 5);
-    const url = `${running.baseUrl}/api/products/${productId}/events`;
+    const url = `${ctx.baseUrl}/api/products/${productId}/events`;
     const [a, b] = [await openEvents(url), await openEvents(url)];
     await Promise.all([a.waitFor(() => true), b.waitFor(() => true)]);
     const refused = await openEvents(url);
@@ -49,12 +33,7 @@ describe("the stream limit", () => {
 });
 
 describe("the stream limit under a burst of opens", () => {
-  let ctx: TestContext;
-
-  beforeAll(async () => {
-    ctx = await createTestContext({ STOCK_EVENTS_MAX_STREAMS: "50" });
-  });
-  afterAll(() => ctx.close());
+  const { ctx } = useTestApp({ STOCK_EVENTS_MAX_STREAMS: "50" });
 
   test("500 simultaneous opens of a product not in the cache: exactly 50 streams, 450 × 503", async () => {
     // Created through another app, so that this process must read the product first.

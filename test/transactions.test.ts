@@ -1,18 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { toAppError } from "../src/db/errors";
 import { products } from "../src/db/schema";
 import { MAX_ATTEMPTS, transact, withTransaction } from "../src/db/transaction";
 import { AppError } from "../src/errors";
-import { client, createProduct, patience } from "./fixtures";
-import { createTestContext, type TestContext } from "./helpers/harness";
+import { useTestApp } from "./helpers/apps";
+import { client, createProduct, patience } from "./helpers/fixtures";
 
-let ctx: TestContext;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-});
-afterAll(() => ctx.close());
+const { ctx } = useTestApp();
 
 const deadlock = () =>
   Object.assign(new Error("Deadlock found when trying to get lock"), { errno: 1213 });

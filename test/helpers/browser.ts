@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
 import { type Browser, chromium } from "playwright-core";
+import { useMade } from "./apps";
+import { until } from "./until";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -26,21 +28,23 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
+/** Debian's Chromium for a file or describe block: launched in beforeAll, closed in afterAll. */
+export function useChromium(): Browser {
+  const part = useMade(launchChromium, (browser) => browser.close());
+  return part((browser) => browser);
+}
+
 /**
  * Polls what a page shows until `accept` takes it, and returns it. (The page's CSP forbids eval,
  * so Playwright's string-based waitForFunction cannot run there; locators can.)
  */
-export async function until(
+export async function untilPageShows(
   read: () => Promise<string | null>,
   accept: (seen: string) => boolean,
   timeoutMs: number,
 ): Promise<string> {
-  const deadline = performance.now() + timeoutMs;
-  let seen: string | null = null;
-  while (performance.now() < deadline) {
-    seen = await read();
-    if (seen !== null && accept(seen)) return seen;
-    await Bun.sleep(50);
-  }
-  throw new Error(`the page showed ${JSON.stringify(seen)}`);
+  const taken = (seen: string | null): seen is string => seen !== null && accept(seen);
+  const seen = await until(read, taken, { tries: Math.ceil(timeoutMs / 50), everyMs: 50 });
+  if (!taken(seen)) throw new Error(`the page showed ${JSON.stringify(seen)}`);
+  return seen;
 }

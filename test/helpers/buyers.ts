@@ -1,7 +1,8 @@
 import { expect } from "bun:test";
 import { SignJWT } from "jose";
-import { admin, type Client, type Reply } from "../fixtures";
-import { rows, type TestContext } from "./harness";
+import { admin, type Client, type Reply } from "./fixtures";
+import type { TestContext } from "./harness";
+import { holdCount as countHolds } from "./invariants";
 
 export const SECRET = "buyer-secret-for-tests-0123456789abcdef";
 export const ISSUER = "https://shop.example";
@@ -36,9 +37,7 @@ export async function limitedProduct(api: Client, stock: number, maxPerBuyer: nu
   return created.body.id as number;
 }
 
-export async function holdCount(ctx: TestContext): Promise<number> {
-  return Number((await rows<{ n: number }>(ctx.sql, "SELECT COUNT(*) AS n FROM holds"))[0]?.n);
-}
+export const holdCount = (ctx: TestContext): Promise<number> => countHolds(ctx.sql);
 
 export function expectUnauthorized(reply: Reply) {
   expect(reply.status).toBe(401);

@@ -1,6 +1,4 @@
-import type mysql from "mysql2/promise";
-import type { Client } from "../fixtures";
-import { rows } from "./harness";
+import type { Client } from "./fixtures";
 
 let n = 0;
 export const newKey = () => `key-${++n}-${Math.random().toString(36).slice(2)}`;
@@ -14,13 +12,4 @@ export async function postRaw(api: Client, path: string, body: unknown, key: str
     body: JSON.stringify(body),
   });
   return { status: res.status, text: await res.text(), headers: res.headers };
-}
-
-export async function holdsOfProduct(pool: mysql.Pool, productId: number): Promise<number> {
-  const [row] = await rows<{ n: number }>(
-    pool,
-    "SELECT COUNT(*) AS n FROM holds WHERE product_id = ?",
-    [productId],
-  );
-  return Number(row?.n);
 }

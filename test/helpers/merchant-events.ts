@@ -3,11 +3,18 @@ import {
   type MerchantDispatcher,
   startMerchantDispatcher,
 } from "../../src/jobs/merchant-dispatcher";
-import { admin, type Client, client, createHold, createOrder, createProduct } from "../fixtures";
+import {
+  admin,
+  type Client,
+  client,
+  createHold,
+  createOrder,
+  createProduct,
+  type Json,
+} from "./fixtures";
 import { createTestContext, type Running, serve, type TestContext } from "./harness";
 import { MERCHANT_SECRET, MerchantReceiver } from "./merchant-receiver";
 
-export type Json = Record<string, unknown>;
 export type FeedEvent = {
   id: number;
   type: string;
@@ -22,12 +29,6 @@ export type FeedEvent = {
     delivered_at: string | null;
   };
 };
-
-export const pay = (api: Client, orderId: number, status: "succeeded" | "failed", key: string) =>
-  api.webhook({ idempotency_key: key, order_id: orderId, status });
-
-let keys = 0;
-export const key = () => `pay_${++keys}_${Math.random().toString(36).slice(2)}`;
 
 export async function feed(api: Client, query = ""): Promise<FeedEvent[]> {
   const events: FeedEvent[] = [];

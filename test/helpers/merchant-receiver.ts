@@ -1,5 +1,6 @@
 import type { Server } from "bun";
 import { Webhook } from "standardwebhooks";
+import { until } from "./until";
 
 /** A merchant's secret for the tests (32 bytes, as Standard Webhooks asks). */
 export const MERCHANT_SECRET = `whsec_${Buffer.from("merchant-receiver-secret-32-byte").toString("base64")}`;
@@ -73,11 +74,11 @@ export class MerchantReceiver {
 
   /** Waits until `done` holds, polling the recorded deliveries; fails after `ms`. */
   async until(done: (receiver: this) => boolean, ms = 20_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!done(this)) {
-      if (Date.now() > end) throw new Error("the receiver did not get what was awaited in time");
-      await Bun.sleep(20);
-    }
+    await until(() => done(this), Boolean, {
+      tries: ms / 20,
+      everyMs: 20,
+      orThrow: "what the receiver awaited",
+    });
   }
 
   private async handle(req: Request): Promise<Response> {

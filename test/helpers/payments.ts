@@ -1,12 +1,13 @@
 import type mysql from "mysql2/promise";
-import { type Client, createHold, createOrder, createProduct } from "../fixtures";
+import { type Client, createHold, createOrder, createProduct } from "./fixtures";
 import { rows } from "./harness";
 
 export const SECRET = `whsec_${Buffer.from("flash-sale-test-secret-32-bytes!").toString("base64")}`;
 export const OTHER_SECRET = `whsec_${Buffer.from("some-other-secret-of-32-bytes!!!").toString("base64")}`;
 
 let keys = 0;
-const key = () => `evt_${++keys}_${Math.random().toString(36).slice(2)}`;
+/** A fresh idempotency key for a payment event. */
+export const key = () => `evt_${++keys}_${Math.random().toString(36).slice(2)}`;
 
 /** A payment provider's webhook body; a fresh idempotency key unless one is given. */
 export const event = (orderId: number, status: "succeeded" | "failed", idempotencyKey = key()) => ({
@@ -14,6 +15,14 @@ export const event = (orderId: number, status: "succeeded" | "failed", idempoten
   order_id: orderId,
   status,
 });
+
+/** Pays (or fails to pay) for an order as the provider would: a signed webhook. */
+export const pay = (
+  api: Client,
+  orderId: number,
+  status: "succeeded" | "failed",
+  idempotencyKey = key(),
+) => api.webhook(event(orderId, status, idempotencyKey));
 
 /** A product of `stock` units and a pending order of `qty` of them. */
 export async function pendingOrder(api: Client, qty = 2, stock = 10) {

@@ -33,6 +33,20 @@ function collectErrors(stream: ReadableStream<Uint8Array>, max = 50): string[] {
   return lines;
 }
 
+/** Runs `command` to its end without blocking the event loop: its exit code and what it printed. */
+export async function runToEnd(
+  command: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const proc = Bun.spawn(command, { ...options, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, out, err };
+}
+
 /** Starts `bun src/index.ts` as its own process on a free port and waits until it is ready. */
 export async function startServer(
   databaseUrl: string,

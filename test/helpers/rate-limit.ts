@@ -1,8 +1,9 @@
 import { afterAll, beforeAll } from "bun:test";
 import { createApp } from "../../src/app";
 import { RateLimiter } from "../../src/state/rate-limiter";
-import { type Client, client, type Reply } from "../fixtures";
-import { createTestContext, type Running, rows, serve, type TestContext } from "./harness";
+import { type Client, client, type Reply } from "./fixtures";
+import { createTestContext, type Running, serve, type TestContext } from "./harness";
+import { holdCount } from "./invariants";
 
 /** An app over `ctx` whose limiter runs on a clock the test moves. */
 export function withClock(ctx: TestContext, rate: number) {
@@ -32,11 +33,4 @@ export function useLimited(env: Record<string, string>, rate: number): Limited {
 
 export const statuses = (replies: Reply[]) => replies.map((r) => r.status);
 
-export async function holdsOf(ctx: TestContext, productId: number): Promise<number> {
-  const [row] = await rows<{ n: number }>(
-    ctx.sql,
-    "SELECT COUNT(*) AS n FROM holds WHERE product_id = ?",
-    [productId],
-  );
-  return Number(row?.n);
-}
+export const holdsOf = (ctx: TestContext, productId: number) => holdCount(ctx.sql, productId);

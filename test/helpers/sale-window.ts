@@ -1,5 +1,5 @@
 import { expect } from "bun:test";
-import { admin, type Client } from "../fixtures";
+import { admin, type Client } from "./fixtures";
 
 /** A product on sale within `window` (either end may be absent). */
 export async function createWindowed(

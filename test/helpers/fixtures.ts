@@ -1,11 +1,11 @@
 import { Writable } from "node:stream";
 import pino from "pino";
 import { Webhook } from "standardwebhooks";
-import type { App } from "../src/app";
-import { Deadline } from "../src/deadline/deadline";
-import { ADMIN_TOKEN, WEBHOOK_SECRET } from "./helpers/harness";
+import type { App } from "../../src/app";
+import { Deadline } from "../../src/deadline/deadline";
+import { ADMIN_TOKEN, WEBHOOK_SECRET } from "./harness";
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 export type Reply = { status: number; body: Json; headers: Headers };
 
@@ -32,12 +32,17 @@ export function webhookHeaders(
   };
 }
 
-/** A client for either the in-process app or a real server's base URL. */
-export function client(target: App | string) {
-  const send = (path: string, init: RequestInit): Promise<Response> =>
-    typeof target === "string"
-      ? fetch(`${target}${path}`, init)
-      : Promise.resolve(target.request(path, init));
+/**
+ * A client for either the in-process app or a real server's base URL, or for the one a function
+ * names when asked (a suite's app, made later in its beforeAll).
+ */
+export function client(target: App | string | (() => App | string)) {
+  const send = (path: string, init: RequestInit): Promise<Response> => {
+    const to = typeof target === "function" ? target() : target;
+    return typeof to === "string"
+      ? fetch(`${to}${path}`, init)
+      : Promise.resolve(to.request(path, init));
+  };
   return {
     get: async (path: string, headers: Record<string, string> = {}) =>
       reply(await send(path, { headers })),
