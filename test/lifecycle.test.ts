@@ -26,10 +26,11 @@ function served() {
       await Bun.sleep(DEADLINE_MS * 2);
       return c.text("late but unguarded");
     })
-    // Consults its deadline only after an await, then waits on work that never ends in time.
+    // Arms its deadline only after an await, then waits on work that never ends in time.
     .get("/guarded", async (c) => {
       await Bun.sleep(10);
       const deadline = deadlineOf(c);
+      deadline.arm();
       expect(deadline.abandoned).toBe(false);
       await released;
       return c.text("too late");
@@ -68,7 +69,7 @@ describe("request ids", () => {
 });
 
 describe("deadlines", () => {
-  test("a handler that consults its deadline late is still answered 503 when it passes", async () => {
+  test("a handler that arms its deadline late is still answered 503 when it passes", async () => {
     const { get, release } = served();
     const res = await get("/guarded", { "x-request-id": "slow-1" });
     release();

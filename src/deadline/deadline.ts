@@ -2,12 +2,15 @@
  * What a transaction needs to know about the callers waiting for it: whether they still want
  * the outcome. The contract promises that a 5xx changed nothing, so a caller may be answered
  * 503 only while its work can still be rolled back; once COMMIT is on its way the caller waits
- * for the real outcome instead. A request's guard starts its clock when first consulted (see
- * `request-deadline.ts`), so whoever is about to wait on the database asks it first.
+ * for the real outcome instead. A request's guard starts racing its answer when armed, or when
+ * one of its methods is first called (see `request-deadline.ts`); reading `abandoned` never
+ * starts it.
  */
 export interface CommitGuard {
   /** Every caller gave up: the work is cut off and rolled back. */
   readonly abandoned: boolean;
+  /** Starts the clock: a caller about to wait (in a line, on the database) arms it first. */
+  arm(): void;
   /** Milliseconds left before the callers give up. */
   remainingMs(): number;
   /** Called synchronously right before COMMIT is sent; false means roll back instead. */
@@ -181,6 +184,9 @@ export function allOf(guards: CommitGuard[]): CommitGuard {
   return {
     get abandoned() {
       return guards.every((g) => g.abandoned);
+    },
+    arm: () => {
+      for (const guard of guards) guard.arm();
     },
     remainingMs: () => {
       let most = Number.NEGATIVE_INFINITY;

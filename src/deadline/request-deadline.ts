@@ -18,8 +18,8 @@ export class RequestDeadline implements CommitGuard {
     private readonly deadlineMs: number,
   ) {}
 
-  /** The real deadline, made and (while the answer is awaited) armed on first use. */
-  get real(): Deadline {
+  /** The real deadline, made and (while the answer is awaited) raced on first use. */
+  private armed(): Deadline {
     if (this.made === undefined) {
       this.made = Deadline.after(this.deadlineMs - (performance.now() - this.started));
       this.watch?.(this.made);
@@ -27,24 +27,29 @@ export class RequestDeadline implements CommitGuard {
     return this.made;
   }
 
+  /** Not yet armed, it cannot have been given up on. */
   get abandoned(): boolean {
-    return this.real.abandoned;
+    return this.made?.abandoned ?? false;
+  }
+
+  arm(): void {
+    this.armed();
   }
 
   remainingMs(): number {
-    return this.real.remainingMs();
+    return this.armed().remainingMs();
   }
 
   beginCommit(): boolean {
-    return this.real.beginCommit();
+    return this.armed().beginCommit();
   }
 
   commitFailed(): void {
-    this.real.commitFailed();
+    this.armed().commitFailed();
   }
 
   onAbandon(listener: () => void): () => void {
-    return this.real.onAbandon(listener);
+    return this.armed().onAbandon(listener);
   }
 }
 

@@ -1,8 +1,9 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { AppError } from "../errors";
 import { fingerprintOf, type IdempotencyHeader, type Outcome } from "../services/idempotency";
 import { stampedResponse } from "./bindings";
-import { PROBLEM_JSON } from "./problem";
+import { PROBLEM_JSON, problemResponse } from "./problem";
 
 /** The validated Idempotency-Key with the fingerprint of the validated body, if a key came. */
 export function idempotencyOf(
@@ -31,4 +32,19 @@ export function sendOutcome<T>(
     "content-type": response.status >= 400 ? PROBLEM_JSON : "application/json",
     "idempotent-replayed": "true",
   });
+}
+
+/**
+ * A service's outcome or refusal as the response, now or once it is known: a refusal decided
+ * from memory (sold out, a full line) stays synchronous, as every asynchronous layer is a share
+ * of such a request.
+ */
+export function sendAnswer<T>(
+  c: Context,
+  answer: Outcome<T> | AppError | Promise<Outcome<T> | AppError>,
+  status: ContentfulStatusCode,
+): Response | Promise<Response> {
+  const send = (settled: Outcome<T> | AppError): Response =>
+    settled instanceof AppError ? problemResponse(settled, c) : sendOutcome(c, settled, status);
+  return answer instanceof Promise ? answer.then(send) : send(answer);
 }

@@ -172,15 +172,15 @@ export class Router {
     serve: Serve<R>,
     ...before: MiddlewareHandler<AppEnv>[]
   ): void {
-    this.handleAsIs(route, ...before, validating(route, serve));
+    this.handleSelfValidating(route, ...before, validating(route, serve));
   }
 
   /**
-   * Serves `route` with `handlers` as they are: a route keeping a measured shortcut (the hold
-   * and order writes, the cached product read) or with nothing to validate. The declaration
-   * describes it and adds no layer; the handler validates with the same schemas.
+   * Serves `route` with `handlers` that validate for themselves, with the declaration's schemas
+   * (a route keeping a measured shortcut: the hold and order writes, the cached product read),
+   * or that have nothing to validate. The declaration describes it and adds no layer.
    */
-  handleAsIs(
+  handleSelfValidating(
     route: RouteConfig,
     ...handlers: (MiddlewareHandler<AppEnv> | Handler<AppEnv>)[]
   ): void {

@@ -25,7 +25,7 @@ const contentTypes: Record<string, string> = {
 
 export function serveDocs(router: Router, routes: ReturnType<typeof opsRoutes>) {
   const root = scalarBundleDir();
-  router.handleAsIs(
+  router.handleSelfValidating(
     routes.getApiReference,
     Scalar({
       url: "/openapi.json",

@@ -15,19 +15,19 @@ export function serveOps(
   writeDocument: () => string,
 ) {
   let document: string | undefined;
-  router.handleAsIs(routes.getHealth, (c) => c.json({ status: "ok" }));
-  router.handleAsIs(routes.getReadiness, async (c) => {
+  router.handleSelfValidating(routes.getHealth, (c) => c.json({ status: "ok" }));
+  router.handleSelfValidating(routes.getReadiness, async (c) => {
     if (!(await deps.readiness.check())) {
       throw serviceUnavailable("The database does not answer.");
     }
     return c.json({ status: "ready" });
   });
-  router.handleAsIs(routes.getMetrics, async (c) => {
+  router.handleSelfValidating(routes.getMetrics, async (c) => {
     return c.body(await deps.metrics.scrape(), 200, {
       "content-type": deps.metrics.registry.contentType,
     });
   });
-  router.handleAsIs(routes.getOpenApiDocument, (c) => {
+  router.handleSelfValidating(routes.getOpenApiDocument, (c) => {
     document ??= writeDocument();
     return c.body(document, 200, { "content-type": "application/json" });
   });

@@ -8,10 +8,9 @@ import { loadProduct, peekProduct, watchProduct } from "../../services/products"
 import type { CachedProduct } from "../../state/product-cache";
 import { deadlineOf } from "../bindings";
 import { buyerAuth, buyerOf } from "../middleware";
-import { problemResponse } from "../problem";
 import { productReader } from "../product-read";
 import { rateLimited } from "../rate-limit";
-import { idempotencyOf, sendOutcome } from "../respond";
+import { idempotencyOf, sendAnswer, sendOutcome } from "../respond";
 import { type AppEnv, type Router, validating } from "../route";
 import { quickHoldInput, type RequestSchemas } from "../schemas";
 import { keyedJsonRoute, parseId } from "../validate";
@@ -38,7 +37,7 @@ export function serveShop(
   }
 
   // The hottest read of a sale: a cache hit answers synchronously, keeping the fast path.
-  router.handleAsIs(routes.getProduct, (c) => {
+  router.handleSelfValidating(routes.getProduct, (c) => {
     const id = parseId(c.req.param("id") ?? "");
     const send = (product: CachedProduct): Response => readProduct(c, product);
     const cached = peekProduct(deps, id);
@@ -58,17 +57,14 @@ export function serveShop(
 
   // The hot path: one handler that checks the key, reads the body and validates it (the
   // schema's verdict through a quick check), with no layer added by the declaration.
-  router.handleAsIs(
+  router.handleSelfValidating(
     routes.createHold,
     limited(
       keyedJsonRoute(
         schemas.CreateHoldInput,
         (c: ShopContext, input, key) => {
           const idem = idempotencyOf(key, HOLDS_SCOPE, input);
-          const send = (held: Awaited<ReturnType<typeof createHold>>): Response =>
-            held instanceof AppError ? problemResponse(held, c) : sendOutcome(c, held, 201);
-          const held = createHold(deps, input, buyerOf(c), deadlineOf(c), idem);
-          return held instanceof AppError ? send(held) : held.then(send);
+          return sendAnswer(c, createHold(deps, input, buyerOf(c), deadlineOf(c), idem), 201);
         },
         quickHoldInput(deps.config),
       ),
@@ -79,7 +75,7 @@ export function serveShop(
     return c.json(await getHold(deps, param.id, buyerOf(c), deadlineOf(c)));
   });
 
-  router.handleAsIs(
+  router.handleSelfValidating(
     routes.releaseHold,
     limited(
       validating(routes.releaseHold, async (c: ShopContext, { param }) => {
@@ -88,7 +84,7 @@ export function serveShop(
     ),
   );
 
-  router.handleAsIs(
+  router.handleSelfValidating(
     routes.createOrder,
     limited(
       keyedJsonRoute(schemas.CreateOrderInput, async (c: ShopContext, input, key) => {

@@ -33,13 +33,13 @@ export function serveWeb(router: Router, routes: ReturnType<typeof opsRoutes>) {
     "referrer-policy": "no-referrer",
     "cache-control": "no-cache",
   };
-  router.handleAsIs(routes.getOperatorPage, (c) =>
+  router.handleSelfValidating(routes.getOperatorPage, (c) =>
     c.body(page, 200, { "content-type": "text/html; charset=utf-8", ...security }),
   );
-  router.handleAsIs(routes.getOperatorScript, (c) =>
+  router.handleSelfValidating(routes.getOperatorScript, (c) =>
     c.body(script, 200, { "content-type": "text/javascript; charset=utf-8", ...security }),
   );
-  router.handleAsIs(routes.getOperatorStyle, (c) =>
+  router.handleSelfValidating(routes.getOperatorStyle, (c) =>
     c.body(style, 200, { "content-type": "text/css; charset=utf-8", ...security }),
   );
 }

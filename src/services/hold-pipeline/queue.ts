@@ -68,8 +68,8 @@ export class HoldBatcher {
    */
   submit(request: HoldRequest): AppError | Promise<HoldAnswer> {
     const { productId } = request;
-    // Asked before the request waits in line: a request's deadline starts racing its answer
-    // when first consulted, and a queued request must be answered 503 when it passes.
+    // A queued request must be answered 503 when its deadline passes: armed before it waits.
+    request.deadline.arm();
     if (request.deadline.abandoned) return Promise.reject(gaveUp());
     const pending = this.pending.get(productId) ?? 0;
     if (pending >= this.maxQueue) return this.full;

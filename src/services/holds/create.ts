@@ -16,6 +16,9 @@ export type CreateHoldInput = { product_id: number; qty: number };
 
 export const HOLDS_SCOPE = "POST /api/holds";
 
+/** A hold, or its refusal (409, 401, 429, ...) as a value. */
+export type HoldOutcome = Outcome<HoldView> | AppError;
+
 /**
  * A hold, or the domain refusal (409, 401, 429, ...) as a value rather than thrown: at the end
  * of a sale nearly every request is one, and throwing each cost a tenth of the refusal's time.
@@ -29,9 +32,9 @@ export function createHold(
   buyer: BuyerId,
   deadline: CommitGuard,
   idempotency?: IdempotencyHeader,
-): AppError | Promise<Outcome<HoldView> | AppError> {
+): HoldOutcome | Promise<HoldOutcome> {
   const refusal = refuseFromMemory(deps, input.product_id, buyer, idempotency);
-  if (refusal) return refused(deps, refusal);
+  if (refusal) return countedRefusal(deps, refusal);
   const request: HoldRequest = {
     productId: input.product_id,
     qty: input.qty,
@@ -42,15 +45,13 @@ export function createHold(
 }
 
 /** The request in its product's line; a full line's 429 is counted and answered at once. */
-function queued(
-  deps: Deps,
-  request: HoldRequest,
-): AppError | Promise<Outcome<HoldView> | AppError> {
+function queued(deps: Deps, request: HoldRequest): HoldOutcome | Promise<HoldOutcome> {
   const answer = deps.holdBatcher.submit(request);
-  return answer instanceof AppError ? refused(deps, answer) : answer;
+  return answer instanceof AppError ? countedRefusal(deps, answer) : answer;
 }
 
-function refused(deps: Deps, refusal: AppError): AppError {
+/** The refusal, counted in the refusals metric by its code. */
+function countedRefusal(deps: Deps, refusal: AppError): AppError {
   deps.metrics.holdsRefused.inc({ reason: refusal.code });
   return refusal;
 }
@@ -60,7 +61,7 @@ async function keyedHold(
   deps: Deps,
   request: HoldRequest,
   idempotency: IdempotencyHeader,
-): Promise<Outcome<HoldView> | AppError> {
+): Promise<HoldOutcome> {
   const checked = await query(deps, request.deadline, (db) =>
     precheckKey(db, { scope: HOLDS_SCOPE, buyer: request.buyer ?? "", ...idempotency }),
   );
