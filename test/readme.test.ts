@@ -195,6 +195,23 @@ describe("the README's examples", () => {
     expect(steps.filter((s) => s.status !== undefined).length).toBeGreaterThan(20);
   });
 
+  test("a code block that names a file of examples/ shows that file as it is", () => {
+    const shown = PAGES.flatMap(({ page, markdown }) =>
+      [...markdown.matchAll(/^```\w+ (examples\/\S+)\n([\s\S]*?)^```$/gm)].map(
+        ([, file = "", code]) => ({ page, file, code }),
+      ),
+    );
+    expect(shown.map(({ file }) => file).sort()).toEqual([
+      "examples/client.ts",
+      "examples/merchant-receiver.ts",
+    ]);
+    for (const { page, file, code } of shown) {
+      expect(`${page}: ${file}\n${code}`).toBe(
+        `${page}: ${file}\n${readFileSync(join(ROOT, file), "utf8")}`,
+      );
+    }
+  });
+
   test("serve.sh kept its secrets in .env.local and printed a signed webhook", () => {
     const env = readFileSync(join(dir, ".env.local"), "utf8");
     expect(statSync(join(dir, ".env.local")).mode & 0o777).toBe(0o600);
