@@ -5,7 +5,8 @@ import { orders, paymentEvents } from "../db/schema";
 import { query, transact } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
-import { applyDeferredEvents, lockOrder } from "./payments";
+import { lockOrder } from "./orders/locking";
+import { applyDeferredEvents } from "./payments";
 import { publishProducts } from "./products/cache";
 
 /**

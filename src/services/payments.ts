@@ -3,7 +3,6 @@ import type { Tx } from "../db/client";
 import { writesFeed } from "../db/keyset";
 import {
   type OrderStatus,
-  orderGates,
   orders,
   type PaymentOutcome,
   type PaymentStatus,
@@ -14,7 +13,8 @@ import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 import { fingerprintOf } from "./idempotency";
-import { type OrderRow, recordConflict, settleOrders } from "./order-changes";
+import { recordConflict, settleOrders } from "./orders/changes";
+import { type LockedOrder, lockOrder, touchOrderGate } from "./orders/locking";
 import { publishProducts } from "./products/cache";
 import {
   changeStock,
@@ -37,9 +37,6 @@ export type WebhookResult = {
   conflict?: true;
   deferred?: true;
 };
-
-/** An order row this transaction has locked. */
-export type LockedOrder = OrderRow;
 
 type Settlement = { outcome: PaymentOutcome; status: OrderStatus; snapshot?: ProductSnapshot };
 
@@ -112,22 +109,6 @@ export async function applyDeferredEvents(
     snapshot = settled.snapshot ?? snapshot;
   }
   return { status: order.status, snapshot };
-}
-
-/**
- * Writes the order id's gate row (see `orderGates`): the order's creation and an event that
- * arrives before it both call this, so the two conflict on a real row on any topology.
- */
-export async function touchOrderGate(tx: Tx, orderId: number): Promise<void> {
-  await tx
-    .insert(orderGates)
-    .values({ orderId })
-    .onDuplicateKeyUpdate({ set: { writes: sql`${orderGates.writes} + 1` } });
-}
-
-export async function lockOrder(tx: Tx, id: number): Promise<LockedOrder | undefined> {
-  const [row] = await tx.select().from(orders).where(eq(orders.id, id)).for("update");
-  return row;
 }
 
 async function orderStatusOf(tx: Tx, id: number): Promise<OrderStatus | null> {

@@ -1,13 +1,13 @@
-import { and, asc, eq, lte, sql } from "drizzle-orm";
-import type { Tx } from "../db/client";
-import { writesFeed } from "../db/keyset";
-import { holds, orders } from "../db/schema";
-import { query, transact } from "../db/transaction";
-import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps-type";
-import { AppError, notFound } from "../errors";
-import type { BuyerId } from "./buyers";
-import { expireHold, holdAlreadyUsed, lockHold, ownedBy } from "./holds";
+import { and, eq } from "drizzle-orm";
+import type { Tx } from "../../db/client";
+import { writesFeed } from "../../db/keyset";
+import { holds, orders } from "../../db/schema";
+import { query, transact } from "../../db/transaction";
+import type { CommitGuard } from "../../deadline/deadline";
+import type { Deps } from "../../deps-type";
+import { AppError, notFound } from "../../errors";
+import type { BuyerId } from "../buyers";
+import { expireHold, holdAlreadyUsed, lockHold } from "../holds";
 import {
   type ClaimResult,
   claimKey,
@@ -18,12 +18,13 @@ import {
   replayTaken,
   responseOf,
   storeResponse,
-} from "./idempotency";
-import { insertOrder, settleOrders } from "./order-changes";
-import { applyDeferredEvents, touchOrderGate } from "./payments";
-import { publishProducts } from "./products/cache";
-import { changeStock, lockProduct, type ProductSnapshot, returnStock } from "./products/stock";
-import { type OrderView, toOrderView } from "./views";
+} from "../idempotency";
+import { applyDeferredEvents } from "../payments";
+import { publishProducts } from "../products/cache";
+import { changeStock, lockProduct, type ProductSnapshot } from "../products/stock";
+import { type OrderView, toOrderView } from "../views";
+import { insertOrder } from "./changes";
+import { touchOrderGate } from "./locking";
 
 export type CreateOrderInput = { hold_id: number };
 
@@ -152,56 +153,4 @@ export async function createOrder(
   if (result.view.status === "cancelled")
     deps.metrics.ordersCancelled.inc({ reason: "payment_failed" });
   return { replayed: false, value: result.view };
-}
-
-export async function getOrder(
-  deps: Deps,
-  id: number,
-  buyer: BuyerId,
-  deadline: CommitGuard,
-): Promise<OrderView> {
-  const [row] = await query(deps, deadline, (db) =>
-    db
-      .select()
-      .from(orders)
-      .where(and(eq(orders.id, id), ownedBy(orders.buyerId, buyer)))
-      .limit(1),
-  );
-  if (!row) throw notFound.order(id);
-  return toOrderView(row);
-}
-
-/** Cancels pending orders past the payment timeout and returns their units to stock. */
-export async function cancelUnpaidOrders(
-  deps: Deps,
-  limit: number,
-  deadline: CommitGuard,
-): Promise<number> {
-  const timeout = deps.config.ORDER_PAYMENT_TIMEOUT_SECONDS;
-  const { count, snapshots } = await transact(
-    deps,
-    deadline,
-    async (tx) => {
-      const due = await tx
-        .select()
-        .from(orders)
-        .where(
-          and(
-            eq(orders.status, "pending"),
-            lte(orders.createdAt, sql`NOW(3) - INTERVAL ${timeout} SECOND`),
-          ),
-        )
-        .orderBy(asc(orders.createdAt))
-        .limit(limit)
-        .for("update", { skipLocked: true });
-      if (due.length === 0) return { count: 0, snapshots: [] };
-      const snapshots = await returnStock(tx, due, "sold");
-      await settleOrders(tx, due, { status: "cancelled", reason: "payment_timeout" });
-      return { count: due.length, snapshots };
-    },
-    writesFeed,
-  );
-  publishProducts(deps, snapshots);
-  if (count > 0) deps.metrics.ordersCancelled.inc({ reason: "payment_timeout" }, count);
-  return count;
 }

@@ -1,18 +1,18 @@
 import { and, asc, eq, gt, type SQL } from "drizzle-orm";
-import type { Tx } from "../db/client";
-import { keysetPage, type PageInput, writesFeed } from "../db/keyset";
-import { type OrderStatus, orders } from "../db/schema";
-import { query, transactProven } from "../db/transaction";
-import { type CommitGuard, Deadline } from "../deadline/deadline";
-import type { Deps } from "../deps-type";
-import { AppError, notFound } from "../errors";
-import { csvRecord } from "../lib/csv";
-import { type Actor, recordAudit } from "./audit";
-import { settleOrders } from "./order-changes";
-import { lockOrder } from "./payments";
-import { publishProducts } from "./products/cache";
-import { type ProductSnapshot, returnStock } from "./products/stock";
-import { type OrderView, toOrderView } from "./views";
+import type { Tx } from "../../db/client";
+import { keysetPage, type PageInput, writesFeed } from "../../db/keyset";
+import { type OrderStatus, orders } from "../../db/schema";
+import { query, transactProven } from "../../db/transaction";
+import { type CommitGuard, Deadline } from "../../deadline/deadline";
+import type { Deps } from "../../deps-type";
+import { AppError, notFound } from "../../errors";
+import { csvRecord } from "../../lib/csv";
+import { type Actor, recordAudit } from "../audit";
+import { publishProducts } from "../products/cache";
+import { type ProductSnapshot, returnStock } from "../products/stock";
+import { type OrderView, toOrderView } from "../views";
+import { settleOrders } from "./changes";
+import { lockOrder } from "./locking";
 
 // The operator's orders: the list, its CSV export and the cancel of a pending one.
 

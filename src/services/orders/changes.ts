@@ -1,7 +1,7 @@
 import { eq, inArray, sql } from "drizzle-orm";
-import type { Tx } from "../db/client";
-import { type MerchantEventType, merchantEvents, orders, paymentEvents } from "../db/schema";
-import { toConflictView, toOrderView } from "./views";
+import type { Tx } from "../../db/client";
+import { type MerchantEventType, merchantEvents, orders, paymentEvents } from "../../db/schema";
+import { toConflictView, toOrderView } from "../views";
 
 /**
  * The one place an order is born or changes status, and so the one place that writes its
