@@ -5,13 +5,13 @@ import type { Hono } from "hono";
 /** A problem document (RFC 9457) whose `code` is one of `Code`. */
 export type Problem<Code extends ErrorCode = ErrorCode> = Omit<ProblemDocument, "code"> & { code: Code };
 
-export type ErrorCode = "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "ticket_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "not_admitted" | "no_waiting_room" | "conflict_already_resolved" | "order_already_paid" | "stock_in_use" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
+export type ErrorCode = "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "conflict_already_resolved" | "order_already_paid" | "stock_in_use" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
 
 type ProblemDocument = {
   type: string;
   title: string;
   status: number;
-  code: "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "ticket_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "not_admitted" | "no_waiting_room" | "conflict_already_resolved" | "order_already_paid" | "stock_in_use" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
+  code: "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "conflict_already_resolved" | "order_already_paid" | "stock_in_use" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
   detail: string;
   available?: number;
   order_id?: number;
@@ -20,7 +20,6 @@ type ProblemDocument = {
   reserved?: number;
   starts_at?: string;
   ended_at?: string;
-  position?: number | null;
   errors?: {
     path: string;
     message: string;
@@ -58,12 +57,6 @@ export type GetProduct200 = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: "upcoming" | "live" | "ended";
-  waiting_room: {
-    admit_per_second: number;
-    admission_seconds: number;
-    serving: number;
-    joined: number;
-  } | null;
 };
 
 export type GetProduct304 = "";
@@ -93,80 +86,6 @@ export type StreamProductStock500 = Problem<"internal_error">;
 
 export type StreamProductStock503 = Problem<"service_unavailable">;
 
-/** POST /api/products/{id}/queue: what it takes. */
-export type JoinQueueRequest = {
-  param: {
-    id: string;
-  };
-};
-
-export type JoinQueue200 = {
-  ticket_id: number;
-  product_id: number;
-  buyer_id: string;
-  position: number | null;
-  state: "waiting" | "admitted" | "expired";
-  ahead: number | null;
-  joined_at: string;
-  admitted_at: string | null;
-  admitted_until: string | null;
-};
-
-export type JoinQueue201 = {
-  ticket_id: number;
-  product_id: number;
-  buyer_id: string;
-  position: number | null;
-  state: "waiting" | "admitted" | "expired";
-  ahead: number | null;
-  joined_at: string;
-  admitted_at: string | null;
-  admitted_until: string | null;
-};
-
-export type JoinQueue401 = Problem<"unauthorized">;
-
-export type JoinQueue404 = Problem<"product_not_found">;
-
-export type JoinQueue409 = Problem<"no_waiting_room" | "sale_ended">;
-
-export type JoinQueue422 = Problem<"validation_failed">;
-
-export type JoinQueue500 = Problem<"internal_error">;
-
-export type JoinQueue503 = Problem<"service_unavailable">;
-
-/** GET /api/products/{id}/queue: what it takes. */
-export type GetTicketRequest = {
-  param: {
-    id: string;
-  };
-};
-
-export type GetTicket200 = {
-  ticket_id: number;
-  product_id: number;
-  buyer_id: string;
-  position: number | null;
-  state: "waiting" | "admitted" | "expired";
-  ahead: number | null;
-  joined_at: string;
-  admitted_at: string | null;
-  admitted_until: string | null;
-};
-
-export type GetTicket401 = Problem<"unauthorized">;
-
-export type GetTicket404 = Problem<"product_not_found" | "ticket_not_found">;
-
-export type GetTicket409 = Problem<"no_waiting_room">;
-
-export type GetTicket422 = Problem<"validation_failed">;
-
-export type GetTicket500 = Problem<"internal_error">;
-
-export type GetTicket503 = Problem<"service_unavailable">;
-
 /** POST /api/holds: what it takes. */
 export type CreateHoldRequest = {
   header?: {
@@ -194,7 +113,7 @@ export type CreateHold401 = Problem<"unauthorized">;
 
 export type CreateHold404 = Problem<"product_not_found">;
 
-export type CreateHold409 = Problem<"insufficient_stock" | "sale_not_started" | "sale_ended" | "buyer_limit_exceeded" | "not_admitted" | "idempotency_key_in_progress">;
+export type CreateHold409 = Problem<"insufficient_stock" | "sale_not_started" | "sale_ended" | "buyer_limit_exceeded" | "idempotency_key_in_progress">;
 
 export type CreateHold413 = Problem<"payload_too_large">;
 
@@ -447,6 +366,58 @@ export type ReceivePaymentEvent500 = Problem<"internal_error">;
 
 export type ReceivePaymentEvent503 = Problem<"service_unavailable">;
 
+/** POST /api/payments/stripe: what it takes. */
+export type ReceiveStripeEventRequest = {
+  header?: {
+    "stripe-signature"?: string;
+  };
+  json: {
+    id: string;
+    type: string;
+    data: {
+      object: {
+        [key: string]: unknown;
+      };
+      [key: string]: unknown;
+    };
+    [key: string]: unknown;
+  };
+};
+
+export type ReceiveStripeEvent200 = {
+  order_id: number;
+  order_status: "pending" | "paid" | "cancelled" | null;
+  applied: boolean;
+  duplicate: boolean;
+  conflict?: true;
+  deferred?: true;
+} | {
+  ignored: true;
+};
+
+export type ReceiveStripeEvent202 = {
+  order_id: number;
+  order_status: "pending" | "paid" | "cancelled" | null;
+  applied: boolean;
+  duplicate: boolean;
+  conflict?: true;
+  deferred?: true;
+};
+
+export type ReceiveStripeEvent400 = Problem<"malformed_json">;
+
+export type ReceiveStripeEvent401 = Problem<"invalid_signature">;
+
+export type ReceiveStripeEvent413 = Problem<"payload_too_large">;
+
+export type ReceiveStripeEvent415 = Problem<"unsupported_media_type">;
+
+export type ReceiveStripeEvent422 = Problem<"validation_failed" | "idempotency_key_reused">;
+
+export type ReceiveStripeEvent500 = Problem<"internal_error">;
+
+export type ReceiveStripeEvent503 = Problem<"service_unavailable">;
+
 /** GET /api/admin/products: what it takes. */
 export type ListProductsRequest = {
   query?: {
@@ -467,12 +438,6 @@ export type ListProducts200 = {
     sale_starts_at: string | null;
     sale_ends_at: string | null;
     sale_state: "upcoming" | "live" | "ended";
-    waiting_room: {
-      admit_per_second: number;
-      admission_seconds: number;
-      serving: number;
-      joined: number;
-    } | null;
     units_paid: number;
     units_pending: number;
     sold_out_at: string | null;
@@ -497,10 +462,6 @@ export type CreateProductRequest = {
     max_per_buyer?: number | null;
     sale_starts_at?: string | null;
     sale_ends_at?: string | null;
-    waiting_room?: {
-      admit_per_second: number;
-      admission_seconds?: number;
-    } | null;
   };
 };
 
@@ -515,12 +476,6 @@ export type CreateProduct201 = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: "upcoming" | "live" | "ended";
-  waiting_room: {
-    admit_per_second: number;
-    admission_seconds: number;
-    serving: number;
-    joined: number;
-  } | null;
 };
 
 export type CreateProduct400 = Problem<"malformed_json">;
@@ -548,10 +503,6 @@ export type UpdateProductRequest = {
     max_per_buyer?: number | null;
     sale_starts_at?: string | null;
     sale_ends_at?: string | null;
-    waiting_room?: {
-      admit_per_second: number;
-      admission_seconds?: number;
-    } | null;
   };
 };
 
@@ -566,12 +517,6 @@ export type UpdateProduct200 = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: "upcoming" | "live" | "ended";
-  waiting_room: {
-    admit_per_second: number;
-    admission_seconds: number;
-    serving: number;
-    joined: number;
-  } | null;
 };
 
 export type UpdateProduct400 = Problem<"malformed_json">;
@@ -611,12 +556,6 @@ export type RestockProduct200 = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: "upcoming" | "live" | "ended";
-  waiting_room: {
-    admit_per_second: number;
-    admission_seconds: number;
-    serving: number;
-    joined: number;
-  } | null;
 };
 
 export type RestockProduct400 = Problem<"malformed_json">;
@@ -657,12 +596,6 @@ export type CorrectStock200 = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: "upcoming" | "live" | "ended";
-  waiting_room: {
-    admit_per_second: number;
-    admission_seconds: number;
-    serving: number;
-    joined: number;
-  } | null;
 };
 
 export type CorrectStock400 = Problem<"malformed_json">;
@@ -1036,25 +969,6 @@ export type ApiSchema = {
       | { input: StreamProductStockRequest; output: StreamProductStock500; outputFormat: "json"; status: 500 }
       | { input: StreamProductStockRequest; output: StreamProductStock503; outputFormat: "json"; status: 503 };
   };
-  "/api/products/:id/queue": {
-    $post:
-      | { input: JoinQueueRequest; output: JoinQueue200; outputFormat: "json"; status: 200 }
-      | { input: JoinQueueRequest; output: JoinQueue201; outputFormat: "json"; status: 201 }
-      | { input: JoinQueueRequest; output: JoinQueue401; outputFormat: "json"; status: 401 }
-      | { input: JoinQueueRequest; output: JoinQueue404; outputFormat: "json"; status: 404 }
-      | { input: JoinQueueRequest; output: JoinQueue409; outputFormat: "json"; status: 409 }
-      | { input: JoinQueueRequest; output: JoinQueue422; outputFormat: "json"; status: 422 }
-      | { input: JoinQueueRequest; output: JoinQueue500; outputFormat: "json"; status: 500 }
-      | { input: JoinQueueRequest; output: JoinQueue503; outputFormat: "json"; status: 503 };
-    $get:
-      | { input: GetTicketRequest; output: GetTicket200; outputFormat: "json"; status: 200 }
-      | { input: GetTicketRequest; output: GetTicket401; outputFormat: "json"; status: 401 }
-      | { input: GetTicketRequest; output: GetTicket404; outputFormat: "json"; status: 404 }
-      | { input: GetTicketRequest; output: GetTicket409; outputFormat: "json"; status: 409 }
-      | { input: GetTicketRequest; output: GetTicket422; outputFormat: "json"; status: 422 }
-      | { input: GetTicketRequest; output: GetTicket500; outputFormat: "json"; status: 500 }
-      | { input: GetTicketRequest; output: GetTicket503; outputFormat: "json"; status: 503 };
-  };
   "/api/holds": {
     $post:
       | { input: CreateHoldRequest; output: CreateHold201; outputFormat: "json"; status: 201 }
@@ -1134,6 +1048,18 @@ export type ApiSchema = {
       | { input: ReceivePaymentEventRequest; output: ReceivePaymentEvent422; outputFormat: "json"; status: 422 }
       | { input: ReceivePaymentEventRequest; output: ReceivePaymentEvent500; outputFormat: "json"; status: 500 }
       | { input: ReceivePaymentEventRequest; output: ReceivePaymentEvent503; outputFormat: "json"; status: 503 };
+  };
+  "/api/payments/stripe": {
+    $post:
+      | { input: ReceiveStripeEventRequest; output: ReceiveStripeEvent200; outputFormat: "json"; status: 200 }
+      | { input: ReceiveStripeEventRequest; output: ReceiveStripeEvent202; outputFormat: "json"; status: 202 }
+      | { input: ReceiveStripeEventRequest; output: ReceiveStripeEvent400; outputFormat: "json"; status: 400 }
+      | { input: ReceiveStripeEventRequest; output: ReceiveStripeEvent401; outputFormat: "json"; status: 401 }
+      | { input: ReceiveStripeEventRequest; output: ReceiveStripeEvent413; outputFormat: "json"; status: 413 }
+      | { input: ReceiveStripeEventRequest; output: ReceiveStripeEvent415; outputFormat: "json"; status: 415 }
+      | { input: ReceiveStripeEventRequest; output: ReceiveStripeEvent422; outputFormat: "json"; status: 422 }
+      | { input: ReceiveStripeEventRequest; output: ReceiveStripeEvent500; outputFormat: "json"; status: 500 }
+      | { input: ReceiveStripeEventRequest; output: ReceiveStripeEvent503; outputFormat: "json"; status: 503 };
   };
   "/api/admin/products": {
     $get:

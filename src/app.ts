@@ -15,6 +15,8 @@ import { serveShop } from "./http/routes/shop";
 import { serveWeb } from "./http/routes/web";
 import { requestSchemas } from "./http/schemas";
 
+/** Stripe's events are larger than this service's own bodies. */
+const LARGER_BODIES = { "/api/payments/stripe": 256 * 1024 };
 /**
  * Builds the HTTP app from its dependencies; no runtime API, so tests build the same app. Each
  * route is declared once (`src/http/routes/*.routes.ts`): the handlers below serve the
@@ -35,7 +37,7 @@ export function createApp(deps: Deps) {
     problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`)),
   );
   app.onError(errorHandler(deps.logger));
-  withBodyLimit(app, MAX_BODY_BYTES);
+  withBodyLimit(app, MAX_BODY_BYTES, LARGER_BODIES);
   withRequestLifecycle(app, {
     logger: deps.logger,
     metrics: deps.metrics,

@@ -122,6 +122,15 @@ export const ConfigSchema = z.object({
   // Without a secret every webhook is refused (an unsigned one could mark any order paid);
   // this development switch accepts them unsigned instead, and start-up warns about it.
   WEBHOOK_ALLOW_UNSIGNED: exactlyTrue,
+  // The signing secret of a Stripe webhook endpoint (Stripe's own scheme, not base64); unset:
+  // every call of POST /api/payments/stripe is refused.
+  STRIPE_WEBHOOK_SECRET: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^whsec_\S+$/, "must be the endpoint's signing secret, whsec_ and its key")
+      .optional(),
+  ),
   // A payment event for an order that never appears is kept this long, then purged.
   DEFERRED_EVENT_TTL_HOURS: int(1, 87_600).default(72),
   // Buyer identity (see src/services/buyers.ts): HS256 with the secret's UTF-8 bytes, and/or

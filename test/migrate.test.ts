@@ -42,8 +42,6 @@ describe("migrator", () => {
         "orders",
         "payment_events",
         "products",
-        "queue_tickets",
-        "waiting_rooms",
       ]);
     } finally {
       await conn.end();

@@ -13,7 +13,6 @@ const view = (available: number): ProductView => ({
   sale_starts_at: null,
   sale_ends_at: null,
   sale_state: "live",
-  waiting_room: null,
 });
 
 describe("product cache", () => {

@@ -1,23 +1,29 @@
 import type { Hono } from "hono";
 import { AppError } from "../errors";
+import { pathOf } from "./path";
 import { problemResponse } from "./problem";
 
 /** The largest request body the API reads; the OpenAPI document's 413 says the same. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
 /**
- * Refuses request bodies over `maxBytes` with 413 `payload_too_large` before any route runs.
+ * Refuses request bodies over `maxBytes` (or the larger bound `larger` gives a path) with 413
+ * `payload_too_large` before any route runs.
  * It wraps the app's fetch rather than sitting in it as middleware: every middleware a route
  * matches adds a layer of Hono's composition to each request, and on the hold route that cost
  * more than the check itself. A body with `Content-Length` is judged by the header alone; any
- * other (chunked) is read up to the bound and handed on as a new request.
+ * other (chunked) is read up to the bound and handed on as a new request. The path is looked
+ * at only for a body past `maxBytes`: the hot routes' bodies never are.
  */
-export function withBodyLimit<E extends object>(app: Hono<E>, maxBytes: number): void {
+export function withBodyLimit<E extends object>(
+  app: Hono<E>,
+  maxBytes: number,
+  larger: Record<string, number> = {},
+): void {
   const dispatch = app.fetch;
-  const tooLarge = new AppError(
-    "payload_too_large",
-    `The request body is larger than ${maxBytes / 1024} KiB.`,
-  );
+  const tooLarge = (bound: number) =>
+    new AppError("payload_too_large", `The request body is larger than ${bound / 1024} KiB.`);
+  const boundOf = (request: Request): number => larger[pathOf(request.url)] ?? maxBytes;
   app.fetch = (request, env, executionCtx) => {
     // A GET's body is never read; the hottest read of a sale pays for no check.
     if (request.method === "GET" || request.method === "HEAD") {
@@ -27,14 +33,21 @@ export function withBodyLimit<E extends object>(app: Hono<E>, maxBytes: number):
     // it gets here, so a Content-Length is the body's real size.
     const length = request.headers.get("content-length");
     if (length !== null) {
-      if (Number.parseInt(length, 10) > maxBytes) return problemResponse(tooLarge);
+      const size = Number.parseInt(length, 10);
+      if (size > maxBytes) {
+        const bound = boundOf(request);
+        if (size > bound) return problemResponse(tooLarge(bound));
+      }
       return dispatch(request, env, executionCtx);
     }
     // Looked at only here: reading `body` makes Bun build a stream, which slows `json()`.
     const { body } = request;
     if (body === null) return dispatch(request, env, executionCtx);
-    return readUpTo(request, body, maxBytes).then((bounded) =>
-      bounded === undefined ? problemResponse(tooLarge) : dispatch(bounded, env, executionCtx),
+    const bound = boundOf(request);
+    return readUpTo(request, body, bound).then((bounded) =>
+      bounded === undefined
+        ? problemResponse(tooLarge(bound))
+        : dispatch(bounded, env, executionCtx),
     );
   };
 }

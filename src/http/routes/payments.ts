@@ -1,7 +1,8 @@
 import type { Deps } from "../../deps-type";
 import { applyPaymentEvent } from "../../services/payments";
+import { applyStripeEvent } from "../../services/stripe";
 import { deadlineOf } from "../bindings";
-import { webhookSignature } from "../middleware";
+import { stripeSignature, webhookSignature } from "../middleware";
 import type { Router } from "../route";
 import type { paymentRoutes } from "./payments.routes";
 
@@ -18,5 +19,13 @@ export function servePayments(
     },
     // Over the raw body, before anything reads it as JSON.
     webhookSignature(deps.config.WEBHOOK_SECRET, deps.config.WEBHOOK_ALLOW_UNSIGNED),
+  );
+  router.handle(
+    routes.receiveStripeEvent,
+    async (c, { json }) => {
+      const result = await applyStripeEvent(deps, json, deadlineOf(c));
+      return c.json(result.body, result.httpStatus);
+    },
+    stripeSignature(deps.config.STRIPE_WEBHOOK_SECRET),
   );
 }

@@ -2,9 +2,8 @@ import { query } from "../../db/transaction";
 import { Deadline } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { notFound } from "../../errors";
-import type { CachedProduct, ProductRead } from "../../state/product-cache";
+import type { CachedProduct } from "../../state/product-cache";
 import { type ProductView, toProductView } from "../views";
-import { readLineFigures } from "../waiting-room/figures";
 import { type ProductSnapshot, readProduct } from "./stock";
 
 // This process's copy of each product: read through on a miss, replaced before it expires, and
@@ -48,18 +47,13 @@ export function refreshProduct(deps: Deps, id: number): void {
   deps.productCache.refresh(id, () => readFresh(deps, id));
 }
 
-async function readFresh(deps: Deps, id: number): Promise<ProductRead> {
+async function readFresh(deps: Deps, id: number): Promise<{ version: number; view: ProductView }> {
   // Shared by every request that wants it, so bounded by a deadline of its own.
   const deadline = Deadline.start(deps.config.REQUEST_TIMEOUT_MS);
   try {
     const row = await query(deps, deadline, (db) => readProduct(db, id));
     if (!row) throw notFound.product(id);
-    // A product with a waiting room shows where its line stands: one more read, of that row.
-    const line =
-      row.admitPerSecond === null
-        ? undefined
-        : await query(deps, deadline, (db) => readLineFigures(db, id));
-    return { version: row.version, view: toProductView(row, deps.clock(), line) };
+    return { version: row.version, view: toProductView(row, deps.clock()) };
   } finally {
     deadline.clear();
   }

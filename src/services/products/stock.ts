@@ -19,8 +19,6 @@ export type LockedProduct = {
   soldOutAt: Date | null;
   saleStartsAt: Date | null;
   saleEndsAt: Date | null;
-  admitPerSecond: number | null;
-  admissionSeconds: number | null;
   now: Date;
 };
 
@@ -40,8 +38,6 @@ const lockedColumns = {
   soldOutAt: products.soldOutAt,
   saleStartsAt: products.saleStartsAt,
   saleEndsAt: products.saleEndsAt,
-  admitPerSecond: products.admitPerSecond,
-  admissionSeconds: products.admissionSeconds,
   now: dbNow,
 };
 

@@ -1,27 +1,27 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import type { Tx } from "../../db/client";
-import { writesFeed } from "../../db/keyset";
+import type { Tx } from "../db/client";
+import { writesFeed } from "../db/keyset";
 import {
   type OrderStatus,
   orders,
   type PaymentOutcome,
   type PaymentStatus,
   paymentEvents,
-} from "../../db/schema";
-import { transact } from "../../db/transaction";
-import type { CommitGuard } from "../../deadline/deadline";
-import type { Deps } from "../../deps-type";
-import { AppError } from "../../errors";
-import { fingerprintOf } from "../idempotency";
-import { recordConflict, settleOrders } from "../orders/changes";
-import { type LockedOrder, lockOrder, touchOrderGate } from "../orders/locking";
-import { publishProducts } from "../products/cache";
+} from "../db/schema";
+import { transact } from "../db/transaction";
+import type { CommitGuard } from "../deadline/deadline";
+import type { Deps } from "../deps-type";
+import { AppError } from "../errors";
+import { fingerprintOf } from "./idempotency";
+import { recordConflict, settleOrders } from "./orders/changes";
+import { type LockedOrder, lockOrder, touchOrderGate } from "./orders/locking";
+import { publishProducts } from "./products/cache";
 import {
   changeStock,
   type LockedProduct,
   lockProduct,
   type ProductSnapshot,
-} from "../products/stock";
+} from "./products/stock";
 
 export type PaymentEventInput = {
   idempotency_key: string;
@@ -120,17 +120,22 @@ async function orderStatusOf(tx: Tx, id: number): Promise<OrderStatus | null> {
   return row?.status ?? null;
 }
 
-type Applied = {
+export type Applied = {
   httpStatus: 200 | 202;
   body: WebhookResult;
   outcome: PaymentOutcome | "duplicate";
   snapshot?: ProductSnapshot;
 };
 
+/**
+ * `paymentIntent` is the Stripe PaymentIntent the event is about, kept with it so that a later
+ * refund of that PaymentIntent finds the order it paid (see stripe.ts).
+ */
 export async function applyPaymentEvent(
   deps: Deps,
   input: PaymentEventInput,
   deadline: CommitGuard,
+  paymentIntent?: string,
 ): Promise<Applied> {
   const fingerprint = fingerprintOf("webhook", input);
   // The order row is locked first, under REPEATABLE READ, so that on one server a missing
@@ -145,13 +150,17 @@ export async function applyPaymentEvent(
     async (tx): Promise<Applied> => {
       const order = await lockOrder(tx, input.order_id);
       // The unique key serialises duplicates: a second copy waits here until the first commits.
-      const [inserted] = await tx.insert(paymentEvents).ignore().values({
-        idempotencyKey: input.idempotency_key,
-        orderId: input.order_id,
-        status: input.status,
-        fingerprint,
-        outcome: "deferred",
-      });
+      const [inserted] = await tx
+        .insert(paymentEvents)
+        .ignore()
+        .values({
+          idempotencyKey: input.idempotency_key,
+          orderId: input.order_id,
+          status: input.status,
+          fingerprint,
+          outcome: "deferred",
+          paymentIntent: paymentIntent ?? null,
+        });
       if (inserted.affectedRows === 0) return duplicateOf(tx, input, fingerprint);
       if (!order) {
         await touchOrderGate(tx, input.order_id);
@@ -204,9 +213,9 @@ export async function applyPaymentEvent(
   return result;
 }
 
-async function duplicateOf(
+export async function duplicateOf(
   tx: Tx,
-  input: PaymentEventInput,
+  input: { idempotency_key: string; order_id: number },
   fingerprint: string,
 ): Promise<Applied> {
   const [first] = await tx
@@ -231,7 +240,7 @@ async function duplicateOf(
 }
 
 /** Whether an event with this key was recorded: the proof that its transaction committed. */
-async function eventRecorded(db: Tx, key: string): Promise<boolean> {
+export async function eventRecorded(db: Tx, key: string): Promise<boolean> {
   const [row] = await db
     .select({ id: paymentEvents.id })
     .from(paymentEvents)
