@@ -5,13 +5,13 @@ import type { Hono } from "hono";
 /** A problem document (RFC 9457) whose `code` is one of `Code`. */
 export type Problem<Code extends ErrorCode = ErrorCode> = Omit<ProblemDocument, "code"> & { code: Code };
 
-export type ErrorCode = "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "conflict_already_resolved" | "order_already_paid" | "stock_in_use" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
+export type ErrorCode = "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "ticket_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "not_admitted" | "no_waiting_room" | "conflict_already_resolved" | "order_already_paid" | "stock_in_use" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
 
 type ProblemDocument = {
   type: string;
   title: string;
   status: number;
-  code: "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "conflict_already_resolved" | "order_already_paid" | "stock_in_use" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
+  code: "malformed_json" | "unauthorized" | "invalid_signature" | "not_found" | "product_not_found" | "hold_not_found" | "order_not_found" | "event_not_found" | "conflict_not_found" | "ticket_not_found" | "insufficient_stock" | "hold_already_used" | "idempotency_key_in_progress" | "buyer_limit_exceeded" | "sale_not_started" | "sale_ended" | "not_admitted" | "no_waiting_room" | "conflict_already_resolved" | "order_already_paid" | "stock_in_use" | "hold_expired" | "hold_released" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "too_many_requests" | "internal_error" | "service_unavailable";
   detail: string;
   available?: number;
   order_id?: number;
@@ -20,6 +20,7 @@ type ProblemDocument = {
   reserved?: number;
   starts_at?: string;
   ended_at?: string;
+  position?: number | null;
   errors?: {
     path: string;
     message: string;
@@ -57,6 +58,12 @@ export type GetProduct200 = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: "upcoming" | "live" | "ended";
+  waiting_room: {
+    admit_per_second: number;
+    admission_seconds: number;
+    serving: number;
+    joined: number;
+  } | null;
 };
 
 export type GetProduct304 = "";
@@ -86,6 +93,80 @@ export type StreamProductStock500 = Problem<"internal_error">;
 
 export type StreamProductStock503 = Problem<"service_unavailable">;
 
+/** POST /api/products/{id}/queue: what it takes. */
+export type JoinQueueRequest = {
+  param: {
+    id: string;
+  };
+};
+
+export type JoinQueue200 = {
+  ticket_id: number;
+  product_id: number;
+  buyer_id: string;
+  position: number | null;
+  state: "waiting" | "admitted" | "expired";
+  ahead: number | null;
+  joined_at: string;
+  admitted_at: string | null;
+  admitted_until: string | null;
+};
+
+export type JoinQueue201 = {
+  ticket_id: number;
+  product_id: number;
+  buyer_id: string;
+  position: number | null;
+  state: "waiting" | "admitted" | "expired";
+  ahead: number | null;
+  joined_at: string;
+  admitted_at: string | null;
+  admitted_until: string | null;
+};
+
+export type JoinQueue401 = Problem<"unauthorized">;
+
+export type JoinQueue404 = Problem<"product_not_found">;
+
+export type JoinQueue409 = Problem<"no_waiting_room" | "sale_ended">;
+
+export type JoinQueue422 = Problem<"validation_failed">;
+
+export type JoinQueue500 = Problem<"internal_error">;
+
+export type JoinQueue503 = Problem<"service_unavailable">;
+
+/** GET /api/products/{id}/queue: what it takes. */
+export type GetTicketRequest = {
+  param: {
+    id: string;
+  };
+};
+
+export type GetTicket200 = {
+  ticket_id: number;
+  product_id: number;
+  buyer_id: string;
+  position: number | null;
+  state: "waiting" | "admitted" | "expired";
+  ahead: number | null;
+  joined_at: string;
+  admitted_at: string | null;
+  admitted_until: string | null;
+};
+
+export type GetTicket401 = Problem<"unauthorized">;
+
+export type GetTicket404 = Problem<"product_not_found" | "ticket_not_found">;
+
+export type GetTicket409 = Problem<"no_waiting_room">;
+
+export type GetTicket422 = Problem<"validation_failed">;
+
+export type GetTicket500 = Problem<"internal_error">;
+
+export type GetTicket503 = Problem<"service_unavailable">;
+
 /** POST /api/holds: what it takes. */
 export type CreateHoldRequest = {
   header?: {
@@ -113,7 +194,7 @@ export type CreateHold401 = Problem<"unauthorized">;
 
 export type CreateHold404 = Problem<"product_not_found">;
 
-export type CreateHold409 = Problem<"insufficient_stock" | "sale_not_started" | "sale_ended" | "buyer_limit_exceeded" | "idempotency_key_in_progress">;
+export type CreateHold409 = Problem<"insufficient_stock" | "sale_not_started" | "sale_ended" | "buyer_limit_exceeded" | "not_admitted" | "idempotency_key_in_progress">;
 
 export type CreateHold413 = Problem<"payload_too_large">;
 
@@ -438,6 +519,12 @@ export type ListProducts200 = {
     sale_starts_at: string | null;
     sale_ends_at: string | null;
     sale_state: "upcoming" | "live" | "ended";
+    waiting_room: {
+      admit_per_second: number;
+      admission_seconds: number;
+      serving: number;
+      joined: number;
+    } | null;
     units_paid: number;
     units_pending: number;
     sold_out_at: string | null;
@@ -462,6 +549,10 @@ export type CreateProductRequest = {
     max_per_buyer?: number | null;
     sale_starts_at?: string | null;
     sale_ends_at?: string | null;
+    waiting_room?: {
+      admit_per_second: number;
+      admission_seconds?: number;
+    } | null;
   };
 };
 
@@ -476,6 +567,12 @@ export type CreateProduct201 = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: "upcoming" | "live" | "ended";
+  waiting_room: {
+    admit_per_second: number;
+    admission_seconds: number;
+    serving: number;
+    joined: number;
+  } | null;
 };
 
 export type CreateProduct400 = Problem<"malformed_json">;
@@ -503,6 +600,10 @@ export type UpdateProductRequest = {
     max_per_buyer?: number | null;
     sale_starts_at?: string | null;
     sale_ends_at?: string | null;
+    waiting_room?: {
+      admit_per_second: number;
+      admission_seconds?: number;
+    } | null;
   };
 };
 
@@ -517,6 +618,12 @@ export type UpdateProduct200 = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: "upcoming" | "live" | "ended";
+  waiting_room: {
+    admit_per_second: number;
+    admission_seconds: number;
+    serving: number;
+    joined: number;
+  } | null;
 };
 
 export type UpdateProduct400 = Problem<"malformed_json">;
@@ -556,6 +663,12 @@ export type RestockProduct200 = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: "upcoming" | "live" | "ended";
+  waiting_room: {
+    admit_per_second: number;
+    admission_seconds: number;
+    serving: number;
+    joined: number;
+  } | null;
 };
 
 export type RestockProduct400 = Problem<"malformed_json">;
@@ -596,6 +709,12 @@ export type CorrectStock200 = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: "upcoming" | "live" | "ended";
+  waiting_room: {
+    admit_per_second: number;
+    admission_seconds: number;
+    serving: number;
+    joined: number;
+  } | null;
 };
 
 export type CorrectStock400 = Problem<"malformed_json">;
@@ -968,6 +1087,25 @@ export type ApiSchema = {
       | { input: StreamProductStockRequest; output: StreamProductStock422; outputFormat: "json"; status: 422 }
       | { input: StreamProductStockRequest; output: StreamProductStock500; outputFormat: "json"; status: 500 }
       | { input: StreamProductStockRequest; output: StreamProductStock503; outputFormat: "json"; status: 503 };
+  };
+  "/api/products/:id/queue": {
+    $post:
+      | { input: JoinQueueRequest; output: JoinQueue200; outputFormat: "json"; status: 200 }
+      | { input: JoinQueueRequest; output: JoinQueue201; outputFormat: "json"; status: 201 }
+      | { input: JoinQueueRequest; output: JoinQueue401; outputFormat: "json"; status: 401 }
+      | { input: JoinQueueRequest; output: JoinQueue404; outputFormat: "json"; status: 404 }
+      | { input: JoinQueueRequest; output: JoinQueue409; outputFormat: "json"; status: 409 }
+      | { input: JoinQueueRequest; output: JoinQueue422; outputFormat: "json"; status: 422 }
+      | { input: JoinQueueRequest; output: JoinQueue500; outputFormat: "json"; status: 500 }
+      | { input: JoinQueueRequest; output: JoinQueue503; outputFormat: "json"; status: 503 };
+    $get:
+      | { input: GetTicketRequest; output: GetTicket200; outputFormat: "json"; status: 200 }
+      | { input: GetTicketRequest; output: GetTicket401; outputFormat: "json"; status: 401 }
+      | { input: GetTicketRequest; output: GetTicket404; outputFormat: "json"; status: 404 }
+      | { input: GetTicketRequest; output: GetTicket409; outputFormat: "json"; status: 409 }
+      | { input: GetTicketRequest; output: GetTicket422; outputFormat: "json"; status: 422 }
+      | { input: GetTicketRequest; output: GetTicket500; outputFormat: "json"; status: 500 }
+      | { input: GetTicketRequest; output: GetTicket503; outputFormat: "json"; status: 503 };
   };
   "/api/holds": {
     $post:

@@ -6,6 +6,7 @@ import type { Logger } from "./lib/logger";
 import type { Metrics } from "./lib/metrics";
 import type { BuyerVerifier } from "./services/buyers";
 import type { HoldBatcher } from "./services/hold-pipeline/queue";
+import type { JoinBatcher } from "./services/waiting-room/join-batcher";
 import type { ProcessState } from "./state";
 
 // Types only: a module that needs Deps imports it from here, never from deps.ts (which builds
@@ -27,4 +28,6 @@ export type Deps = ProcessState & {
   readiness: ReadinessProbe;
   buyers: BuyerVerifier;
   holdBatcher: HoldBatcher;
+  /** Batches joins to a waiting room per product (services/waiting-room/join-batcher.ts). */
+  joinBatcher: JoinBatcher;
 };

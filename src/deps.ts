@@ -8,6 +8,7 @@ import { createMetrics } from "./lib/metrics";
 import { createBuyerVerifier } from "./services/buyers";
 import { createHoldPipeline } from "./services/hold-pipeline";
 import { loadProduct } from "./services/products";
+import { createJoinBatcher } from "./services/waiting-room";
 import { createProcessState } from "./state";
 
 export type BuildOptions = {
@@ -40,6 +41,7 @@ export function buildDeps(config: Config, options: BuildOptions = {}): Deps {
     buyers: createBuyerVerifier(config),
     ...createProcessState(config, clock, (id) => loadProduct(deps, id)),
     holdBatcher: createHoldPipeline(config, () => deps),
+    joinBatcher: createJoinBatcher(config, () => deps),
   };
   return deps;
 }

@@ -9,12 +9,15 @@ export const codeToStatus = {
   order_not_found: 404,
   event_not_found: 404,
   conflict_not_found: 404,
+  ticket_not_found: 404,
   insufficient_stock: 409,
   hold_already_used: 409,
   idempotency_key_in_progress: 409,
   buyer_limit_exceeded: 409,
   sale_not_started: 409,
   sale_ended: 409,
+  not_admitted: 409,
+  no_waiting_room: 409,
   conflict_already_resolved: 409,
   order_already_paid: 409,
   stock_in_use: 409,
@@ -41,12 +44,15 @@ const titles: Record<ErrorCode, string> = {
   order_not_found: "Order not found",
   event_not_found: "Event not found",
   conflict_not_found: "Conflict not found",
+  ticket_not_found: "Ticket not found",
   insufficient_stock: "Insufficient stock",
   hold_already_used: "Hold already used",
   idempotency_key_in_progress: "Idempotency key in progress",
   buyer_limit_exceeded: "Buyer limit exceeded",
   sale_not_started: "Sale not started",
   sale_ended: "Sale ended",
+  not_admitted: "Not admitted",
+  no_waiting_room: "No waiting room",
   conflict_already_resolved: "Conflict already resolved",
   order_already_paid: "Order already paid",
   stock_in_use: "Stock in use",
@@ -73,6 +79,8 @@ export type ProblemExtras = {
   reserved?: number;
   starts_at?: string;
   ended_at?: string;
+  /** The buyer's position in a waiting room's line, on `not_admitted` (null: none yet). */
+  position?: number | null;
   errors?: FieldError[];
   /** The payment conflict as it stands, on `conflict_already_resolved`. */
   conflict?: Record<string, unknown>;

@@ -5,6 +5,7 @@ import { describeDatabaseFailure, StartupError, waitForDatabase } from "./db/sta
 import { buildDeps, closeDeps } from "./deps";
 import { AppError } from "./errors";
 import { problemResponse } from "./http/problem";
+import { startAdmission } from "./jobs/admission";
 import { startMerchantDispatcher } from "./jobs/merchant-dispatcher";
 import { startReconciler } from "./jobs/reconciler";
 import { startSweeper } from "./jobs/sweeper";
@@ -109,7 +110,7 @@ if (config.WORKERS > 1 && workerId === undefined) {
       return response;
     },
   });
-  const jobs = [startSweeper(deps), startReconciler(deps)];
+  const jobs = [startSweeper(deps), startReconciler(deps), startAdmission(deps)];
   const dispatcher = startMerchantDispatcher(deps);
   if (!dispatcher) {
     logger.warn(

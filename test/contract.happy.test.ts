@@ -26,6 +26,7 @@ describe("happy path", () => {
       sale_starts_at: null,
       sale_ends_at: null,
       sale_state: "live",
+      waiting_room: null,
     });
 
     const hold = await api.post("/api/holds", { product_id: productId, qty: 5 });

@@ -6,8 +6,8 @@ import { migrateDatabase } from "../src/db/migrate";
 import { closeDeps } from "../src/deps";
 import { logJobFailure } from "../src/jobs/failures";
 import { startMerchantDispatcher } from "../src/jobs/merchant-dispatcher";
-import { applyStrandedEvents } from "../src/services/deferred-events";
 import { expireHolds } from "../src/services/holds/expire";
+import { applyStrandedEvents } from "../src/services/payments";
 import {
   type Client,
   client,

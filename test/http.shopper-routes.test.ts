@@ -12,6 +12,14 @@ import { NONE, type ShopperRoute, shopperRoute, shopperRouteSuite } from "./help
 const routes: ShopperRoute[] = [
   shopperRoute("GET", "/api/products/{id}", { invalid: "/api/products/abc" }),
   shopperRoute("GET", "/api/products/{id}/events", { invalid: "/api/products/0/events" }),
+  shopperRoute("POST", "/api/products/{id}/queue", {
+    invalid: "/api/products/abc/queue",
+    buyer: true,
+  }),
+  shopperRoute("GET", "/api/products/{id}/queue", {
+    invalid: "/api/products/0/queue",
+    buyer: true,
+  }),
   shopperRoute("POST", "/api/holds", {
     body: { product_id: NONE, qty: 1 },
     invalid: { product_id: 1, qty: 0 },

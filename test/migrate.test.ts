@@ -42,6 +42,8 @@ describe("migrator", () => {
         "orders",
         "payment_events",
         "products",
+        "queue_tickets",
+        "waiting_rooms",
       ]);
     } finally {
       await conn.end();

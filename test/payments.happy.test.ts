@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { applyStrandedEvents, purgeDeferredEvents } from "../src/services/deferred-events";
 import { cancelUnpaidOrders } from "../src/services/orders";
+import { applyStrandedEvents, purgeDeferredEvents } from "../src/services/payments";
 import { useServedApp } from "./helpers/apps";
 import { createHold, createProduct, patience } from "./helpers/fixtures";
 import { rows } from "./helpers/harness";

@@ -13,6 +13,7 @@ const view = (available: number): ProductView => ({
   sale_starts_at: null,
   sale_ends_at: null,
   sale_state: "live",
+  waiting_room: null,
 });
 
 describe("product cache", () => {

@@ -17,6 +17,7 @@ function product(version: number, available: number): CachedProduct {
     sale_starts_at: null,
     sale_ends_at: null,
     sale_state: "live" as const,
+    waiting_room: null,
   };
   return new ProductCache(1000).offer(version, view);
 }

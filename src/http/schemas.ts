@@ -151,6 +151,18 @@ const saleEdge = () =>
     .nullable();
 /** The operator's words kept with a change (the audit log shows them). */
 const note = () => text().max(1000).nullable().optional();
+/** A waiting room's settings, given whole (admission_seconds defaults to 300), or null for none. */
+const waitingRoom = () =>
+  z
+    .strictObject({
+      admit_per_second: z.number().int().min(0).max(100_000),
+      admission_seconds: z.number().int().min(10).max(3600).optional(),
+    })
+    .nullable()
+    .openapi({
+      description:
+        "Buyers join a line and are admitted admit_per_second at a time, each for admission_seconds (10-3600, default 300); null: no waiting room",
+    });
 /** A buyer id: the `sub` of the buyer's token; null for anonymous shoppers. */
 const buyerId = () => z.string().nullable();
 
@@ -190,6 +202,7 @@ export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
         max_per_buyer: maxPerBuyer().optional(),
         sale_starts_at: saleEdge().optional(),
         sale_ends_at: saleEdge().optional(),
+        waiting_room: waitingRoom().optional(),
       })
       .openapi("CreateProductInput"),
     UpdateProductInput: z
@@ -199,6 +212,7 @@ export function requestSchemas(config: Pick<Config, "MAX_HOLD_QTY">) {
         max_per_buyer: maxPerBuyer().optional(),
         sale_starts_at: saleEdge().optional(),
         sale_ends_at: saleEdge().optional(),
+        waiting_room: waitingRoom().optional(),
       })
       .openapi("UpdateProductInput"),
     StockCorrectionInput: z
@@ -270,8 +284,42 @@ export const Product = z
     sale_starts_at: timestamp.nullable(),
     sale_ends_at: timestamp.nullable(),
     sale_state: z.enum(["upcoming", "live", "ended"]),
+    waiting_room: z
+      .object({
+        admit_per_second: z.number().int(),
+        admission_seconds: z.number().int(),
+        serving: z.number().int().describe("The highest position admitted so far"),
+        joined: z.number().int().describe("Tickets given so far, rejoins included"),
+      })
+      .nullable(),
   })
   .openapi("Product");
+
+export const Ticket = z
+  .object({
+    ticket_id: id(),
+    product_id: id(),
+    buyer_id: z.string(),
+    position: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "1, 2, 3, ... per product; null until the draw for a buyer who joined before the opening",
+      ),
+    state: z.enum(["waiting", "admitted", "expired"]),
+    ahead: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "Positions before this one not yet admitted (0 once admitted; null while the position is not known)",
+      ),
+    joined_at: timestamp,
+    admitted_at: timestamp.nullable(),
+    admitted_until: timestamp.nullable(),
+  })
+  .openapi("Ticket");
 
 export const Hold = z
   .object({
@@ -435,6 +483,7 @@ export const Problem = z
     reserved: z.number().int().optional(),
     starts_at: timestamp.optional(),
     ended_at: timestamp.optional(),
+    position: z.number().int().nullable().optional(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     conflict: PaymentConflict.optional(),
   })

@@ -3,11 +3,11 @@ import { purgeProofs } from "../db/purge";
 import { commitProofs, holdBatches } from "../db/schema";
 import { Deadline } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
-import { applyStrandedEvents, purgeDeferredEvents } from "../services/deferred-events";
 import { expireHolds } from "../services/holds/expire";
 import { purgeExpiredKeys } from "../services/idempotency";
 import { purgeDeliveredEvents, purgeUnsentEvents } from "../services/merchant-events";
 import { cancelUnpaidOrders } from "../services/orders";
+import { applyStrandedEvents, purgeDeferredEvents } from "../services/payments";
 import { logJobFailure } from "./failures";
 
 /** Batches per tick at most, so one tick never runs long enough to overlap the next many times. */

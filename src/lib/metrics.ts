@@ -155,6 +155,27 @@ export function createMetrics(labels: Record<string, string> = {}, sources?: Met
       help: "Hold requests refused, by reason",
       label: "reason",
     }),
+    ticketsJoined: new Counter({
+      name: "waiting_room_tickets_joined_total",
+      help: "Waiting-room tickets given by this process (rejoins included)",
+      registers,
+    }),
+    ticketsAdmitted: new Counter({
+      name: "waiting_room_tickets_admitted_total",
+      help: "Waiting-room tickets whose admission this process wrote (each ticket once, by one process)",
+      registers,
+    }),
+    ticketsExpiredUnused: new Counter({
+      name: "waiting_room_tickets_expired_unused_total",
+      help: "Waiting-room admissions that ended without a hold, counted by the process whose admission job saw them end",
+      registers,
+    }),
+    waitingRoomLine: new Gauge({
+      name: "waiting_room_line_length",
+      help: "Tickets waiting in a product's line (placed and not yet admitted, or awaiting the draw), at this process's admission job's last look",
+      labelNames: ["product_id"] as const,
+      registers,
+    }),
     holdBatchSize: new Histogram({
       name: "hold_batch_size",
       help: "Hold requests served by one transaction",

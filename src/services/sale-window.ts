@@ -17,8 +17,8 @@ function saleNotStarted(startsAt: number, now: number): AppError {
   );
 }
 
-/** 409 `sale_ended`. */
-function saleEnded(endsAt: number): AppError {
+/** 409 `sale_ended`: also a join to a waiting room once the window has closed. */
+export function saleEnded(endsAt: number): AppError {
   return new AppError("sale_ended", `The sale ended at ${new Date(endsAt).toISOString()}.`, {
     ended_at: new Date(endsAt).toISOString(),
   });

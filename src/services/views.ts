@@ -13,6 +13,15 @@ export type ProductView = {
   sale_starts_at: string | null;
   sale_ends_at: string | null;
   sale_state: SaleState;
+  waiting_room: WaitingRoomView | null;
+};
+
+/** A product's waiting room: its settings, the highest position admitted, the tickets given. */
+export type WaitingRoomView = {
+  admit_per_second: number;
+  admission_seconds: number;
+  serving: number;
+  joined: number;
 };
 
 export type HoldView = {
@@ -46,10 +55,15 @@ type ProductRow = {
   maxPerBuyer: number | null;
   saleStartsAt: Date | null;
   saleEndsAt: Date | null;
+  admitPerSecond: number | null;
+  admissionSeconds: number | null;
 };
 
+/** Where a waiting room's line stands: what the product's `waiting_room` shows beside its settings. */
+export type LineFigures = { serving: number; joined: number };
+
 /** The product as the API shows it, its sale state as of `now` (ms since the epoch). */
-export function toProductView(row: ProductRow, now: number): ProductView {
+export function toProductView(row: ProductRow, now: number, line?: LineFigures): ProductView {
   const startsAt = row.saleStartsAt?.getTime() ?? null;
   const endsAt = row.saleEndsAt?.getTime() ?? null;
   return {
@@ -63,6 +77,15 @@ export function toProductView(row: ProductRow, now: number): ProductView {
     sale_starts_at: row.saleStartsAt?.toISOString() ?? null,
     sale_ends_at: row.saleEndsAt?.toISOString() ?? null,
     sale_state: saleStateAt(startsAt, endsAt, now),
+    waiting_room:
+      row.admitPerSecond === null || row.admissionSeconds === null
+        ? null
+        : {
+            admit_per_second: row.admitPerSecond,
+            admission_seconds: row.admissionSeconds,
+            serving: line?.serving ?? 0,
+            joined: line?.joined ?? 0,
+          },
   };
 }
 

@@ -1,6 +1,12 @@
 import { LRUCache } from "lru-cache";
 import type { AppError } from "../errors";
-import { nextSaleEdge, type ProductView, type SaleState, saleStateAt } from "../services/views";
+import {
+  type LineFigures,
+  nextSaleEdge,
+  type ProductView,
+  type SaleState,
+  saleStateAt,
+} from "../services/views";
 
 export type CachedProduct = {
   version: number;
@@ -24,7 +30,12 @@ export type CachedProduct = {
   refreshAt: number;
   /** A refusal built for this entry, reused while it says the same (see sale-window.ts). */
   refusal?: { key: number; error: AppError };
+  /** The waiting room line's serving + joined (both only grow), for the revision. */
+  lineSum: number;
 };
+
+/** A product as read from the database: its row's version and its view. */
+export type ProductRead = { version: number; view: ProductView };
 
 const STATE_RANK: Record<SaleState, number> = { upcoming: 0, live: 1, ended: 2 };
 
@@ -50,6 +61,32 @@ export class ProductCache {
 
   private readonly loading = new Map<number, Promise<CachedProduct>>();
 
+  /**
+   * The furthest each waiting room's line was seen (serving and joined only grow). A view made
+   * where the line was not read (a hold, a restock) shows these instead of its zeros; kept
+   * apart from the entries so that an expired entry does not lose them.
+   */
+  private readonly lines = new Map<number, LineFigures>();
+
+  /** Where a product's line stands, as changed by this process: its next read shows it. */
+  seeLine(id: number, line: LineFigures): void {
+    if (!this.learnLine(id, line)) return;
+    const current = this.lru.peek(id);
+    if (current?.view.waiting_room) this.offer(current.version, current.view);
+  }
+
+  /** Whether `line` is further than what was known. */
+  private learnLine(id: number, line: LineFigures): boolean {
+    const known = this.lines.get(id);
+    if (known && known.serving >= line.serving && known.joined >= line.joined) return false;
+    if (!known && this.lines.size >= 10_000) this.lines.clear();
+    this.lines.set(id, {
+      serving: Math.max(known?.serving ?? 0, line.serving),
+      joined: Math.max(known?.joined ?? 0, line.joined),
+    });
+    return true;
+  }
+
   get(id: number): CachedProduct | undefined {
     const entry = this.lru.get(id);
     if (entry !== undefined && entry.flipsAt !== Number.POSITIVE_INFINITY) {
@@ -63,10 +100,7 @@ export class ProductCache {
    * Reads a missing entry once, however many requests miss it at the same moment: without
    * this, every expiry of a hot product sent hundreds of identical queries to the database.
    */
-  load(
-    id: number,
-    read: () => Promise<{ version: number; view: ProductView }>,
-  ): Promise<CachedProduct> {
+  load(id: number, read: () => Promise<ProductRead>): Promise<CachedProduct> {
     let pending = this.loading.get(id);
     if (!pending) {
       pending = read()
@@ -78,19 +112,38 @@ export class ProductCache {
   }
 
   /** Reads `id` again in the background, unless a read of it is already under way. */
-  refresh(id: number, read: () => Promise<{ version: number; view: ProductView }>): void {
+  refresh(id: number, read: () => Promise<ProductRead>): void {
     if (!this.loading.has(id)) this.load(id, read).catch(() => undefined);
   }
 
-  offer(version: number, view: ProductView): CachedProduct {
-    const current = this.lru.peek(view.id);
-    if (current && current.version > version) return current;
+  /**
+   * A product as read or changed; its waiting room's line (serving, joined) is taken as the
+   * furthest known, since a view made where the line was not read shows zeros there.
+   */
+  offer(version: number, offered: ProductView): CachedProduct {
+    const room = offered.waiting_room;
+    const newLine = room !== null && this.learnLine(offered.id, room);
+    const current = this.lru.peek(offered.id);
+    if (current && current.version > version) {
+      // An older row, but maybe a newer line: the current entry takes the line.
+      return newLine && current.view.waiting_room
+        ? this.offer(current.version, current.view)
+        : current;
+    }
+    const known = this.lines.get(offered.id);
+    const view =
+      room && known
+        ? { ...offered, waiting_room: { ...room, serving: known.serving, joined: known.joined } }
+        : offered;
     const entry: CachedProduct = {
       version,
       view,
       body: "",
       revision: 0,
-      etag: `W/"${view.id}-${version}"`,
+      etag: view.waiting_room
+        ? `W/"${view.id}-${version}-${view.waiting_room.joined}-${view.waiting_room.serving}"`
+        : `W/"${view.id}-${version}"`,
+      lineSum: known ? known.serving + known.joined : 0,
       startsAt: view.sale_starts_at === null ? null : Date.parse(view.sale_starts_at),
       endsAt: view.sale_ends_at === null ? null : Date.parse(view.sale_ends_at),
       flipsAt: 0,
@@ -112,7 +165,7 @@ function render(entry: CachedProduct, now: number): void {
       entry.view.sale_state === state ? entry.view : { ...entry.view, sale_state: state };
     entry.body = JSON.stringify(entry.view);
   }
-  entry.revision = entry.version * 3 + STATE_RANK[state];
+  entry.revision = (entry.version + entry.lineSum) * 3 + STATE_RANK[state];
   entry.flipsAt = nextSaleEdge(entry.startsAt, entry.endsAt, now) ?? Number.POSITIVE_INFINITY;
   entry.refusal = undefined;
 }

@@ -99,7 +99,7 @@ async function orderEventViolations(pool: mysql.Pool): Promise<string[]> {
 }
 
 /**
- * The contract's invariants 1 to 6, checked in SQL for every product. `expectedTotals` maps a
+ * The contract's invariants 1 to 8, checked in SQL for every product. `expectedTotals` maps a
  * product id to the units the test created, restocked and corrected (stock corrections count,
  * up and down), so invariant 3 does not trust any counter the service keeps.
  */
@@ -142,5 +142,61 @@ export async function invariantViolations(
   problems.push(...(await buyerLimitViolations(pool)));
   problems.push(...(await saleWindowViolations(pool)));
   problems.push(...(await orderEventViolations(pool)));
+  problems.push(...(await waitingRoomViolations(pool)));
+  return problems;
+}
+
+/**
+ * Invariants 7 and 8: every hold granted since the product's waiting room was last switched on
+ * (while it still has one) belongs to a buyer admitted at its created_at (by a ticket's written admission); positions 1..N without gap or
+ * repeat, admitted in position order and never before their joining; at most one live ticket
+ * (no admission written, or one not yet ended) per buyer and product.
+ */
+async function waitingRoomViolations(pool: mysql.Pool): Promise<string[]> {
+  const problems: string[] = [];
+  const unadmitted = await rows<{ id: number; product_id: number }>(
+    pool,
+    `SELECT h.id, h.product_id FROM holds h JOIN products p ON p.id = h.product_id
+     JOIN waiting_rooms w ON w.product_id = p.id
+     WHERE p.admit_per_second IS NOT NULL AND h.created_at >= w.on_since AND NOT EXISTS (
+       SELECT 1 FROM queue_tickets t WHERE t.product_id = h.product_id AND t.buyer_id = h.buyer_id
+       AND t.admitted_at <= h.created_at AND h.created_at < t.admitted_until)`,
+  );
+  for (const h of unadmitted) {
+    problems.push(`hold ${h.id} on product ${h.product_id}: its buyer was not admitted then`);
+  }
+  const gaps = await rows<{
+    product_id: number;
+    n: number;
+    top: number | null;
+    low: number | null;
+  }>(
+    pool,
+    `SELECT product_id, COUNT(position) AS n, MAX(position) AS top, MIN(position) AS low
+     FROM queue_tickets GROUP BY product_id HAVING COUNT(position) > 0
+     AND (MAX(position) <> COUNT(position) OR MIN(position) <> 1 OR COUNT(DISTINCT position) <> COUNT(position))`,
+  );
+  for (const g of gaps) {
+    problems.push(`product ${g.product_id}: ${g.n} positions from ${g.low} to ${g.top}`);
+  }
+  const disorder = await rows<{ id: number }>(
+    pool,
+    `SELECT id FROM (SELECT id, admitted_at, LAG(admitted_at) OVER (PARTITION BY product_id ORDER BY position) AS before_it
+       FROM queue_tickets WHERE admitted_at IS NOT NULL) x WHERE before_it > admitted_at`,
+  );
+  for (const t of disorder) problems.push(`ticket ${t.id}: admitted before a lower position`);
+  const early = await rows<{ id: number }>(
+    pool,
+    "SELECT id FROM queue_tickets WHERE admitted_at < joined_at",
+  );
+  for (const t of early) problems.push(`ticket ${t.id}: admitted before it joined`);
+  const doubles = await rows<{ product_id: number; n: number }>(
+    pool,
+    `SELECT product_id, COUNT(*) AS n FROM queue_tickets
+     WHERE admitted_until IS NULL OR admitted_until > NOW(3)
+     GROUP BY product_id, buyer_id HAVING COUNT(*) > 1`,
+  );
+  for (const d of doubles)
+    problems.push(`product ${d.product_id}: a buyer has ${d.n} live tickets`);
   return problems;
 }

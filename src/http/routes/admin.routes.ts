@@ -119,18 +119,26 @@ export function adminRoutes(schemas: RequestSchemas) {
       tags,
       security,
       summary:
-        "Rename a product, change its price or per-buyer limit, or move its sale window (existing holds and orders are kept); 422 when the end would not be after the start",
+        "Rename a product, change its price or per-buyer limit, move its sale window, or set, change or remove its waiting room (existing holds, orders and tickets are kept); 422 when the end would not be after the start",
       request: {
         params: idParams("product"),
         body: {
           required: true,
-          ...json(schemas.UpdateProductInput, { max_per_buyer: 1, sale_ends_at: null }),
+          ...json(schemas.UpdateProductInput, {
+            max_per_buyer: 1,
+            sale_ends_at: null,
+            waiting_room: { admit_per_second: 50, admission_seconds: 300 },
+          }),
         },
       },
       responses: {
         200: {
           description: "The product",
-          ...json(Product, { ...productExample, max_per_buyer: 1 }),
+          ...json(Product, {
+            ...productExample,
+            max_per_buyer: 1,
+            waiting_room: { admit_per_second: 50, admission_seconds: 300, serving: 0, joined: 0 },
+          }),
         },
         ...problems({
           ...unauthorized,

@@ -2,7 +2,7 @@ import type { Deps } from "../../deps-type";
 import { listAuditEntries } from "../../services/audit";
 import { listMerchantEvents, redeliverEvent } from "../../services/merchant-events";
 import { cancelOrder, exportOrders, listOrders } from "../../services/orders";
-import { listPaymentConflicts, resolvePaymentConflict } from "../../services/payment-conflicts";
+import { listPaymentConflicts, resolvePaymentConflict } from "../../services/payments";
 import {
   correctStock,
   createProduct,

@@ -1,6 +1,5 @@
 import type { Deps } from "../../deps-type";
-import { applyPaymentEvent } from "../../services/payments";
-import { applyStripeEvent } from "../../services/stripe";
+import { applyPaymentEvent, applyStripeEvent } from "../../services/payments";
 import { deadlineOf } from "../bindings";
 import { stripeSignature, webhookSignature } from "../middleware";
 import type { Router } from "../route";

@@ -11,6 +11,7 @@ import {
   Order,
   Product,
   type RequestSchemas,
+  Ticket,
 } from "../schemas";
 
 /** A buyer token, or nothing in anonymous mode (neither BUYER_JWT_SECRET nor BUYER_JWKS_URL). */
@@ -28,7 +29,20 @@ export const productExample = {
   sale_starts_at: "2026-11-24T14:00:00.000Z",
   sale_ends_at: null,
   sale_state: "live",
+  waiting_room: null,
 } satisfies z.input<typeof Product>;
+
+const ticketExample = {
+  ticket_id: 77,
+  product_id: 1,
+  buyer_id: "buyer-7",
+  position: 1234,
+  state: "waiting",
+  ahead: 180,
+  joined_at: "2026-11-24T13:58:41.530Z",
+  admitted_at: null,
+  admitted_until: null,
+} satisfies z.input<typeof Ticket>;
 
 const holdExample = {
   hold_id: 42,
@@ -116,6 +130,51 @@ export function shopRoutes(schemas: RequestSchemas) {
         }),
       },
     }),
+    joinQueue: defineRoute({
+      method: "post",
+      path: "/api/products/{id}/queue",
+      operationId: "joinQueue",
+      tags,
+      summary:
+        "Join the product's waiting room: the buyer's ticket (201 when made, 200 when the buyer already has a live one)",
+      description:
+        "Positions are 1, 2, 3, ... per product. A buyer who joins before the sale opens is placed at the opening by a draw (position null until then); later joins follow in the order the database saw them. A waiting ticket's answer has Retry-After (an estimate of the wait). No body is read.",
+      security: shopper,
+      request: { params: idParams("product") },
+      responses: {
+        201: { description: "A new ticket", ...json(Ticket, ticketExample) },
+        200: { description: "The buyer's live ticket, unchanged", ...json(Ticket, ticketExample) },
+        ...problems({
+          unauthorized: "no valid buyer token (a waiting room needs buyer tokens configured)",
+          product_not_found: "no such product",
+          no_waiting_room: "the product has no waiting room",
+          sale_ended: "the sale window has closed; `ended_at`",
+          ...invalid,
+          ...unavailable,
+        }),
+      },
+    }),
+    getTicket: defineRoute({
+      method: "get",
+      path: "/api/products/{id}/queue",
+      operationId: "getTicket",
+      tags,
+      summary: "The buyer's latest ticket for the product's waiting room",
+      description: "A waiting ticket's answer has Retry-After (an estimate of the wait).",
+      security: shopper,
+      request: { params: idParams("product") },
+      responses: {
+        200: { description: "The ticket", ...json(Ticket, ticketExample) },
+        ...problems({
+          unauthorized: "no valid buyer token (a waiting room needs buyer tokens configured)",
+          product_not_found: "no such product",
+          no_waiting_room: "the product has no waiting room",
+          ticket_not_found: "this buyer has no ticket for the product",
+          ...invalid,
+          ...unavailable,
+        }),
+      },
+    }),
     createHold: defineRoute({
       method: "post",
       path: "/api/holds",
@@ -137,6 +196,8 @@ export function shopRoutes(schemas: RequestSchemas) {
           sale_not_started: "the sale window has not opened; `starts_at`, and Retry-After",
           sale_ended: "the sale window has closed; `ended_at`",
           buyer_limit_exceeded: "past the product's max_per_buyer; `limit` and `used`",
+          not_admitted:
+            "the product has a waiting room and the buyer is not admitted now; `position`, and Retry-After while the ticket waits",
           idempotency_key_in_progress: "a request with this Idempotency-Key is still running",
           ...invalid,
           idempotency_key_reused: "this Idempotency-Key came with another body",

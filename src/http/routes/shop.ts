@@ -5,6 +5,7 @@ import { listBuyerHolds, listBuyerOrders } from "../../services/buyer-lists";
 import { createHold, getHold, HOLDS_SCOPE, releaseHold } from "../../services/holds";
 import { createOrder, getOrder, ORDERS_SCOPE } from "../../services/orders";
 import { loadProduct, peekProduct, watchProduct } from "../../services/products";
+import { getTicket, joinQueue } from "../../services/waiting-room";
 import type { CachedProduct } from "../../state/product-cache";
 import { deadlineOf } from "../bindings";
 import { buyerAuth, buyerOf } from "../middleware";
@@ -31,7 +32,8 @@ export function serveShop(
   // configured; checked before validation, so a stranger learns nothing.
   if (deps.buyers.required) {
     const buyer = buyerAuth(deps.buyers);
-    for (const path of ["/api/holds", "/api/holds/*", "/api/orders", "/api/orders/*"]) {
+    const paths = ["/api/holds", "/api/holds/*", "/api/orders", "/api/orders/*"];
+    for (const path of [...paths, "/api/products/:id/queue"]) {
       router.app.use(path, buyer);
     }
   }
@@ -53,6 +55,21 @@ export function serveShop(
       // Tells nginx-like proxies not to buffer the stream.
       "x-accel-buffering": "no",
     });
+  });
+
+  router.handle(routes.joinQueue, async (c, { param }) => {
+    const joined = await joinQueue(deps, {
+      productId: param.id,
+      buyer: buyerOf(c),
+      deadline: deadlineOf(c),
+    });
+    if (joined instanceof AppError) throw joined;
+    return c.json(joined.view, joined.created ? 201 : 200, retryAfter(joined.retryAfter));
+  });
+
+  router.handle(routes.getTicket, async (c, { param }) => {
+    const ticket = await getTicket(deps, param.id, buyerOf(c), deadlineOf(c));
+    return c.json(ticket.view, 200, retryAfter(ticket.retryAfter));
   });
 
   // The hot path: one handler that checks the key, reads the body and validates it (the
@@ -120,4 +137,9 @@ export function serveShop(
   router.handle(routes.getOrder, async (c, { param }) => {
     return c.json(await getOrder(deps, param.id, buyerOf(c), deadlineOf(c)));
   });
+}
+
+/** A waiting ticket's estimate of the wait, as the header says it. */
+function retryAfter(seconds: number | undefined): Record<string, string> {
+  return seconds === undefined ? {} : { "retry-after": String(seconds) };
 }

@@ -9,6 +9,7 @@ import { reclaimExpiredHolds } from "../holds/expire";
 import { type LockedProduct, type ProductSnapshot, stockChangeStatement } from "../products/stock";
 import { windowRefusal } from "../sale-window";
 import { parseDbTime, toProductView } from "../views";
+import { checkAdmission } from "../waiting-room/admission";
 import type { HoldRequest } from "./queue";
 import { type Owned, unitsByBuyer } from "./sql";
 
@@ -66,6 +67,11 @@ export async function allocate(
     const snapshot = { version: product.version, view };
     return { decisions, granted: [], expiresAt, reclaimedHolds: 0, snapshot };
   }
+  // The waiting room next, before stock and the per-buyer limit; nothing for a product without one.
+  const unadmitted =
+    product.admitPerSecond === null ? undefined : await checkAdmission(tx, product, batch, decided);
+  for (const [i, error] of unadmitted ?? []) decisions[i] = { kind: "refused", error };
+  const settled = unadmitted ? new Set([...decided, ...unadmitted.keys()]) : decided;
   const availableBefore = product.stockAvailable - product.stockReserved;
   const limit = product.maxPerBuyer;
   const buyers =
@@ -73,7 +79,7 @@ export async function allocate(
       ? []
       : [
           ...new Set(
-            batch.flatMap((r, i) => (decided.has(i) || r.buyer === null ? [] : [r.buyer])),
+            batch.flatMap((r, i) => (settled.has(i) || r.buyer === null ? [] : [r.buyer])),
           ),
         ];
   let owned =
@@ -95,7 +101,7 @@ export async function allocate(
   const granted: number[] = [];
   let reserved = 0;
   for (const [i, request] of batch.entries()) {
-    if (decided.has(i)) continue;
+    if (settled.has(i)) continue;
     const { buyer, qty } = request;
     if (limit !== null) {
       if (buyer === null) {

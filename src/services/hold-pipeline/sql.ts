@@ -140,7 +140,7 @@ export function holdsWrite(
  */
 export function lockProductStatement(id: number): string {
   if (!Number.isSafeInteger(id)) throw new Error("product ids are integers");
-  return `SELECT id, name, price_cents, stock_available, stock_reserved, stock_total, version, max_per_buyer, sold_out_at, sale_starts_at, sale_ends_at, NOW(3) AS now FROM products WHERE id = ${id} FOR UPDATE`;
+  return `SELECT id, name, price_cents, stock_available, stock_reserved, stock_total, version, max_per_buyer, sold_out_at, sale_starts_at, sale_ends_at, admit_per_second, admission_seconds, NOW(3) AS now FROM products WHERE id = ${id} FOR UPDATE`;
 }
 
 type LockedRow = {
@@ -155,6 +155,8 @@ type LockedRow = {
   sold_out_at: Date | string | null;
   sale_starts_at: Date | string | null;
   sale_ends_at: Date | string | null;
+  admit_per_second: number | null;
+  admission_seconds: number | null;
   now: Date | string;
 };
 
@@ -173,6 +175,8 @@ export function lockedProductOf(rows: unknown): LockedProduct | undefined {
       soldOutAt: row.sold_out_at === null ? null : parseDbTime(row.sold_out_at),
       saleStartsAt: row.sale_starts_at === null ? null : parseDbTime(row.sale_starts_at),
       saleEndsAt: row.sale_ends_at === null ? null : parseDbTime(row.sale_ends_at),
+      admitPerSecond: row.admit_per_second,
+      admissionSeconds: row.admission_seconds,
       now: parseDbTime(row.now),
     }
   );

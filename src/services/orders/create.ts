@@ -19,7 +19,7 @@ import {
   responseOf,
   storeResponse,
 } from "../idempotency";
-import { applyDeferredEvents } from "../payments";
+import { applyDeferredEvents } from "../payments/webhook";
 import { publishProducts } from "../products/cache";
 import { changeStock, lockProduct, type ProductSnapshot } from "../products/stock";
 import { type OrderView, toOrderView } from "../views";

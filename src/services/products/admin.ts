@@ -7,6 +7,7 @@ import type { Deps } from "../../deps-type";
 import { AppError, notFound } from "../../errors";
 import { type Actor, changedFields, recordAudit } from "../audit";
 import { type ProductView, toProductView } from "../views";
+import { changeWaitingRoom, settingsOf, type WaitingRoomInput } from "../waiting-room/settings";
 import { publishProduct } from "./cache";
 import { changeStock, lockProduct, readProduct } from "./stock";
 
@@ -24,6 +25,7 @@ export type CreateProductInput = SaleWindowInput & {
   price_cents: number;
   stock: number;
   max_per_buyer?: number | null;
+  waiting_room?: WaitingRoomInput | null;
 };
 
 const windowEdge = (value: string | null | undefined) =>
@@ -47,7 +49,8 @@ export async function createProduct(
   const saleStartsAt = windowEdge(input.sale_starts_at);
   const saleEndsAt = windowEdge(input.sale_ends_at);
   checkWindow(saleStartsAt, saleEndsAt);
-  const row = await transactProven(
+  const room = settingsOf(input.waiting_room ?? null);
+  const { row, line } = await transactProven(
     deps,
     deadline,
     async (tx) => {
@@ -59,20 +62,28 @@ export async function createProduct(
         maxPerBuyer: input.max_per_buyer ?? null,
         saleStartsAt,
         saleEndsAt,
+        admitPerSecond: room?.admitPerSecond ?? null,
+        admissionSeconds: room?.admissionSeconds ?? null,
       });
       const row = await readProduct(tx, result.insertId);
       if (!row) throw notFound.product(result.insertId);
+      const line = await changeWaitingRoom(tx, {
+        productId: row.id,
+        before: null,
+        after: room,
+        saleStartsAt: saleStartsAt?.getTime() ?? null,
+      });
       const created = auditedFields(toProductView(row, deps.clock()));
       await recordAudit(tx, actor, {
         action: "product.create",
         target: `product:${row.id}`,
         changes: changedFields(nothingOf(created), created),
       });
-      return row;
+      return { row, line };
     },
     writesFeed,
   );
-  return deps.productCache.offer(row.version, toProductView(row, deps.clock())).view;
+  return deps.productCache.offer(row.version, toProductView(row, deps.clock(), line)).view;
 }
 
 /** The fields of a product's view that its audit entries record. */
@@ -84,6 +95,9 @@ function auditedFields(view: ProductView) {
     max_per_buyer: view.max_per_buyer,
     sale_starts_at: view.sale_starts_at,
     sale_ends_at: view.sale_ends_at,
+    // Flat, so that a change shows as [before, after] of plain values.
+    "waiting_room.admit_per_second": view.waiting_room?.admit_per_second ?? null,
+    "waiting_room.admission_seconds": view.waiting_room?.admission_seconds ?? null,
   };
 }
 
@@ -180,6 +194,7 @@ export type UpdateProductInput = SaleWindowInput & {
   name?: string;
   price_cents?: number;
   max_per_buyer?: number | null;
+  waiting_room?: WaitingRoomInput | null;
 };
 
 /**
@@ -211,6 +226,11 @@ export async function updateProduct(
       const saleEndsAt =
         input.sale_ends_at === undefined ? product.saleEndsAt : windowEdge(input.sale_ends_at);
       checkWindow(saleStartsAt, saleEndsAt);
+      const roomBefore =
+        product.admitPerSecond === null || product.admissionSeconds === null
+          ? null
+          : { admitPerSecond: product.admitPerSecond, admissionSeconds: product.admissionSeconds };
+      const room = input.waiting_room === undefined ? roomBefore : settingsOf(input.waiting_room);
       await tx
         .update(products)
         .set({
@@ -220,16 +240,26 @@ export async function updateProduct(
           ...(limitChanges ? { maxPerBuyerSetAt: sql`NOW(3)` } : {}),
           saleStartsAt,
           saleEndsAt,
+          admitPerSecond: room?.admitPerSecond ?? null,
+          admissionSeconds: room?.admissionSeconds ?? null,
           version: sql`${products.version} + 1`,
         })
         .where(eq(products.id, id));
+      const line = await changeWaitingRoom(tx, {
+        productId: id,
+        before: roomBefore,
+        after: room,
+        saleStartsAt: saleStartsAt?.getTime() ?? null,
+      });
       product.name = input.name ?? product.name;
       product.priceCents = input.price_cents ?? product.priceCents;
       if (input.max_per_buyer !== undefined) product.maxPerBuyer = input.max_per_buyer;
       product.saleStartsAt = saleStartsAt;
       product.saleEndsAt = saleEndsAt;
+      product.admitPerSecond = room?.admitPerSecond ?? null;
+      product.admissionSeconds = room?.admissionSeconds ?? null;
       product.version += 1;
-      const view = toProductView(product, product.now.getTime());
+      const view = toProductView(product, product.now.getTime(), line);
       await recordAudit(tx, actor, {
         action: "product.update",
         target: `product:${id}`,

@@ -2,8 +2,9 @@ import { query } from "../../db/transaction";
 import { Deadline } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { notFound } from "../../errors";
-import type { CachedProduct } from "../../state/product-cache";
+import type { CachedProduct, ProductRead } from "../../state/product-cache";
 import { type ProductView, toProductView } from "../views";
+import { readLineFigures } from "../waiting-room/figures";
 import { type ProductSnapshot, readProduct } from "./stock";
 
 // This process's copy of each product: read through on a miss, replaced before it expires, and
@@ -47,13 +48,18 @@ export function refreshProduct(deps: Deps, id: number): void {
   deps.productCache.refresh(id, () => readFresh(deps, id));
 }
 
-async function readFresh(deps: Deps, id: number): Promise<{ version: number; view: ProductView }> {
+async function readFresh(deps: Deps, id: number): Promise<ProductRead> {
   // Shared by every request that wants it, so bounded by a deadline of its own.
   const deadline = Deadline.start(deps.config.REQUEST_TIMEOUT_MS);
   try {
     const row = await query(deps, deadline, (db) => readProduct(db, id));
     if (!row) throw notFound.product(id);
-    return { version: row.version, view: toProductView(row, deps.clock()) };
+    // A product with a waiting room shows where its line stands: one more read, of that row.
+    const line =
+      row.admitPerSecond === null
+        ? undefined
+        : await query(deps, deadline, (db) => readLineFigures(db, id));
+    return { version: row.version, view: toProductView(row, deps.clock(), line) };
   } finally {
     deadline.clear();
   }

@@ -19,6 +19,8 @@ export type LockedProduct = {
   soldOutAt: Date | null;
   saleStartsAt: Date | null;
   saleEndsAt: Date | null;
+  admitPerSecond: number | null;
+  admissionSeconds: number | null;
   now: Date;
 };
 
@@ -38,6 +40,8 @@ const lockedColumns = {
   soldOutAt: products.soldOutAt,
   saleStartsAt: products.saleStartsAt,
   saleEndsAt: products.saleEndsAt,
+  admitPerSecond: products.admitPerSecond,
+  admissionSeconds: products.admissionSeconds,
   now: dbNow,
 };
 

@@ -1,19 +1,19 @@
 import { and, eq, sql } from "drizzle-orm";
-import { writesFeed } from "../db/keyset";
-import { paymentEvents } from "../db/schema";
-import { transact } from "../db/transaction";
-import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps-type";
-import { fingerprintOf } from "./idempotency";
-import { recordConflict } from "./orders/changes";
-import { lockOrder } from "./orders/locking";
+import { writesFeed } from "../../db/keyset";
+import { paymentEvents } from "../../db/schema";
+import { transact } from "../../db/transaction";
+import type { CommitGuard } from "../../deadline/deadline";
+import type { Deps } from "../../deps-type";
+import { fingerprintOf } from "../idempotency";
+import { recordConflict } from "../orders/changes";
+import { lockOrder } from "../orders/locking";
 import {
   type Applied,
   applyPaymentEvent,
   duplicateOf,
   eventRecorded,
   type WebhookResult,
-} from "./payments";
+} from "./webhook";
 
 // Stripe's webhook mapped onto the payment path every provider's event takes (payments.ts:
 // duplicates, conflicts, deferral, races): a PaymentIntent's outcome is a payment event whose

@@ -1,27 +1,27 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import type { Tx } from "../db/client";
-import { writesFeed } from "../db/keyset";
+import type { Tx } from "../../db/client";
+import { writesFeed } from "../../db/keyset";
 import {
   type OrderStatus,
   orders,
   type PaymentOutcome,
   type PaymentStatus,
   paymentEvents,
-} from "../db/schema";
-import { transact } from "../db/transaction";
-import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps-type";
-import { AppError } from "../errors";
-import { fingerprintOf } from "./idempotency";
-import { recordConflict, settleOrders } from "./orders/changes";
-import { type LockedOrder, lockOrder, touchOrderGate } from "./orders/locking";
-import { publishProducts } from "./products/cache";
+} from "../../db/schema";
+import { transact } from "../../db/transaction";
+import type { CommitGuard } from "../../deadline/deadline";
+import type { Deps } from "../../deps-type";
+import { AppError } from "../../errors";
+import { fingerprintOf } from "../idempotency";
+import { recordConflict, settleOrders } from "../orders/changes";
+import { type LockedOrder, lockOrder, touchOrderGate } from "../orders/locking";
+import { publishProducts } from "../products/cache";
 import {
   changeStock,
   type LockedProduct,
   lockProduct,
   type ProductSnapshot,
-} from "./products/stock";
+} from "../products/stock";
 
 export type PaymentEventInput = {
   idempotency_key: string;

@@ -1,13 +1,13 @@
 import { and, asc, eq, isNull, type SQL, sql } from "drizzle-orm";
-import type { Tx } from "../db/client";
-import { keysetPage, type PageInput, writesFeed } from "../db/keyset";
-import { type ConflictResolution, orders, paymentEvents } from "../db/schema";
-import { query, transact } from "../db/transaction";
-import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps-type";
-import { AppError } from "../errors";
-import { type Actor, recordAudit } from "./audit";
-import { type PaymentConflict, toConflictView } from "./views";
+import type { Tx } from "../../db/client";
+import { keysetPage, type PageInput, writesFeed } from "../../db/keyset";
+import { type ConflictResolution, orders, paymentEvents } from "../../db/schema";
+import { query, transact } from "../../db/transaction";
+import type { CommitGuard } from "../../deadline/deadline";
+import type { Deps } from "../../deps-type";
+import { AppError } from "../../errors";
+import { type Actor, recordAudit } from "../audit";
+import { type PaymentConflict, toConflictView } from "../views";
 
 // Webhook events that disagreed with an order's final state: the refunds to make, and the
 // operator's word that each was made (or needs none).

@@ -1,13 +1,13 @@
 import { eq, sql } from "drizzle-orm";
-import { writesFeed } from "../db/keyset";
-import { purge } from "../db/purge";
-import { orders, paymentEvents } from "../db/schema";
-import { query, transact } from "../db/transaction";
-import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps-type";
-import { lockOrder } from "./orders/locking";
-import { applyDeferredEvents } from "./payments";
-import { publishProducts } from "./products/cache";
+import { writesFeed } from "../../db/keyset";
+import { purge } from "../../db/purge";
+import { orders, paymentEvents } from "../../db/schema";
+import { query, transact } from "../../db/transaction";
+import type { CommitGuard } from "../../deadline/deadline";
+import type { Deps } from "../../deps-type";
+import { lockOrder } from "../orders/locking";
+import { publishProducts } from "../products/cache";
+import { applyDeferredEvents } from "./webhook";
 
 /**
  * The safety net for payment events that outran their order. The order's own transaction

@@ -1,0 +1,98 @@
+import { sql } from "drizzle-orm";
+import type { Tx } from "../../db/client";
+import { query, transact } from "../../db/transaction";
+import type { CommitGuard } from "../../deadline/deadline";
+import type { Deps } from "../../deps-type";
+import type { BuyerId } from "../buyers";
+import { parseDbTime } from "../views";
+import { publishLine } from "./join";
+import type { Joined } from "./join-batcher";
+import { hexLiteral, integers, type LineRow, lineColumns, lineOf } from "./line";
+import { draw, lockLine, materializeStatement, saveLineStatement, writeLine } from "./locked";
+import {
+  drawDue,
+  needsBuyer,
+  noWaitingRoom,
+  readRoomProduct,
+  roomProductColumns,
+  roomProductOf,
+  roomRefusal,
+  ticketNotFound,
+} from "./room";
+import { type TicketRow, ticketColumns, ticketOf, toTicketView } from "./tickets";
+
+// Reading a ticket: the request a waiting buyer repeats while the line moves, so it is one
+// statement (the product's settings, the line and the buyer's latest ticket, with the database's
+// clock) and no transaction; only a read that finds the draw due runs it first.
+
+type ReadRow = Partial<TicketRow> &
+  Partial<LineRow> & {
+    pid: number | string;
+    line_product_id: number | string | null;
+    ticket_id: number | string | null;
+    admit_per_second: number | null;
+    admission_seconds: number | null;
+    sale_starts_at: Date | string | null;
+    sale_ends_at: Date | string | null;
+    now: Date | string;
+  };
+
+/** The buyer's latest ticket for the product, as the API shows it now. */
+export async function getTicket(
+  deps: Deps,
+  productId: number,
+  buyer: BuyerId,
+  deadline: CommitGuard,
+): Promise<Omit<Joined, "created">> {
+  integers(productId);
+  for (let attempt = 0; ; attempt++) {
+    const row = await query(deps, deadline, (db) => readTicketRow(db, productId, buyer));
+    const product = row && roomProductOf({ ...row, id: row.pid });
+    const refusal = roomRefusal(product, productId);
+    if (refusal) throw refusal;
+    if (!row || !product || row.line_product_id === null) throw noWaitingRoom(productId);
+    if (buyer === null) throw needsBuyer(productId);
+    if (row.ticket_id === null) throw ticketNotFound(productId);
+    const line = lineOf({ ...(row as LineRow), product_id: row.line_product_id });
+    const now = parseDbTime(row.now).getTime();
+    const ticket = ticketOf({ ...(row as TicketRow), id: row.ticket_id });
+    // A ticket from before the opening, read after it while nobody has drawn yet: draw now.
+    if (ticket.position === null && attempt === 0 && drawDue(line.unplaced, product, now)) {
+      await drawNow(deps, productId, deadline);
+      continue;
+    }
+    return toTicketView(ticket, line, now, product.admissionSeconds, product.saleStartsAt);
+  }
+}
+
+async function readTicketRow(
+  db: Tx,
+  productId: number,
+  buyer: BuyerId,
+): Promise<ReadRow | undefined> {
+  const latest =
+    buyer === null
+      ? "NULL"
+      : `(SELECT MAX(id) FROM queue_tickets WHERE product_id = ${productId} AND buyer_id = ${hexLiteral(buyer)})`;
+  const [rows] = (await db.execute(
+    sql.raw(
+      `SELECT p.id AS pid, ${roomProductColumns("p")}, w.product_id AS line_product_id, ${lineColumns("w")}, t.id AS ticket_id, ${ticketColumns("t")}, NOW(3) AS now FROM products p LEFT JOIN waiting_rooms w ON w.product_id = p.id LEFT JOIN queue_tickets t ON t.id = ${latest} WHERE p.id = ${productId}`,
+    ),
+  )) as unknown as [ReadRow[]];
+  return rows[0];
+}
+
+/** Runs the draw if it is due (by the database's clock, under the line's lock). */
+export async function drawNow(deps: Deps, productId: number, deadline: CommitGuard): Promise<void> {
+  const drawn = await transact(deps, deadline, async (tx) => {
+    const locked = await lockLine(tx, productId);
+    const product = await readRoomProduct(tx, productId);
+    if (!locked || !product || !drawDue(locked.line.unplaced, product, locked.now)) return;
+    const { line, now } = locked;
+    const materialize = materializeStatement(line, now, product.admissionSeconds ?? 0);
+    await draw(tx, line, product.saleStartsAt ?? now);
+    await writeLine(tx, [materialize, saveLineStatement(line)]);
+    return locked;
+  });
+  if (drawn) publishLine(deps, drawn.line, drawn.now);
+}

@@ -1,0 +1,152 @@
+import { sql } from "drizzle-orm";
+import type { Tx } from "../../db/client";
+import { parseDbTime } from "../views";
+import { admittedAtOf, hexLiteral, integers, type Line, servingAt } from "./line";
+import { admissionOf } from "./locked";
+
+// A ticket as stored and as the API shows it. Its admission is read from the row once written,
+// else computed from the line: the same value the admission job or a hold writes later.
+
+export type TicketState = "waiting" | "admitted" | "expired";
+
+export type TicketView = {
+  ticket_id: number;
+  product_id: number;
+  buyer_id: string;
+  position: number | null;
+  state: TicketState;
+  ahead: number | null;
+  joined_at: string;
+  admitted_at: string | null;
+  admitted_until: string | null;
+};
+
+export type Ticket = {
+  id: number;
+  productId: number;
+  buyerId: string;
+  position: number | null;
+  joinedAt: number;
+  admittedAt: number | null;
+  admittedUntil: number | null;
+};
+
+export type TicketRow = {
+  id: number | string;
+  product_id: number | string;
+  buyer_id: Buffer | string;
+  position: number | null;
+  joined_at: Date | string;
+  admitted_at: Date | string | null;
+  admitted_until: Date | string | null;
+};
+
+const ms = (value: Date | string | null) => (value === null ? null : parseDbTime(value).getTime());
+
+export function ticketOf(row: TicketRow): Ticket {
+  return {
+    id: Number(row.id),
+    productId: Number(row.product_id),
+    buyerId: String(row.buyer_id),
+    position: row.position === null ? null : Number(row.position),
+    joinedAt: ms(row.joined_at) as number,
+    admittedAt: ms(row.admitted_at),
+    admittedUntil: ms(row.admitted_until),
+  };
+}
+
+export const ticketColumns = (alias: string) =>
+  ["id", "product_id", "buyer_id", "position", "joined_at", "admitted_at", "admitted_until"]
+    .map((column) => `${alias}.${column}`)
+    .join(", ");
+
+/**
+ * The ticket's admission by `now`: written on the row, or computed from the line while the room
+ * has settings (`admissionSeconds`); undefined while it waits.
+ */
+export function admissionOfTicket(
+  ticket: Ticket,
+  line: Line,
+  now: number,
+  admissionSeconds: number | null,
+): { at: number; until: number } | undefined {
+  if (ticket.admittedAt !== null && ticket.admittedUntil !== null) {
+    return ticket.admittedAt <= now
+      ? { at: ticket.admittedAt, until: ticket.admittedUntil }
+      : undefined;
+  }
+  if (ticket.position === null || admissionSeconds === null) return undefined;
+  return admissionOf(line, ticket.position, now, admissionSeconds);
+}
+
+/** Whether the ticket is still live at `now`: waiting, or admitted and not yet expired. */
+export function isLive(
+  ticket: Ticket,
+  line: Line,
+  now: number,
+  admissionSeconds: number | null,
+): boolean {
+  const admission = admissionOfTicket(ticket, line, now, admissionSeconds);
+  return admission === undefined || now < admission.until;
+}
+
+/** The ticket as the API shows it at `now`, and a waiting one's Retry-After (seconds). */
+export function toTicketView(
+  ticket: Ticket,
+  line: Line,
+  now: number,
+  admissionSeconds: number | null,
+  opensAt: number | null,
+): { view: TicketView; retryAfter?: number } {
+  const admission = admissionOfTicket(ticket, line, now, admissionSeconds);
+  const view: TicketView = {
+    ticket_id: ticket.id,
+    product_id: ticket.productId,
+    buyer_id: ticket.buyerId,
+    position: ticket.position,
+    state: admission === undefined ? "waiting" : now < admission.until ? "admitted" : "expired",
+    ahead: null,
+    joined_at: new Date(ticket.joinedAt).toISOString(),
+    admitted_at: admission ? new Date(admission.at).toISOString() : null,
+    admitted_until: admission ? new Date(admission.until).toISOString() : null,
+  };
+  if (admission) {
+    view.ahead = 0;
+    return { view };
+  }
+  if (ticket.position === null) {
+    // Placed at the opening; its turn comes after the draw.
+    return { view, retryAfter: seconds((opensAt ?? now) - now) };
+  }
+  view.ahead = Math.max(0, ticket.position - 1 - servingAt(line, now));
+  // When the line reaches it at the present rate; a paused line is asked again in a while.
+  const wait = line.rate === 0 ? PAUSED_RETRY_MS : admittedAtOf(line, ticket.position) - now;
+  return { view, retryAfter: seconds(wait) };
+}
+
+const PAUSED_RETRY_MS = 10_000;
+
+/** Seconds to wait, rounded up, at least 1 and at most an hour. */
+const seconds = (waitMs: number) => Math.min(3600, Math.max(1, Math.ceil(waitMs / 1000)));
+
+/** Each buyer's latest ticket for the product (under the line's lock in a join). */
+export async function latestTickets(
+  tx: Tx,
+  productId: number,
+  buyers: string[],
+): Promise<Map<string, Ticket>> {
+  const latest = new Map<string, Ticket>();
+  if (buyers.length === 0) return latest;
+  integers(productId);
+  const list = buyers.map(hexLiteral).join(",");
+  const [rows] = (await tx.execute(
+    sql.raw(
+      `SELECT ${ticketColumns("t")} FROM queue_tickets t JOIN (SELECT MAX(id) AS id FROM queue_tickets WHERE product_id = ${productId} AND buyer_id IN (${list}) GROUP BY buyer_id) m ON m.id = t.id`,
+    ),
+  )) as unknown as [TicketRow[]];
+  for (const row of rows) {
+    const ticket = ticketOf(row);
+    latest.set(ticket.buyerId, ticket);
+  }
+  return latest;
+}
