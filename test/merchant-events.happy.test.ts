@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Cron } from "croner";
-import { backoffMs } from "../src/jobs/merchant-dispatcher";
 import { startSweeper } from "../src/jobs/sweeper";
-import { purgeDeliveredEvents } from "../src/services/merchant-events";
+import { backoffMs, purgeDeliveredEvents } from "../src/services/merchant-events";
 import { cancelUnpaidOrders } from "../src/services/orders";
 import { admin, client, type Json, patience } from "./helpers/fixtures";
 import { createTestContext, rows, type TestContext } from "./helpers/harness";

@@ -1,15 +1,9 @@
-import { Webhook } from "standardwebhooks";
 import { createDb, createPool } from "../db/client";
 import { Deadline } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
-import {
-  type ClaimedEvent,
-  claimDueEvents,
-  oldestUndeliveredAge,
-  recordDeliveries,
-  recordFailure,
-  releaseClaims,
-} from "../services/merchant-delivery";
+import { type ClaimedEvent, claimDueEvents } from "../services/merchant-events/due";
+import { oldestUndeliveredAge, outcomeRecorder } from "../services/merchant-events/outcomes";
+import { backoffMs, signedSender } from "../services/merchant-events/send";
 import { logJobFailure } from "./failures";
 
 /**
@@ -31,27 +25,11 @@ export type MerchantDispatcher = {
   stop(): Promise<void>;
 };
 
-/** The delay before retry `attempts` + 1: from the base, doubling, capped, less up to a quarter. */
-export function backoffMs(
-  attempts: number,
-  config: { MERCHANT_WEBHOOK_BACKOFF_MS: number; MERCHANT_WEBHOOK_BACKOFF_MAX_MS: number },
-  random = Math.random(),
-): number {
-  const doubled = config.MERCHANT_WEBHOOK_BACKOFF_MS * 2 ** Math.min(attempts - 1, 40);
-  const capped = Math.min(doubled, config.MERCHANT_WEBHOOK_BACKOFF_MAX_MS);
-  // Jitter spreads the retries of a receiver's outage, so they do not all come back at once.
-  return capped * (1 - random / 4);
-}
-
-/** The payload: `data` is stored as JSON text and goes out as it is. */
-function payloadOf(event: ClaimedEvent): string {
-  return `{"type":"${event.type}","timestamp":"${event.createdAt.toISOString()}","data":${event.data}}`;
-}
-
 /**
- * Sends merchant events to MERCHANT_WEBHOOK_URL: claims the due events of as many orders as the
- * concurrency limit leaves room for, POSTs each order's in turn, signed per Standard Webhooks,
- * and records the results. Looks again once half its orders under way have ended (a later event
+ * Sends merchant events to MERCHANT_WEBHOOK_URL. This is the scheduling: it claims the due
+ * events of as many orders as the concurrency limit leaves room for (services/merchant-events/
+ * due.ts), sends each order's in turn (send.ts signs and sends one) and has outcomes.ts record
+ * what became of them. Looks again once half its orders under way have ended (a later event
  * of theirs may have come meanwhile), at once after a full claim, and every
  * MERCHANT_WEBHOOK_POLL_MS otherwise. Not started without a URL: events are then only recorded.
  */
@@ -64,7 +42,6 @@ export function startMerchantDispatcher(requestDeps: Deps): MerchantDispatcher |
   // Both handles on the dispatcher's own pool: a service reading through `deps.db` would
   // otherwise take a connection from the request path's.
   const deps: Deps = { ...requestDeps, pool, db: createDb(pool) };
-  const signer = new Webhook(secret);
   const timeoutMs = config.MERCHANT_WEBHOOK_TIMEOUT_MS;
   const stopping = new AbortController();
   const inFlight = new Set<Promise<void>>();
@@ -87,93 +64,18 @@ export function startMerchantDispatcher(requestDeps: Deps): MerchantDispatcher |
     }
   };
 
-  const send = async (event: ClaimedEvent): Promise<string | undefined> => {
-    const body = payloadOf(event);
-    const id = String(event.id);
-    // One instant for the header and the signature: two could fall either side of a second.
-    const now = new Date();
-    try {
-      const response = await fetch(url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "user-agent": "flash-sale-webhooks",
-          "webhook-id": id,
-          "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-          "webhook-signature": signer.sign(id, now, body),
-        },
-        body,
-        redirect: "manual",
-        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(timeoutMs)]),
-      });
-      await response.body?.cancel();
-      return response.ok ? undefined : `HTTP ${response.status}`;
-    } catch (err) {
-      if (stopping.signal.aborted) return "stopping";
-      const name = (err as Error).name;
-      if (name === "TimeoutError" || name === "AbortError") return `no answer in ${timeoutMs} ms`;
-      return `request failed: ${(err as Error).message}`;
-    }
-  };
-
-  /**
-   * Deliveries ended and waiting to be recorded: one statement records all that ended while
-   * the previous one ran, so under a sale the database sees a commit per batch, not per event.
-   */
-  const toRecord: { event: ClaimedEvent; recorded: (done: boolean) => void }[] = [];
-  let recording = false;
-  const recordPending = async (): Promise<void> => {
-    if (recording) return;
-    recording = true;
-    try {
-      while (toRecord.length > 0) {
-        const batch = toRecord.splice(0);
-        let done = new Set<number>();
-        try {
-          const events = batch.map((entry) => entry.event);
-          done = await bounded((d) => recordDeliveries(deps, events, d));
-        } catch (err) {
-          // Unrecorded, the events' leases lapse and they are sent again: at least once.
-          logJobFailure(deps, JOB, err);
-        }
-        for (const entry of batch) entry.recorded(done.has(entry.event.id));
-      }
-    } finally {
-      recording = false;
-    }
-  };
-  /**
-   * Records an order's delivered events in the same statement, so the database never shows a
-   * later one delivered and an earlier one not.
-   */
-  const recordDelivered = (events: ClaimedEvent[]) =>
-    Promise.all(
-      events.map(async (event) => {
-        const done = await new Promise<boolean>((recorded) => toRecord.push({ event, recorded }));
-        if (!done) return;
-        deps.metrics.merchantDeliveries.inc({ result: "delivered" });
-        deps.metrics.merchantAttempts.observe(event.attempts);
-      }),
-    );
+  const send = signedSender(url, secret, timeoutMs, stopping.signal);
+  const outcomes = outcomeRecorder(deps, bounded, (err) => logJobFailure(deps, JOB, err));
 
   /** One attempt; whether the event was delivered. */
   const deliver = async (event: ClaimedEvent): Promise<boolean> => {
     const error = await send(event);
     if (error === undefined) return true;
     if (error === "stopping" && stopping.signal.aborted) {
-      await bounded((d) => releaseClaims(deps, [event], true, d));
+      await outcomes.released([event], true);
       return false;
     }
-    const retryInMs = backoffMs(event.attempts, config);
-    const result = await bounded((d) => recordFailure(deps, event, error, retryInMs, d));
-    if (result === "lease_lost") return false;
-    deps.metrics.merchantDeliveries.inc({ result });
-    if (result === "failed") {
-      deps.logger.warn(
-        { eventId: event.id, type: event.type, attempts: event.attempts, error },
-        "merchant event failed after its last attempt; the operator can redeliver it",
-      );
-    }
+    await outcomes.failed(event, error, backoffMs(event.attempts, config));
     return false;
   };
 
@@ -188,21 +90,17 @@ export function startMerchantDispatcher(requestDeps: Deps): MerchantDispatcher |
       for (const [i, event] of chain.entries()) {
         const leaseLeft = leaseEndsAt - Date.now();
         if (i > 0 && (stopping.signal.aborted || leaseLeft < timeoutMs + LEASE_MARGIN_MS / 2)) {
-          await bounded((d) => releaseClaims(deps, chain.slice(i), false, d));
+          await outcomes.released(chain.slice(i), false);
           return;
         }
         if (!(await deliver(event))) {
-          await bounded((d) => releaseClaims(deps, chain.slice(i + 1), false, d));
+          await outcomes.released(chain.slice(i + 1), false);
           return;
         }
         delivered.push(event);
       }
     } finally {
-      if (delivered.length > 0) {
-        const recording = recordDelivered(delivered);
-        void recordPending();
-        await recording;
-      }
+      if (delivered.length > 0) await outcomes.delivered(delivered);
     }
   };
 

@@ -1,6 +1,7 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
-import { type MerchantEventType, merchantEvents, orders, paymentEvents } from "../../db/schema";
+import { orders, paymentEvents } from "../../db/schema";
+import { recordEvents } from "../merchant-events/record";
 import { toConflictView, toOrderView } from "../views";
 
 /**
@@ -12,19 +13,6 @@ import { toConflictView, toOrderView } from "../views";
 export type OrderRow = typeof orders.$inferSelect;
 export type NewOrder = Omit<typeof orders.$inferInsert, "status">;
 export type CancelReason = "payment_failed" | "payment_timeout" | "operator";
-
-type NewEvent = { type: MerchantEventType; orderId: number; data: unknown };
-
-async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  await tx.insert(merchantEvents).values(
-    events.map((event) => ({
-      type: event.type,
-      orderId: event.orderId,
-      data: JSON.stringify(event.data),
-    })),
-  );
-}
 
 /** Inserts a pending order and its `order.created`; the row as the order now stands. */
 export async function insertOrder(
@@ -46,7 +34,7 @@ export async function insertOrder(
     createdAt: order.createdAt,
     updatedAt: order.createdAt,
   };
-  await appendEvents(tx, [{ type: "order.created", orderId: row.id, data: toOrderView(row) }]);
+  await recordEvents(tx, [{ type: "order.created", orderId: row.id, data: toOrderView(row) }]);
   return row;
 }
 
@@ -70,7 +58,7 @@ export async function settleOrders(
       ),
     );
   const type = change.status === "paid" ? "order.paid" : "order.cancelled";
-  await appendEvents(
+  await recordEvents(
     tx,
     locked.map((order) => {
       order.status = change.status;
@@ -91,5 +79,5 @@ export async function recordConflict(tx: Tx, paymentEventId: number): Promise<vo
     .limit(1);
   if (!row) throw new Error(`payment event ${paymentEventId} vanished in its own transaction`);
   const data = toConflictView({ ...row.event, orderStatus: row.orderStatus });
-  await appendEvents(tx, [{ type: "payment.conflict", orderId: row.event.orderId, data }]);
+  await recordEvents(tx, [{ type: "payment.conflict", orderId: row.event.orderId, data }]);
 }

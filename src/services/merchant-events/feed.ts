@@ -1,13 +1,13 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import type { Tx } from "../db/client";
-import { keysetPage, type PageInput, writesFeed } from "../db/keyset";
-import { purge } from "../db/purge";
-import { type DeliveryStatus, type MerchantEventType, merchantEvents } from "../db/schema";
-import { query, transactProven } from "../db/transaction";
-import type { CommitGuard } from "../deadline/deadline";
-import type { Deps } from "../deps-type";
-import { AppError } from "../errors";
-import { type Actor, recordAudit } from "./audit";
+import type { Tx } from "../../db/client";
+import { keysetPage, type PageInput, writesFeed } from "../../db/keyset";
+import { purge } from "../../db/purge";
+import { type DeliveryStatus, type MerchantEventType, merchantEvents } from "../../db/schema";
+import { query, transactProven } from "../../db/transaction";
+import type { CommitGuard } from "../../deadline/deadline";
+import type { Deps } from "../../deps-type";
+import { AppError } from "../../errors";
+import { type Actor, recordAudit } from "../audit";
 
 // The operator's and the merchant's view of the outbox: the feed, and a failed event sent again.
 
