@@ -167,6 +167,7 @@ function card(product) {
         <span class="window"></span></div>`;
     $("#products").append(element);
     wireActions(element, product.id);
+    addStoreForms(element, product.id);
     fillEditForm(element, product);
   }
   element.querySelector(".name").textContent = product.name;
@@ -361,6 +362,8 @@ function signIn() {
   $("#sale").hidden = false;
   $("#sign-out").hidden = false;
   void refresh();
+  void findOrders();
+  void loadAudit();
   state.timer = setInterval(refresh, REFRESH_MS);
   state.ticker = setInterval(tickCountdowns, 250);
 }
@@ -386,6 +389,7 @@ function signOut(message) {
 async function adminAction(method, path, body) {
   await adminSend(method, path, body ?? {}, $("#action-refusal"));
   await refresh();
+  await loadAudit();
 }
 
 function actionButton(label, className, onClick) {
@@ -472,6 +476,230 @@ function renderFailedEvents(events) {
     ],
   );
 }
+
+// ---- The store: price, stock corrections, orders, the CSV export, the audit log (issue 35) ----
+
+/** A product's price and stock-correction forms, below its other actions. */
+function addStoreForms(element, id) {
+  const forms = document.createElement("div");
+  forms.className = "store-forms";
+  forms.innerHTML = `
+    <form class="actions price" autocomplete="off">
+      <label>Price (cents) <input name="price_cents" type="number" min="1" required placeholder="12900"></label>
+      <button type="submit">Set price</button>
+    </form>
+    <form class="actions correct" autocomplete="off">
+      <label>Correct stock by <input name="delta" type="number" required placeholder="-5 or 5"></label>
+      <label>Note <input name="note" maxlength="1000" placeholder="why"></label>
+      <button type="submit">Correct stock</button>
+    </form>`;
+  element.querySelector(".problem").before(forms);
+  const problem = element.querySelector(".problem");
+  const send = async (form, method, path, body) => {
+    const answer = await adminSend(method, path, body, problem);
+    if (answer) {
+      form.reset();
+      applyProduct(answer);
+      await loadAudit();
+    }
+  };
+  forms.querySelector("form.price").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    void send(form, "PATCH", `/api/admin/products/${id}`, {
+      price_cents: numberInput(form.price_cents.value),
+    });
+  });
+  forms.querySelector("form.correct").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    void send(form, "POST", `/api/admin/products/${id}/stock-corrections`, {
+      delta: numberInput(form.delta.value),
+      note: form.note.value || null,
+    });
+  });
+}
+
+/** The filters as query parameters (an order id is found as the one order after id - 1). */
+function orderQuery() {
+  const form = $("#order-filter");
+  const params = new URLSearchParams();
+  for (const name of ["status", "product_id", "buyer_id"]) {
+    if (form[name].value !== "") params.set(name, form[name].value);
+  }
+  return params;
+}
+
+const orderState = { after: 0, orders: [] };
+
+async function findOrders(more = false) {
+  const form = $("#order-filter");
+  const problem = form.querySelector(".problem");
+  problem.hidden = true;
+  const params = orderQuery();
+  const wanted = form.order_id.value === "" ? undefined : Number(form.order_id.value);
+  if (!more) orderState.orders = [];
+  params.set("after_id", String(wanted !== undefined ? wanted - 1 : more ? orderState.after : 0));
+  params.set("limit", wanted !== undefined ? "1" : "100");
+  const response = await fetch(`/api/admin/orders?${params}`, {
+    headers: { authorization: `Bearer ${token()}` },
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    showProblem(problem, {
+      title: answer.title ?? `HTTP ${response.status}`,
+      detail: answer.detail ?? "",
+      errors: answer.errors,
+    });
+    return;
+  }
+  const found =
+    wanted !== undefined ? answer.orders.filter((o) => o.order_id === wanted) : answer.orders;
+  orderState.orders.push(...found);
+  orderState.after = answer.next_after_id;
+  $("#orders-more").hidden = wanted !== undefined || answer.next_after_id === null;
+  renderOrders();
+}
+
+function renderOrders() {
+  renderRows(
+    "#orders tbody",
+    orderState.orders,
+    "No order matches.",
+    (o) => [
+      o.order_id,
+      o.product_id,
+      o.buyer_id ?? "anonymous",
+      o.qty,
+      (o.total_cents / 100).toFixed(2),
+      o.status,
+      formatTime(o.updated_at),
+    ],
+    (o) => [
+      actionButton("Open", "quiet", () => openOrder(o)),
+      ...(o.status === "pending"
+        ? [actionButton("Cancel", "", () => cancelOrder(o.order_id, null))]
+        : []),
+    ],
+  );
+}
+
+function openOrder(order) {
+  const detail = $("#order-detail");
+  detail.hidden = false;
+  detail.dataset.orderId = String(order.order_id);
+  detail.querySelector(".problem").hidden = true;
+  detail.querySelector('[data-o="order_id"]').textContent = `#${order.order_id}`;
+  const status = detail.querySelector('[data-o="status"]');
+  status.textContent = order.status;
+  status.className = `state ${order.status}`;
+  detail
+    .querySelector("dl")
+    .replaceChildren(
+      ...Object.entries(order).flatMap(([field, value]) => [
+        Object.assign(document.createElement("dt"), { textContent: field }),
+        Object.assign(document.createElement("dd"), { textContent: String(value ?? "—") }),
+      ]),
+    );
+  $("#order-cancel").hidden = order.status !== "pending";
+}
+
+/** Cancels through the admin API; a refusal shows its problem in the order's panel or list. */
+async function cancelOrder(orderId, note) {
+  const detail = $("#order-detail");
+  const open = !detail.hidden && detail.dataset.orderId === String(orderId);
+  const problem = open ? detail.querySelector(".problem") : $("#order-filter .problem");
+  const answer = await adminSend("POST", `/api/admin/orders/${orderId}/cancel`, { note }, problem);
+  const index = orderState.orders.findIndex((o) => o.order_id === orderId);
+  if (answer && index >= 0) {
+    orderState.orders[index] = {
+      ...orderState.orders[index],
+      ...answer,
+      updated_at: new Date().toISOString(),
+    };
+  }
+  if (answer && open) openOrder(orderState.orders[index] ?? answer);
+  renderOrders();
+  await refresh();
+  await loadAudit();
+}
+
+/** The export needs the bearer token, so it is fetched and handed to the browser as a file. */
+async function downloadCsv() {
+  const problem = $("#order-filter .problem");
+  problem.hidden = true;
+  const response = await fetch(`/api/admin/orders/export?${orderQuery()}`, {
+    headers: { authorization: `Bearer ${token()}` },
+  });
+  if (!response.ok) {
+    const answer = await response.json().catch(() => ({}));
+    showProblem(problem, {
+      title: answer.title ?? `HTTP ${response.status}`,
+      detail: answer.detail ?? "",
+    });
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: "orders.csv" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+const AUDIT_SHOWN = 200;
+const auditState = { after: 0, entries: [] };
+
+/** Reads the entries written since the last read (the log only grows), newest first. */
+async function loadAudit() {
+  try {
+    for (let page = 0; page < 20; page++) {
+      const body = await adminGet(`/api/admin/audit?limit=1000&after_id=${auditState.after}`);
+      auditState.entries.unshift(...body.entries.reverse());
+      const last = body.entries[0];
+      if (last) auditState.after = last.id;
+      if (body.next_after_id === null) break;
+    }
+  } catch (err) {
+    // A refused token is refresh()'s to handle: it signs out.
+    if (err.status !== 401) setStatus(`cannot read the audit log (${err.message})`, "down");
+    return;
+  }
+  auditState.entries.length = Math.min(auditState.entries.length, AUDIT_SHOWN);
+  const changes = (entry) =>
+    Object.entries(entry.changes)
+      .map(([field, [before, after]]) => `${field}: ${before ?? "—"} → ${after ?? "—"}`)
+      .join("; ");
+  renderRows(
+    "#audit tbody",
+    auditState.entries,
+    "No admin change yet.",
+    (e) => [
+      e.id,
+      formatTime(e.at),
+      e.action,
+      e.target,
+      changes(e),
+      e.note ?? "",
+      `${e.request_id} · ${e.client_ip ?? "?"}`,
+    ],
+    () => [],
+  );
+}
+
+$("#order-filter").addEventListener("submit", (event) => {
+  event.preventDefault();
+  void findOrders();
+});
+$("#orders-more").addEventListener("click", () => findOrders(true));
+$("#orders-csv").addEventListener("click", downloadCsv);
+$("#order-cancel").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  void cancelOrder(Number($("#order-detail").dataset.orderId), form.note.value || null).then(() =>
+    form.reset(),
+  );
+});
 
 // ---- Start ----
 
