@@ -129,4 +129,17 @@ describe("src/ imports", () => {
     );
     expect(named).toEqual([]);
   });
+
+  test("nothing in state/ or db/ imports from services/, not even a type", () => {
+    // The layers run one way: services use the process's state and the database, never the
+    // other way round (the sale-state arithmetic sits in lib/ for both).
+    const upward = [...importGraph()].flatMap(([file, edges]) =>
+      /^src\/(state|db)\//.test(file)
+        ? edges
+            .filter((edge) => edge.to.startsWith("src/services/"))
+            .map((edge) => `${relative("src", file)} -> ${relative("src", edge.to)}`)
+        : [],
+    );
+    expect(upward).toEqual([]);
+  });
 });

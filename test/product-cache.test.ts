@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { ProductView } from "../src/services/views";
+import type { ProductView } from "../src/lib/product-view";
 import { ProductCache } from "../src/state/product-cache";
 
 const view = (available: number): ProductView => ({

@@ -4,7 +4,8 @@ import { orders, products } from "../db/schema";
 import { query } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
-import { type ProductView, toProductView } from "./views";
+import type { ProductView } from "../lib/product-view";
+import { toProductView } from "./views";
 
 // What the operator watches during a sale: read-only pages over products.
 

@@ -1,28 +1,6 @@
 import type { ConflictResolution, HoldStatus, OrderStatus, PaymentEventStatus } from "../db/schema";
-
-export type SaleState = "upcoming" | "live" | "ended";
-
-export type ProductView = {
-  id: number;
-  name: string;
-  price_cents: number;
-  stock_available: number;
-  stock_reserved: number;
-  available: number;
-  max_per_buyer: number | null;
-  sale_starts_at: string | null;
-  sale_ends_at: string | null;
-  sale_state: SaleState;
-  waiting_room: WaitingRoomView | null;
-};
-
-/** A product's waiting room: its settings, the highest position admitted, the tickets given. */
-export type WaitingRoomView = {
-  admit_per_second: number;
-  admission_seconds: number;
-  serving: number;
-  joined: number;
-};
+import type { LineFigures, ProductView } from "../lib/product-view";
+import { saleStateAt } from "../lib/sale-window";
 
 export type HoldView = {
   hold_id: number;
@@ -59,9 +37,6 @@ type ProductRow = {
   admissionSeconds: number | null;
 };
 
-/** Where a waiting room's line stands: what the product's `waiting_room` shows beside its settings. */
-export type LineFigures = { serving: number; joined: number };
-
 /** The product as the API shows it, its sale state as of `now` (ms since the epoch). */
 export function toProductView(row: ProductRow, now: number, line?: LineFigures): ProductView {
   const startsAt = row.saleStartsAt?.getTime() ?? null;
@@ -87,28 +62,6 @@ export function toProductView(row: ProductRow, now: number, line?: LineFigures):
             joined: line?.joined ?? 0,
           },
   };
-}
-
-/** Where `now` stands in a sale window whose edges are ms since the epoch (null: open). */
-export function saleStateAt(
-  startsAt: number | null,
-  endsAt: number | null,
-  now: number,
-): SaleState {
-  if (startsAt !== null && now < startsAt) return "upcoming";
-  if (endsAt !== null && now >= endsAt) return "ended";
-  return "live";
-}
-
-/** The next moment after `now` at which the sale state flips, or null when it never will. */
-export function nextSaleEdge(
-  startsAt: number | null,
-  endsAt: number | null,
-  now: number,
-): number | null {
-  if (startsAt !== null && now < startsAt) return startsAt;
-  if (endsAt !== null && now < endsAt) return endsAt;
-  return null;
 }
 
 type HoldRow = {

@@ -1,12 +1,8 @@
 import { LRUCache } from "lru-cache";
 import type { AppError } from "../errors";
-import {
-  type LineFigures,
-  nextSaleEdge,
-  type ProductView,
-  type SaleState,
-  saleStateAt,
-} from "../services/views";
+import type { LineFigures, ProductView } from "../lib/product-view";
+import type { SaleState } from "../lib/sale-window";
+import { nextSaleEdge, saleStateAt } from "../lib/sale-window";
 
 export type CachedProduct = {
   version: number;

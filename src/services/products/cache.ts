@@ -2,8 +2,9 @@ import { query } from "../../db/transaction";
 import { Deadline } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { notFound } from "../../errors";
+import type { ProductView } from "../../lib/product-view";
 import type { CachedProduct, ProductRead } from "../../state/product-cache";
-import { type ProductView, toProductView } from "../views";
+import { toProductView } from "../views";
 import { readLineFigures } from "../waiting-room/figures";
 import { type ProductSnapshot, readProduct } from "./stock";
 

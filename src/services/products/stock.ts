@@ -2,7 +2,8 @@ import { eq, inArray } from "drizzle-orm";
 import { dbNow, type Tx } from "../../db/client";
 import { runStatements } from "../../db/connection";
 import { products } from "../../db/schema";
-import { type ProductView, parseDbTime, toProductView } from "../views";
+import type { ProductView } from "../../lib/product-view";
+import { parseDbTime, toProductView } from "../views";
 
 // A product's row inside a transaction: read, locked (always in id order), and its stock moved.
 

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
-import { type LineFigures, parseDbTime } from "../views";
+import type { LineFigures } from "../../lib/product-view";
+import { parseDbTime } from "../views";
 import { integers, type LineRow, lineColumns, lineOf, servingAt } from "./line";
 
 /** Where a product's line stands by the database's clock: what its `waiting_room` shows. */

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
-import type { LineFigures } from "../views";
+import type { LineFigures } from "../../lib/product-view";
 import { parseDbTime } from "../views";
 import { integers, type Line, servingAt, timeLiteral } from "./line";
 import {
