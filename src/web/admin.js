@@ -160,6 +160,13 @@ function card(product) {
         <label>Max per buyer <input name="max_per_buyer" type="number" min="1" placeholder="no limit"></label>
         <button type="submit">Save window and limit</button>
       </form>
+      <form class="actions room" autocomplete="off">
+        <label>Admit per second <input name="admit_per_second" type="number" min="0" max="100000" required placeholder="0 pauses"></label>
+        <label>Admission seconds <input name="admission_seconds" type="number" min="10" max="3600" placeholder="300"></label>
+        <button type="submit">Save waiting room</button>
+        <button type="button" class="remove-room">Remove waiting room</button>
+      </form>
+      <p class="line" data-f="waiting_room"></p>
       <p class="problem" role="alert" hidden></p>
       <canvas width="760" height="220"></canvas>
       <div class="legend"><span><i class="available"></i>available units</span>
@@ -185,6 +192,7 @@ function card(product) {
       product[field] ?? 0
     ).toLocaleString();
   }
+  element.querySelector('[data-f="waiting_room"]').textContent = lineText(product.waiting_room);
   const saleState = element.querySelector('[data-f="sale_state"]');
   saleState.textContent = product.sale_state;
   saleState.className = `state ${product.sale_state}`;
@@ -199,7 +207,17 @@ function card(product) {
   draw(element.querySelector("canvas"), samples);
 }
 
+/** A waiting room's line as the operator watches it move. */
+function lineText(room) {
+  if (!room) return "No waiting room: holds are open to every buyer.";
+  const waiting = Math.max(0, room.joined - room.serving);
+  return `Waiting room: ${room.joined.toLocaleString()} joined · serving ${room.serving.toLocaleString()} · about ${waiting.toLocaleString()} waiting · ${room.admit_per_second.toLocaleString()} admitted per second${room.admit_per_second === 0 ? " (paused)" : ""} · ${room.admission_seconds} s each`;
+}
+
 function fillEditForm(element, product) {
+  const room = element.querySelector("form.room");
+  room.admit_per_second.value = product.waiting_room?.admit_per_second ?? "";
+  room.admission_seconds.value = product.waiting_room?.admission_seconds ?? "";
   const form = element.querySelector("form.edit");
   form.sale_starts_at.value = toLocalInput(product.sale_starts_at);
   form.sale_ends_at.value = toLocalInput(product.sale_ends_at);
@@ -246,6 +264,25 @@ function wireActions(element, id) {
     );
     if (answer) fillEditForm(element, applyProduct(answer));
   });
+  const room = element.querySelector("form.room");
+  const sendRoom = async (waitingRoom) => {
+    const answer = await adminSend(
+      "PATCH",
+      `/api/admin/products/${id}`,
+      { waiting_room: waitingRoom },
+      problem,
+    );
+    if (answer) fillEditForm(element, applyProduct(answer));
+  };
+  room.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const seconds = numberInput(room.admission_seconds.value, undefined);
+    await sendRoom({
+      admit_per_second: numberInput(room.admit_per_second.value),
+      ...(seconds === undefined ? {} : { admission_seconds: seconds }),
+    });
+  });
+  room.querySelector(".remove-room").addEventListener("click", () => sendRoom(null));
 }
 
 async function createFromForm(event) {
