@@ -9,4 +9,6 @@ export type Row = {
   other: number;
   invariants: string;
   note?: string;
+  /** The server's CPU per request, µs, where the row measured it. */
+  cpu?: number;
 };

@@ -116,16 +116,12 @@ export type AutoIncrement = { consecutive: boolean; step: number };
  * How the server numbers the rows of one multi-row INSERT. With innodb_autoinc_lock_mode 0 or
  * 1 (MariaDB's default) they are consecutive, `step` apart; with 2 (MySQL 8's default) or an
  * unknown server they need not be, and callers must read the ids back. The lock mode can only
- * change with a server restart, so reading it once per process is enough.
+ * change with a server restart, so reading it once per process is enough. A failed read throws.
  */
 export async function readAutoIncrement(db: Db): Promise<AutoIncrement> {
-  try {
-    const [rows] = (await db.execute(
-      sql`SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step`,
-    )) as unknown as [{ mode: number | string; step: number | string }[]];
-    const row = rows[0];
-    return { consecutive: Number(row?.mode) <= 1, step: Number(row?.step) || 1 };
-  } catch {
-    return { consecutive: false, step: 1 };
-  }
+  const [rows] = (await db.execute(
+    sql`SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step`,
+  )) as unknown as [{ mode: number | string; step: number | string }[]];
+  const row = rows[0];
+  return { consecutive: Number(row?.mode) <= 1, step: Number(row?.step) || 1 };
 }

@@ -55,11 +55,11 @@ export type RunOptions<T = unknown, C = never> = {
   /** How long one attempt to read that outcome may take (they go on until one answers). */
   outcomeWaitMs?: number;
   /**
-   * A statement sent with BEGIN in one round trip (a multi-statement query), its rows handed to
+   * Statements sent with BEGIN in one round trip (a multi-statement query), their rows handed to
    * `work`: on the hot path each round trip waits a whole turn of a busy event loop. Only where
-   * the connection `combinesStatements`; elsewhere `work` is given no rows and runs it itself.
+   * the connection `combinesStatements`; elsewhere `work` is given no rows and runs them itself.
    */
-  openWith?: string;
+  openWith?: string[];
   /** The transaction's last writes (see Closing); its `recover` stands in for `committed`. */
   closeWith?: (result: T) => Closing<C> | undefined;
   /**
@@ -85,8 +85,8 @@ export type Closing<C> = {
 /** A committed transaction: its work's result and, if it had a closing, what that came to. */
 export type Ended<T, C> = { result: T; closed: C | undefined };
 
-/** A transaction's work; `opened` holds the rows of `openWith`, if it was sent. */
-export type Work<T> = (tx: Tx, opened: unknown) => Promise<T>;
+/** A transaction's work; `opened` holds the rows of each statement of `openWith`, if sent. */
+export type Work<T> = (tx: Tx, opened: unknown[] | undefined) => Promise<T>;
 
 /** COMMIT was sent and its answer lost: the outcome is unknown until the database says. */
 class CommitOutcomeUnknown extends Error {
@@ -125,9 +125,9 @@ async function runOnce<T, C>(
     if (options.isolationLevel) {
       await conn.query(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`);
     }
-    const [opening] = await conn.query(openWith ? `BEGIN; ${openWith}` : "BEGIN");
+    const [opening] = await conn.query(openWith ? ["BEGIN", ...openWith].join(";\n") : "BEGIN");
     begun = true;
-    result = await work(sessionOf(conn), openWith ? (opening as unknown[])[1] : undefined);
+    result = await work(sessionOf(conn), openWith ? (opening as unknown[]).slice(1) : undefined);
     closing = options.closeWith?.(result);
     if (closing && !combines) {
       closed = closing.read(await runStatements(sessionOf(conn), closing.statements));

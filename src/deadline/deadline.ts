@@ -27,9 +27,8 @@ type State = "open" | "committing" | "abandoned";
 type Entry = { at: number; deadline: Deadline | undefined };
 
 /**
- * Every armed deadline in one queue, ordered by when it falls due, behind a single timer: a
- * timer per request (setTimeout and clearTimeout) cost a few percent of a sold-out refusal.
- * Deadlines mostly share one length, so an armed one nearly always goes last and a cleared one
+ * Every armed deadline in one queue, ordered by when it falls due, behind a single timer
+ * (docs/hot-path.md, rule 3). Deadlines mostly share one length, so an armed one nearly always goes last and a cleared one
  * is nearly always at the front, where it leaves the queue at once. The timer is moved only
  * when a deadline falls due before it, or stopped when none is left; one left set for a
  * cleared deadline fires early and finds nothing due, which costs less than moving it whenever

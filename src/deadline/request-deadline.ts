@@ -1,10 +1,9 @@
 import { type CommitGuard, Deadline } from "./deadline";
 
 /**
- * One request's deadline: a guard that makes the real one on first use. A request answered
- * without the database (a cached read, a sold-out refusal) never makes one, and so is never
- * raced against a timer: arming, racing and clearing a deadline cost a sold-out refusal a tenth
- * of its throughput. The request's bindings extend it, so a request allocates one object.
+ * One request's deadline: a guard that makes the real one when armed or when a method of it is
+ * first called, so a request answered without the database never makes one (docs/hot-path.md,
+ * rule 3). The request's bindings extend it, so a request allocates one object.
  */
 export class RequestDeadline implements CommitGuard {
   /** The deadline made so far, if any, to clear once the answer is out. */

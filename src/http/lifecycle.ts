@@ -24,9 +24,8 @@ type RouteEntry = { route: string; byStatus: Map<number, SeriesRecorder> };
  * one), `X-Content-Type-Options: nosniff`, CORS where configured, the request's deadline
  * (`src/deadline/request-deadline.ts`: past it the client gets a 503 instead of waiting on a
  * database that does not answer), and one metric sample and log line labelled by route
- * pattern. It sits around the app rather than inside it as middleware so that a handler
- * answering synchronously (a cached product read) keeps Hono's and Bun's synchronous fast path:
- * one async middleware alone cost a third of the cached-read throughput.
+ * pattern. It wraps the app's fetch rather than sitting in it as middleware, so that a handler
+ * answering synchronously keeps Hono's and Bun's synchronous fast path (docs/hot-path.md, rule 2).
  */
 export function withRequestLifecycle<E extends { Bindings: RequestBindings }>(
   app: Hono<E>,

@@ -36,8 +36,7 @@ export function sendOutcome<T>(
 
 /**
  * A service's outcome or refusal as the response, now or once it is known: a refusal decided
- * from memory (sold out, a full line) stays synchronous, as every asynchronous layer is a share
- * of such a request.
+ * from memory stays synchronous (docs/hot-path.md, rule 1).
  */
 export function sendAnswer<T>(
   c: Context,

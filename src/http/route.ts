@@ -130,9 +130,8 @@ const honoPath = (path: string) => path.replaceAll(/\/{(\w+)}/g, "/:$1");
 /**
  * A declared route's handler: the request's parts validated by the declaration's schemas in the
  * order the contract refuses them (path, query, headers, then a required body: 415, 400, its 422),
- * then `serve`. One handler, not a chain of validator middleware: every layer Hono composes
- * costs a share of each request (measured on the hold route), so validation runs inside it,
- * synchronously where nothing needs awaiting.
+ * then `serve`. One handler, not a chain of validator middleware (docs/hot-path.md, rule 2),
+ * synchronous where nothing needs awaiting.
  */
 export function validating<R extends RouteConfig>(
   route: R,

@@ -50,8 +50,7 @@ const malformedJson = (): never => {
 
 /**
  * The body as JSON: 415 for another media type, 400 for a body that does not parse. Written
- * with `then` rather than as an async function, as are the keyed routes: on a sold-out refusal
- * every asynchronous layer is a share of the request.
+ * with `then`, as are the keyed routes (docs/hot-path.md, rule 1).
  */
 export function readJson(c: Context): Promise<unknown> {
   if (!JSON_MEDIA_TYPE.test(c.req.header("content-type") ?? "")) {
@@ -66,8 +65,7 @@ export function readJson(c: Context): Promise<unknown> {
  * A route taking a JSON body validated by `schema` and an optional `Idempotency-Key` header:
  * checked in that order (header 422, 415, 400, body 422), then `serve` runs with both; `quick`
  * may give the schema's output for a valid body without running it (see `quickHoldInput`). One
- * handler rather than validator middleware before a handler: a route with two layers is
- * composed by Hono on every request, which cost a sold-out refusal more than its checks did.
+ * handler rather than validator middleware before it (docs/hot-path.md, rule 2).
  */
 export function keyedJsonRoute<Schema extends z.ZodType, E extends Env>(
   schema: Schema,

@@ -40,8 +40,9 @@ export type Allocation = {
 /**
  * Decides the requests of a batch not `decided` already against a locked product, in arrival
  * order. On a product with `max_per_buyer`, each buyer's units (held or ordered, plus what this
- * batch already gave them) are checked first. The first shortfall of either kind reclaims the
- * product's expired holds before anyone is refused.
+ * batch already gave them) are checked first, from `counted` when the batch read them already.
+ * The first shortfall of either kind reclaims the product's expired holds before anyone is
+ * refused.
  */
 export async function allocate(
   tx: Tx,
@@ -49,6 +50,7 @@ export async function allocate(
   product: LockedProduct,
   batch: HoldRequest[],
   decided: ReadonlySet<number>,
+  counted?: Map<string, Owned>,
 ): Promise<Allocation & { expiresAt: Date }> {
   const decisions: (Decision | undefined)[] = new Array(batch.length).fill(undefined);
   const expiresAt = new Date(product.now.getTime() + deps.config.HOLD_TTL_SECONDS * 1000);
@@ -74,18 +76,11 @@ export async function allocate(
   const settled = unadmitted ? new Set([...decided, ...unadmitted.keys()]) : decided;
   const availableBefore = product.stockAvailable - product.stockReserved;
   const limit = product.maxPerBuyer;
-  const buyers =
-    limit === null
-      ? []
-      : [
-          ...new Set(
-            batch.flatMap((r, i) => (settled.has(i) || r.buyer === null ? [] : [r.buyer])),
-          ),
-        ];
+  const buyers = limit === null ? [] : buyersOf(batch, settled);
   let owned =
     limit === null
       ? new Map<string, Owned>()
-      : await unitsByBuyer(tx, product.id, buyers, product.now);
+      : (counted ?? (await unitsByBuyer(tx, product.id, buyers, product.now)));
   const grantedTo = new Map<string, number>();
   const usedBy = (buyer: string) => (owned.get(buyer)?.units ?? 0) + (grantedTo.get(buyer) ?? 0);
   let available = availableBefore;
@@ -152,6 +147,13 @@ export async function allocate(
   };
 }
 
+/** The buyers of a batch's requests not `decided` already, each once. */
+export function buyersOf(batch: HoldRequest[], decided: ReadonlySet<number>): string[] {
+  return [
+    ...new Set(batch.flatMap((r, i) => (decided.has(i) || r.buyer === null ? [] : [r.buyer]))),
+  ];
+}
+
 /** When the product's first active hold expires: until then no unit can come back by expiry. */
 async function nextExpiry(tx: Tx, productId: number): Promise<Date | null> {
   const [row] = await tx
@@ -170,10 +172,7 @@ function noBuyer(limit: number): AppError {
 
 const limitRefusals = new Map<string, AppError>();
 
-/**
- * One refusal per limit and count, shared: at a sale's end most answers are these, and making
- * an error (its stack trace) for each was a share of the batch's time.
- */
+/** One refusal per limit and count, shared (docs/hot-path.md, rule 7). */
 function limitRefusal(limit: number, used: number): AppError {
   const key = `${limit}:${used}`;
   let refusal = limitRefusals.get(key);

@@ -10,10 +10,17 @@ import { type ClaimResult, claimKey, replayTaken, responseOf, storeResponse } fr
 import { publishProducts } from "../products/cache";
 import { lockProduct } from "../products/stock";
 import { grantedHoldView, type HoldView } from "../views";
-import { type Allocation, allocate } from "./allocate";
+import { type Allocation, allocate, buyersOf } from "./allocate";
 import { holdExists, provenHoldIds } from "./commit-proof";
 import type { HoldAnswer, HoldRequest } from "./queue";
-import { autoIncrementOf, holdsWrite, lockedProductOf, lockProductStatement } from "./sql";
+import {
+  autoIncrementOf,
+  holdsWrite,
+  lockedProductOf,
+  lockProductStatement,
+  ownedOf,
+  unitsByBuyerStatement,
+} from "./sql";
 
 // The batch: one transaction serves a batch of one product's hold requests (see queue.ts for
 // why they are batched), retried without the requests whose clients gave up.
@@ -83,17 +90,18 @@ async function reserveBatch(
 ): Promise<HoldAnswer[]> {
   const productId = batch[0]?.productId;
   if (productId === undefined) return [];
-  const autoIncrement = await autoIncrementOf(deps.db);
+  const autoIncrement = autoIncrementOf(deps.db, deps.logger);
   // A batch without keys locks its product first thing, so the lock goes with BEGIN, and its
   // writes go with COMMIT; keys are claimed before the product (the order every transaction
   // takes them in), and their answers stored before COMMIT.
   const keyless = batch.every((request) => !request.idem);
+  const openWith = keyless ? openingOf(deps, productId, batch) : undefined;
   const { result, closed } = await transactClosing(
     deps,
     allOf(batch.map((request) => request.deadline)),
     (tx, opened) => decide(tx, deps, batch, { productId, opened, locked, autoIncrement, keyless }),
     {
-      openWith: keyless ? lockProductStatement(productId) : undefined,
+      openWith,
       closeWith: (decided) => decided.closing,
       committed: (db, decided) => firstHoldCommitted(db, decided),
     },
@@ -114,11 +122,23 @@ async function reserveBatch(
   );
 }
 
+/**
+ * What a batch without keys sends with BEGIN: the product's locking read and, where this
+ * process's copy of the product says it has a per-buyer limit, the buyers' units (read under
+ * the lock it just took), so that the batch spends no round trip of its own on them.
+ */
+function openingOf(deps: Deps, productId: number, batch: HoldRequest[]): string[] {
+  const lock = lockProductStatement(productId);
+  if (deps.productCache.get(productId)?.view.max_per_buyer == null) return [lock];
+  const buyers = buyersOf(batch, new Set());
+  return buyers.length === 0 ? [lock] : [lock, unitsByBuyerStatement(productId, buyers, "NOW(3)")];
+}
+
 /** How a batch's transaction runs: see reserveBatch. */
 type Setting = {
   productId: number;
-  /** The rows of the locking read sent with BEGIN, if it was. */
-  opened: unknown;
+  /** The rows of each statement sent with BEGIN, if they were. */
+  opened: unknown[] | undefined;
   locked: () => void;
   autoIncrement: AutoIncrement;
   keyless: boolean;
@@ -135,7 +155,8 @@ async function decide(
   { productId, opened, locked, autoIncrement, keyless }: Setting,
 ): Promise<Decided> {
   const taken = await claimKeys(tx, batch, deps.config.IDEMPOTENCY_KEY_TTL_HOURS);
-  const product = opened === undefined ? await lockProduct(tx, productId) : lockedProductOf(opened);
+  const product =
+    opened === undefined ? await lockProduct(tx, productId) : lockedProductOf(opened[0]);
   locked();
   if (!product) {
     const allocation = missing(productId, batch, taken);
@@ -145,7 +166,8 @@ async function decide(
       answers: answersOf(productId, allocation, []),
     });
   }
-  const allocation = await allocate(tx, deps, product, batch, new Set(taken.keys()));
+  const counted = opened?.[1] === undefined ? undefined : ownedOf(opened[1]);
+  const allocation = await allocate(tx, deps, product, batch, new Set(taken.keys()), counted);
   const grants = allocation.granted.map((i) => batch[i] as HoldRequest);
   const defer = keyless && combines(tx);
   // Sent with COMMIT, the writes' answer can be lost with the connection; a batch row

@@ -9,7 +9,8 @@ import { HoldBatcher } from "./queue";
 //   allocate.ts      the locked product's units shared out in arrival order
 //   sql.ts           the statements the batch sends, written out as text
 //   commit-proof.ts  after a lost answer to COMMIT, whether the batch committed
-// A hold enters it from ../holds/create.ts.
+// A hold enters it from ../holds/create.ts. What must stay cheap on this path, and why, is
+// written once in docs/hot-path.md; the code points to its rules by number.
 
 export type { HoldAnswer, HoldRequest } from "./queue";
 

@@ -62,10 +62,7 @@ export class HoldBatcher {
     this.full = tooManyRequests(maxQueue);
   }
 
-  /**
-   * The request's answer; the 429 of a full line comes back at once rather than as a promise,
-   * since at 2,000 connections most requests are those.
-   */
+  /** The request's answer; a full line's 429 comes back at once (docs/hot-path.md, rule 1). */
   submit(request: HoldRequest): AppError | Promise<HoldAnswer> {
     const { productId } = request;
     // A queued request must be answered 503 when its deadline passes: armed before it waits.

@@ -1,14 +1,15 @@
 import { sql } from "drizzle-orm";
 import type { AutoIncrement, Db, Tx } from "../../db/client";
 import { readAutoIncrement } from "../../db/client";
+import type { Logger } from "../../lib/logger";
 import type { BuyerId } from "../buyers";
 import type { LockedProduct } from "../products/stock";
 import { parseDbTime } from "../views";
 
-// The hot path's SQL: what a batch sends, written out as text rather than built by the query
-// builder, because on the hold path building it cost more CPU than the rest of the batch. The
+// The hot path's SQL: what a batch sends, written out as text (docs/hot-path.md, rule 5). The
 // stock UPDATE (stockChangeStatement) is the one exception: every stock change shares it, so it
-// stays with the stock arithmetic in ../products/stock.ts.
+// stays with the stock arithmetic in ../products/stock.ts. A check per product added to the
+// batch is one more statement here, sent with the lock (see openingOf in batch.ts).
 
 /** A buyer's units of a product, and how many of them are in holds expired by now. */
 export type Owned = { units: number; expired: number };
@@ -18,8 +19,7 @@ export type Owned = { units: number; expired: number };
  * product's `max_per_buyer` limits; `expired` counts those in holds whose time had passed at
  * `now` (not yet marked: reclaiming them could make room). Exact when read under the product's
  * row lock, because every change to those units (a grant, a release, an expiry, an order, a
- * failed payment, a payment timeout) happens under that lock too. Written out as one literal
- * statement, like the batch's writes (buyer ids as hex literals, nothing quoted).
+ * failed payment, a payment timeout) happens under that lock too.
  */
 export async function unitsByBuyer(
   tx: Tx,
@@ -27,20 +27,33 @@ export async function unitsByBuyer(
   buyers: string[],
   now: Date,
 ): Promise<Map<string, Owned>> {
-  const owned = new Map<string, Owned>();
-  if (buyers.length === 0) return owned;
+  if (buyers.length === 0) return new Map();
+  const [rows] = await tx.execute(sql.raw(unitsByBuyerStatement(productId, buyers, time(now))));
+  return ownedOf(rows);
+}
+
+/**
+ * unitsByBuyer's read as one literal statement (buyer ids as hex literals, nothing quoted), for
+ * the batch to send with its locking read in one round trip; `now` is a time literal, or
+ * `NOW(3)` there (a statement later than the lock's reading of it, which only decides whether
+ * reclaiming expired holds is tried).
+ */
+export function unitsByBuyerStatement(productId: number, buyers: string[], now: string): string {
   if (!Number.isSafeInteger(productId)) throw new Error("product ids are integers");
   const list = buyers.map(hex).join(",");
-  const [rows] = (await tx.execute(
-    sql.raw(`SELECT buyer_id, SUM(qty) AS units, SUM(expired) AS expired FROM (
-      SELECT buyer_id, qty, IF(expires_at <= ${time(now)}, qty, 0) AS expired FROM holds
+  return `SELECT buyer_id, SUM(qty) AS units, SUM(expired) AS expired FROM (
+      SELECT buyer_id, qty, IF(expires_at <= ${now}, qty, 0) AS expired FROM holds
       WHERE product_id = ${productId} AND status = 'active' AND buyer_id IN (${list})
       UNION ALL
       SELECT buyer_id, qty, 0 FROM orders
       WHERE product_id = ${productId} AND status IN ('pending', 'paid') AND buyer_id IN (${list})
-    ) AS owned GROUP BY buyer_id`),
-  )) as unknown as [{ buyer_id: Buffer | string; units: string; expired: string }[]];
-  for (const row of rows) {
+    ) AS owned GROUP BY buyer_id`;
+}
+
+/** unitsByBuyerStatement's rows, by buyer. */
+export function ownedOf(rows: unknown): Map<string, Owned> {
+  const owned = new Map<string, Owned>();
+  for (const row of rows as { buyer_id: Buffer | string; units: string; expired: string }[]) {
     owned.set(String(row.buyer_id), { units: Number(row.units), expired: Number(row.expired) });
   }
   return owned;
@@ -52,15 +65,35 @@ const time = (date: Date) => `'${date.toISOString().slice(0, 23).replace("T", " 
 /** Bytes (a buyer id, a token) as a hex literal: no quoting to get wrong. */
 const hex = (bytes: string | Uint8Array) => `X'${Buffer.from(bytes).toString("hex")}'`;
 
-const autoIncrements = new WeakMap<Db, Promise<AutoIncrement>>();
+/** Ids read back, whatever the layout: right on every server. */
+const UNKNOWN_LAYOUT: AutoIncrement = { consecutive: false, step: 1 };
 
-export function autoIncrementOf(db: Db): Promise<AutoIncrement> {
-  let layout = autoIncrements.get(db);
-  if (!layout) {
-    layout = readAutoIncrement(db);
-    autoIncrements.set(db, layout);
+const layouts = new WeakMap<Db, AutoIncrement>();
+const reading = new WeakSet<Db>();
+
+/**
+ * The server's id layout for multi-row INSERTs, without waiting for it: read once per process
+ * (in the background, on the first batch). Until it is known the batch reads its ids back; a
+ * failed read is tried again by the next batch, not kept (logged at debug level: an outage is
+ * the database health tracker's to report, once).
+ */
+export function autoIncrementOf(db: Db, logger: Logger): AutoIncrement {
+  const layout = layouts.get(db);
+  if (layout) return layout;
+  if (!reading.has(db)) {
+    reading.add(db);
+    readAutoIncrement(db).then(
+      (read) => layouts.set(db, read),
+      (err: unknown) => {
+        reading.delete(db);
+        logger.debug(
+          { err },
+          "reading the id layout failed: hold ids are read back until it is known",
+        );
+      },
+    );
   }
-  return layout;
+  return UNKNOWN_LAYOUT;
 }
 
 type HoldsWrite = {
@@ -91,9 +124,8 @@ export function holdsWrite(
   { createdAt, expiresAt, stockChange, token }: HoldsWriteOptions,
 ): HoldsWrite {
   if (rows.length === 0) return { statements: stockChange ? [stockChange] : [], ids: () => [] };
-  // One literal VALUES list: binding five parameters per row cost more CPU than the rest of
-  // the batch. Safe because every value is an integer checked here, a timestamp formatted
-  // here, or a buyer id or token written as a hex literal (no quoting to get wrong).
+  // One literal VALUES list (docs/hot-path.md, rule 5): every value is an integer checked here,
+  // a timestamp formatted here, or a buyer id or token written as a hex literal.
   if (!rows.every((row) => Number.isSafeInteger(row.qty)) || !Number.isSafeInteger(productId)) {
     throw new Error("hold quantities and product ids must be integers");
   }

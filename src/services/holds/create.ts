@@ -20,11 +20,8 @@ export const HOLDS_SCOPE = "POST /api/holds";
 export type HoldOutcome = Outcome<HoldView> | AppError;
 
 /**
- * A hold, or the domain refusal (409, 401, 429, ...) as a value rather than thrown: at the end
- * of a sale nearly every request is one, and throwing each cost a tenth of the refusal's time.
- * A refusal decided from memory (sold out, or the product's line full) comes back at once, not
- * as a promise: each asynchronous layer is a share of such a refusal, and at 2,000 connections
- * most requests are 429s. Database failures are still thrown (503).
+ * A hold, or its refusal as a value; one decided from memory (sold out, the line full) comes
+ * back at once (docs/hot-path.md, rule 1). Database failures are thrown (503).
  */
 export function createHold(
   deps: Deps,
