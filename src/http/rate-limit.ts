@@ -2,7 +2,7 @@ import type { Context, Next } from "hono";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
 import { clientAddress } from "./client-address";
-import { type BuyerVariables, buyerOf } from "./middleware";
+import { type BuyerVariables, buyerOf } from "./middleware/buyer";
 import { problemResponse } from "./problem";
 
 type ShopContext = Context<{ Variables: BuyerVariables }>;

@@ -12,7 +12,7 @@ import {
 import { listProducts } from "../../services/sale-report";
 import { deadlineOf } from "../bindings";
 import { actorOf } from "../client-address";
-import { adminAuth } from "../middleware";
+import { adminAuth } from "../middleware/admin-auth";
 import type { Router } from "../route";
 import type { adminRoutes } from "./admin.routes";
 

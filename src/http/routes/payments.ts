@@ -1,7 +1,8 @@
 import type { Deps } from "../../deps-type";
 import { applyPaymentEvent, applyStripeEvent } from "../../services/payments";
 import { deadlineOf } from "../bindings";
-import { stripeSignature, webhookSignature } from "../middleware";
+import { stripeSignature } from "../middleware/stripe-signature";
+import { webhookSignature } from "../middleware/webhook-signature";
 import type { Router } from "../route";
 import type { paymentRoutes } from "./payments.routes";
 

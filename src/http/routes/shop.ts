@@ -8,7 +8,7 @@ import { loadProduct, peekProduct, watchProduct } from "../../services/products"
 import { getTicket, joinQueue } from "../../services/waiting-room";
 import type { CachedProduct } from "../../state/product-cache";
 import { deadlineOf } from "../bindings";
-import { buyerAuth, buyerOf } from "../middleware";
+import { buyerAuth, buyerOf } from "../middleware/buyer";
 import { productReader } from "../product-read";
 import { rateLimited } from "../rate-limit";
 import { idempotencyOf, sendAnswer, sendOutcome } from "../respond";

@@ -1,0 +1,25 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { BuyerId, BuyerVerifier } from "../../services/buyers";
+
+/** What the buyer middleware leaves for the handlers: nothing in anonymous mode. */
+export type BuyerVariables = { buyer?: BuyerId };
+
+/**
+ * The shopper's identity from `Authorization: Bearer <JWT>`; a missing or bad token is a 401
+ * before anything else runs, so nothing changes. Registered only where buyer tokens are
+ * configured: in anonymous mode every shopper is null and the hold route runs one middleware
+ * layer fewer.
+ */
+export function buyerAuth(verifier: BuyerVerifier) {
+  return createMiddleware<{ Variables: BuyerVariables }>(async (c, next) => {
+    c.set("buyer", await verifier.verify(c.req.header("authorization")));
+    await next();
+  });
+}
+
+/** The request's buyer, as `buyerAuth` found it; null (anonymous) where it does not run. */
+export function buyerOf<E extends { Variables: BuyerVariables }>(c: Context<E>): BuyerId {
+  // `c.var` would copy every variable into a new object; `get` is one lookup.
+  return (c as unknown as Context<{ Variables: BuyerVariables }>).get("buyer") ?? null;
+}
