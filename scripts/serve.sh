@@ -19,8 +19,6 @@ done <"$env_file"
 bun run --silent db:seed
 
 port=${PORT:-3000}
-body="{\"idempotency_key\":\"evt_serve_$(date +%s)\",\"order_id\":1,\"status\":\"succeeded\"}"
-headers=$(bun run --silent sign-webhook "$body" | sed "s/.*/     -H '&' \\\\/")
 cat <<EOF
 
 Secrets (in $env_file, read back on the next run):
@@ -30,12 +28,11 @@ Secrets (in $env_file, read back on the next run):
 In another shell, to follow the README's examples:
   set -a; . ./$env_file; set +a
   BUYER_TOKEN=\$(bun run --silent token customer-42)
-A signed payment webhook for order 1, ready to paste within five minutes (sent before order 1
-exists, it is stored deferred and pays order 1 the moment it is created):
+A payment webhook as a provider would sign it, for an order you have made (put its id in BODY;
+one sent before its order exists is kept, and pays the order when it is made):
+  BODY='{"idempotency_key":"evt_1","order_id":<order id>,"status":"succeeded"}'
   curl -X POST localhost:$port/api/payments/webhook -H 'content-type: application/json' \\
-$headers
-     -d '$body'
-Later ones: bun run --silent sign-webhook '<body>' prints the three headers for that body.
+       -H @<(bun run --silent sign-webhook "\$BODY") -d "\$BODY"
 
 EOF
 exec bun run start

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Subprocess } from "bun";
+import mysql from "mysql2/promise";
+import { databaseUrl } from "./helpers/harness";
+import { freePort } from "./helpers/private-mariadb";
+
+// `bash scripts/serve.sh` as a newcomer runs it, in a fresh copy of this checkout: what it
+// prints leaves the README's walkthrough as it was, and each way it cannot start (a port in
+// use, a URL that is not MySQL's, a local port where nothing answers) is one line and exit 1.
+
+const ROOT = join(import.meta.dir, "..");
+
+/** A copy of this checkout as a user would have it (node_modules shared, not copied). */
+function freshCheckout(): string {
+  const dir = mkdtempSync(join(tmpdir(), "fs-serve-"));
+  const listed = Bun.spawnSync(["git", "ls-files", "-co", "--exclude-standard"], { cwd: ROOT });
+  for (const file of listed.stdout.toString().split("\n")) {
+    if (!file || !Bun.file(join(ROOT, file)).size) continue;
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    cpSync(join(ROOT, file), join(dir, file));
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+
+/** A user's shell: no test runner's NODE_ENV, none of our configuration. */
+function userEnv(extra: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    LANG: "C.UTF-8",
+    ...extra,
+  };
+}
+
+describe("bash scripts/serve.sh", () => {
+  const name = `fs_serve_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  let dir = "";
+  let port = 0;
+  let server: Subprocess | undefined;
+
+  /** Runs `command` in the copy; its exit code and every line it printed. */
+  async function run(command: string, env: Record<string, string>) {
+    const proc = Bun.spawn(["bash", "-c", command], {
+      cwd: dir,
+      env: userEnv(env),
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ]);
+    return { code, lines: `${out}${err}`.split("\n").filter((line) => line.trim() !== "") };
+  }
+
+  beforeAll(async () => {
+    dir = freshCheckout();
+    port = await freePort();
+    // Its own session, so that the server and everything serve.sh started stop together.
+    server = Bun.spawn(["setsid", "bash", "-c", "exec bash scripts/serve.sh >serve.log 2>&1"], {
+      cwd: dir,
+      env: userEnv({ PORT: String(port), DATABASE_URL: databaseUrl(name) }),
+    });
+    for (let i = 0; i < 600; i++) {
+      const status = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200 || server.exitCode !== null) break;
+      await Bun.sleep(100);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (server) {
+      try {
+        process.kill(-server.pid, "SIGTERM");
+      } catch {}
+      await server.exited;
+    }
+    const admin = await mysql.createConnection({ uri: databaseUrl("") });
+    await admin.query(`DROP DATABASE IF EXISTS ${mysql.escapeId(name)}`);
+    await admin.end();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  test("its printed commands, pasted on a fresh database, store no payment event and no order", async () => {
+    expect(server?.exitCode).toBeNull();
+    const printed = readFileSync(join(dir, "serve.log"), "utf8");
+    const banner = printed.slice(printed.indexOf("In another shell"));
+    // The indented lines are commands (a line ending in `\` goes on in the next).
+    const commands = banner
+      .split("\n")
+      .filter((line) => line.startsWith("  "))
+      .join("\n")
+      .replaceAll("\\\n", " ");
+    expect(commands).toContain("curl -X POST");
+    await run(commands, {});
+    const db = await mysql.createConnection({ uri: databaseUrl(name) });
+    try {
+      const [[events], [orders]] = await Promise.all([
+        db.query("SELECT COUNT(*) AS n FROM payment_events"),
+        db.query("SELECT COUNT(*) AS n FROM orders"),
+      ]);
+      expect({
+        paymentEvents: Number((events as { n: number }[])[0]?.n),
+        orders: Number((orders as { n: number }[])[0]?.n),
+      }).toEqual({ paymentEvents: 0, orders: 0 });
+    } finally {
+      await db.end();
+    }
+  });
+});
