@@ -126,4 +126,5 @@ if [ "${1:-}" = "--for-tests" ]; then
   ensure_node
   ensure_galera
 fi
-bun install --frozen-lockfile --silent
+# --no-env-file: Bun would otherwise print a line naming the .env.local it read.
+bun install --frozen-lockfile --silent --no-env-file

@@ -7,6 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 
+port=${PORT:-3000}
+# Said before the secrets and the banner: a banner aimed at another program's port misleads.
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  printf 'serve.sh: port %s is in use: stop what listens there, or set PORT to a free one\n' "$port" >&2
+  exit 1
+fi
+
 env_file=.env.local
 . scripts/secrets.sh
 ensure_app_secrets "$env_file"
@@ -18,7 +25,6 @@ done <"$env_file"
 
 bun run --silent db:seed
 
-port=${PORT:-3000}
 cat <<EOF
 
 Secrets (in $env_file, read back on the next run):

@@ -34,6 +34,20 @@ async function prepareDatabase(logger: Logger): Promise<void> {
   }
 }
 
+/** The server, or one line saying why it cannot listen (a port in use) and exit 1. */
+function listenOrExit<T>(listen: () => T, logger: Logger): T {
+  try {
+    return listen();
+  } catch (err) {
+    const reason =
+      (err as { code?: string }).code === "EADDRINUSE"
+        ? `port ${config.PORT} is in use: stop what listens there, or set PORT to a free one`
+        : `cannot listen on port ${config.PORT}: ${(err as Error).message}`;
+    logger.fatal(`cannot start: ${reason}`);
+    process.exit(1);
+  }
+}
+
 if (config.WORKERS > 1 && workerId === undefined) {
   const logger = createLogger(config.LOG_LEVEL);
   await prepareDatabase(logger);
@@ -57,6 +71,29 @@ if (config.WORKERS > 1 && workerId === undefined) {
       config.WORKERS,
     );
   }
+  // Listening first: a port in use is then the one line printed, before any warning.
+  const app = createApp(deps);
+  const server = listenOrExit(
+    () =>
+      Bun.serve({
+        port: config.PORT,
+        hostname: "0.0.0.0",
+        reusePort: config.WORKERS > 1,
+        // Longer than the 15 s between keep-alive comments on live stock streams.
+        idleTimeout: 30,
+        fetch: app.fetch,
+        // Only reached if something throws outside the app's own error handling.
+        error: (err) => {
+          logger.error({ err }, "unhandled error outside the app");
+          const response = problemResponse(
+            new AppError("internal_error", "An unexpected error occurred."),
+          );
+          response.headers.set("x-content-type-options", "nosniff");
+          return response;
+        },
+      }),
+    logger,
+  );
   const webhookKey =
     config.WEBHOOK_SECRET === undefined ? undefined : webhookSecretKey(config.WEBHOOK_SECRET);
   if (webhookKey === undefined && config.WEBHOOK_ALLOW_UNSIGNED) {
@@ -92,24 +129,6 @@ if (config.WORKERS > 1 && workerId === undefined) {
   else if (config.ADMIN_TOKEN.length < 16)
     logger.warn("ADMIN_TOKEN is shorter than 16 characters: easy to guess");
 
-  const app = createApp(deps);
-  const server = Bun.serve({
-    port: config.PORT,
-    hostname: "0.0.0.0",
-    reusePort: config.WORKERS > 1,
-    // Longer than the 15 s between keep-alive comments on live stock streams.
-    idleTimeout: 30,
-    fetch: app.fetch,
-    // Only reached if something throws outside the app's own error handling.
-    error: (err) => {
-      logger.error({ err }, "unhandled error outside the app");
-      const response = problemResponse(
-        new AppError("internal_error", "An unexpected error occurred."),
-      );
-      response.headers.set("x-content-type-options", "nosniff");
-      return response;
-    },
-  });
   const jobs = [startSweeper(deps), startReconciler(deps), startAdmission(deps)];
   const dispatcher = startMerchantDispatcher(deps);
   if (!dispatcher) {

@@ -123,4 +123,33 @@ describe("bash scripts/serve.sh", () => {
       await db.end();
     }
   });
+
+  test("a second serve.sh on the port the first one serves: one line, exit 1, no banner", async () => {
+    const { code, lines } = await run("bash scripts/serve.sh", {
+      PORT: String(port),
+      DATABASE_URL: databaseUrl(name),
+    });
+    expect({ code, lines }).toEqual({
+      code: 1,
+      lines: [
+        `serve.sh: port ${port} is in use: stop what listens there, or set PORT to a free one`,
+      ],
+    });
+  });
+
+  test("bun run start on a port in use: one line, exit 1, no code frame", async () => {
+    const { code, lines } = await run("bun run start", {
+      PORT: String(port),
+      DATABASE_URL: databaseUrl(name),
+    });
+    const said = lines.map((line) =>
+      line.startsWith("{") ? (JSON.parse(line) as { msg: string }).msg : line,
+    );
+    expect({ code, said }).toEqual({
+      code: 1,
+      said: [
+        `cannot start: port ${port} is in use: stop what listens there, or set PORT to a free one`,
+      ],
+    });
+  });
 });
