@@ -22,6 +22,12 @@ ensure_bun() {
   as_root npm install -g --silent "bun@$BUN_VERSION"
 }
 
+# The application says the same of such a URL, but its check runs after this script's parsing.
+case "$DATABASE_URL" in
+  mysql://*) ;;
+  *) log "DATABASE_URL: must be a mysql:// URL, e.g. mysql://root@127.0.0.1:3306/flash_sale"; exit 1 ;;
+esac
+
 # host and port of DATABASE_URL, defaulting the port to 3306
 db_host=$(printf '%s' "$DATABASE_URL" | sed -E 's#^mysql://([^@/]*@)?([^:/]+).*#\2#')
 db_port=$(printf '%s' "$DATABASE_URL" | sed -nE 's#^mysql://([^@/]*@)?[^:/]+:([0-9]+).*#\2#p')

@@ -152,4 +152,17 @@ describe("bash scripts/serve.sh", () => {
       ],
     });
   });
+
+  test("a DATABASE_URL that is not mysql://: the clear one line, exit 1", async () => {
+    const { code, lines } = await run("bash scripts/serve.sh", {
+      PORT: String(await freePort()),
+      DATABASE_URL: "postgres://root@127.0.0.1:5432/flash_sale",
+    });
+    expect({ code, lines }).toEqual({
+      code: 1,
+      lines: [
+        "bootstrap: DATABASE_URL: must be a mysql:// URL, e.g. mysql://root@127.0.0.1:3306/flash_sale",
+      ],
+    });
+  });
 });
