@@ -60,7 +60,8 @@ start_system_mariadb() {
     log "could not open a TCP login for root; set DATABASE_URL to a user that has one"
 }
 
-# Any other local port: a private server whose data lives under the project (ignored by git).
+# Any other local port, when asked (PRIVATE_MARIADB=1): a private server whose data lives under
+# the project (ignored by git). Not unasked: a mistyped port would start an empty second server.
 start_private_mariadb() {
   ensure_mariadb_installed
   local dir="$PWD/.mariadb/$db_port"
@@ -82,7 +83,14 @@ ensure_database() {
     127.0.0.1 | localhost) ;;
     *) log "nothing answers at $db_host:$db_port, and it is not this machine: start it, then retry"; exit 1 ;;
   esac
-  if [ "$db_port" = 3306 ]; then start_system_mariadb; else start_private_mariadb; fi
+  if [ "$db_port" = 3306 ]; then
+    start_system_mariadb
+  elif [ "${PRIVATE_MARIADB:-}" = 1 ]; then
+    start_private_mariadb
+  else
+    log "nothing answers at $db_host:$db_port: start the database there, or set PRIVATE_MARIADB=1 to start a private MariaDB on that port"
+    exit 1
+  fi
 }
 
 # The README's examples use curl, and its test runs them.

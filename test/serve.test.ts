@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -48,6 +49,8 @@ describe("bash scripts/serve.sh", () => {
   let dir = "";
   let port = 0;
   let server: Subprocess | undefined;
+  /** Private servers a failing bootstrap may have started, stopped by their pid at the end. */
+  const privateDirs: string[] = [];
 
   /** Runs `command` in the copy; its exit code and every line it printed. */
   async function run(command: string, env: Record<string, string>) {
@@ -90,6 +93,10 @@ describe("bash scripts/serve.sh", () => {
         process.kill(-server.pid, "SIGTERM");
       } catch {}
       await server.exited;
+    }
+    for (const data of privateDirs) {
+      const pidFile = join(data, "mysqld.pid");
+      if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
     }
     const admin = await mysql.createConnection({ uri: databaseUrl("") });
     await admin.query(`DROP DATABASE IF EXISTS ${mysql.escapeId(name)}`);
@@ -165,4 +172,21 @@ describe("bash scripts/serve.sh", () => {
       ],
     });
   });
+
+  test("a local port where nothing answers starts no second server unless PRIVATE_MARIADB=1: one line, exit 1", async () => {
+    const dbPort = await freePort();
+    const data = join(dir, ".mariadb", String(dbPort));
+    privateDirs.push(data);
+    const { code, lines } = await run("bash scripts/serve.sh", {
+      PORT: String(await freePort()),
+      DATABASE_URL: `mysql://root@127.0.0.1:${dbPort}/flash_sale`,
+    });
+    expect({ code, lines, started: existsSync(data) }).toEqual({
+      code: 1,
+      lines: [
+        `bootstrap: nothing answers at 127.0.0.1:${dbPort}: start the database there, or set PRIVATE_MARIADB=1 to start a private MariaDB on that port`,
+      ],
+      started: false,
+    });
+  }, 90_000);
 });
