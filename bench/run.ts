@@ -6,6 +6,7 @@ import { cpus, totalmem } from "node:os";
 import { SignJWT } from "jose";
 import mysql from "mysql2/promise";
 import { migrateDatabase } from "../src/db/migrate";
+import { exportRows } from "./export";
 import { type BenchKit, merchantEventRows } from "./merchant-events";
 import type { Row } from "./row";
 
@@ -858,6 +859,13 @@ const merchantKit: BenchKit = {
     return { rps: r.rps, p50: r.p50, p99: r.p99 };
   },
 };
+
+// BENCH_ONLY=export: the CSV export of 1,000,000 orders and the server's RSS meanwhile (its own
+// section only: writing the million rows takes longer than a default run should).
+if (process.env.BENCH_ONLY === "export") {
+  console.log(await exportRows({ freshDatabase, startServer, rssKiB, adminToken: ADMIN_TOKEN }));
+  process.exit(0);
+}
 
 // BENCH_ONLY=merchant runs the merchant events rows alone.
 if (process.env.BENCH_ONLY === "merchant") {

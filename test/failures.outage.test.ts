@@ -175,6 +175,23 @@ describe("BEGIN failing on every connection", () => {
     expect(lostCreate.status).toBe(503);
     expect(await stockOf(id)).toBe(15);
     expect((await products()) - before).toBe(1);
+    // The audit entries commit with their changes: the three committed ones have theirs (one
+    // each, though each COMMIT's answer was lost), the two 503s none.
+    const audited = await rows<{ action: string }>(
+      ctx.sql,
+      "SELECT action FROM audit_entries WHERE target = ? ORDER BY id",
+      [`product:${id}`],
+    );
+    expect(audited.map((e) => e.action)).toEqual([
+      "product.create",
+      "product.restock",
+      "product.update",
+    ]);
+    expect(
+      await count(ctx.sql, "SELECT COUNT(*) AS n FROM audit_entries WHERE changes LIKE ?", [
+        "%Never stored%",
+      ]),
+    ).toBe(0);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 

@@ -11,7 +11,7 @@ import {
 } from "./helpers/fixtures";
 import { count, rows } from "./helpers/harness";
 import { invariantViolations } from "./helpers/invariants";
-import { nextOrderId } from "./helpers/payments";
+import { nextOrderId, pendingOrder } from "./helpers/payments";
 import { type ServerProcess, startServer } from "./helpers/processes";
 import { until } from "./helpers/until";
 
@@ -71,15 +71,9 @@ const orderStatus = async (orderId: number) =>
   (await rows<{ status: string }>(ctx.sql, "SELECT status FROM orders WHERE id = ?", [orderId]))[0]
     ?.status;
 
-async function pendingOrder(qty = 2) {
-  const productId = await createProduct(api, 10);
-  const orderId = await createOrder(api, await createHold(api, productId, qty));
-  return { productId, orderId };
-}
-
 describe("PaymentIntent events", () => {
   test("succeeded pays the order and remembers the PaymentIntent", async () => {
-    const { orderId } = await pendingOrder();
+    const { orderId } = await pendingOrder(api);
     const intent = intentId();
     const paid = await send(intentEvent("payment_intent.succeeded", orderId, intent));
     expect(paid.status).toBe(200);
@@ -104,7 +98,7 @@ describe("PaymentIntent events", () => {
 
   test("payment_failed and canceled cancel the order and return its units", async () => {
     for (const type of ["payment_intent.payment_failed", "payment_intent.canceled"]) {
-      const { productId, orderId } = await pendingOrder(3);
+      const { productId, orderId } = await pendingOrder(api, 3);
       const failed = await send(intentEvent(type, orderId, intentId()));
       expect(failed.body).toEqual({
         order_id: orderId,
@@ -118,7 +112,7 @@ describe("PaymentIntent events", () => {
   });
 
   test("a success after a failure is a conflict; the same event again a duplicate, also through another process", async () => {
-    const { orderId } = await pendingOrder();
+    const { orderId } = await pendingOrder(api);
     await send(intentEvent("payment_intent.payment_failed", orderId, intentId()));
     const late = intentEvent("payment_intent.succeeded", orderId, intentId());
     const conflict = await send(late);
@@ -132,7 +126,7 @@ describe("PaymentIntent events", () => {
     let other: ServerProcess | undefined;
     try {
       other = await startServer(ctx.url, { STRIPE_WEBHOOK_SECRET: SECRET });
-      const { orderId: second } = await pendingOrder();
+      const { orderId: second } = await pendingOrder(api);
       const event = intentEvent("payment_intent.succeeded", second, intentId());
       const [here, there] = await Promise.all([send(event), send(event, { base: other.base })]);
       const bodies = [here.body, there.body].sort(
@@ -175,7 +169,7 @@ describe("PaymentIntent events", () => {
 
 describe("refunds", () => {
   test("charge.refunded of the PaymentIntent that paid an order: a conflict recorded already resolved as refunded, its payment.conflict event showing it; again a duplicate", async () => {
-    const { orderId } = await pendingOrder();
+    const { orderId } = await pendingOrder(api);
     const intent = intentId();
     await send(intentEvent("payment_intent.succeeded", orderId, intent));
     const refund = refundEvent(intent);
@@ -228,7 +222,7 @@ describe("refunds", () => {
   });
 
   test("a refund of a PaymentIntent that paid nothing here, or of none, is ignored and changes nothing", async () => {
-    const { orderId } = await pendingOrder();
+    const { orderId } = await pendingOrder(api);
     const failedIntent = intentId();
     await send(intentEvent("payment_intent.payment_failed", orderId, failedIntent));
     const before = await count(ctx.sql, "SELECT COUNT(*) AS n FROM payment_events");
@@ -246,7 +240,7 @@ describe("refunds", () => {
 
 describe("what is ignored or refused", () => {
   test("other types and events without metadata.order_id: 200 ignored, nothing changed", async () => {
-    const { orderId } = await pendingOrder();
+    const { orderId } = await pendingOrder(api);
     const before = await count(ctx.sql, "SELECT COUNT(*) AS n FROM payment_events");
     for (const event of [
       intentEvent("payment_intent.created", orderId, intentId()),
@@ -269,7 +263,7 @@ describe("what is ignored or refused", () => {
   });
 
   test("a wrong secret, an old signature, a missing one, a changed body: 401 invalid_signature, nothing changed", async () => {
-    const { orderId } = await pendingOrder();
+    const { orderId } = await pendingOrder(api);
     const event = intentEvent("payment_intent.succeeded", orderId, intentId());
     const payload = JSON.stringify(event);
     const good = await Stripe.webhooks.generateTestHeaderStringAsync({ payload, secret: SECRET });
@@ -296,7 +290,7 @@ describe("what is ignored or refused", () => {
   test("signed but not an event: 400 or 422; bodies up to 256 KiB here, 16 KiB on the other webhook", async () => {
     expect((await send("{not json")).status).toBe(400);
     expect((await send({ id: "evt_x", type: "charge.refunded" })).status).toBe(422);
-    const { orderId } = await pendingOrder();
+    const { orderId } = await pendingOrder(api);
     const big = intentEvent("payment_intent.succeeded", orderId, intentId());
     Object.assign(big.data.object, { description: "x".repeat(200 * 1024) });
     expect((await send(big)).body).toMatchObject({ order_id: orderId, applied: true });

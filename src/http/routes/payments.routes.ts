@@ -8,6 +8,18 @@ const signatureHeader = (description: string) =>
     .optional()
     .openapi({ description: `${description}. Required when WEBHOOK_SECRET is set.` });
 
+/** An event that outran its order, on either webhook. */
+const deferred = {
+  description: "Deferred: the order does not exist yet",
+  ...json(WebhookResult, {
+    order_id: 9,
+    order_status: null,
+    applied: false,
+    duplicate: false,
+    deferred: true,
+  }),
+};
+
 /** The payment provider's webhook. */
 export function paymentRoutes(schemas: RequestSchemas) {
   return {
@@ -47,16 +59,7 @@ export function paymentRoutes(schemas: RequestSchemas) {
             duplicate: false,
           }),
         },
-        202: {
-          description: "Deferred: the order does not exist yet",
-          ...json(WebhookResult, {
-            order_id: 9,
-            order_status: null,
-            applied: false,
-            duplicate: false,
-            deferred: true,
-          }),
-        },
+        202: deferred,
         ...problems({
           invalid_signature: "missing, wrong or stale signature, or no WEBHOOK_SECRET configured",
           validation_failed: "a body field is not valid",
@@ -103,16 +106,7 @@ export function paymentRoutes(schemas: RequestSchemas) {
             duplicate: false,
           }),
         },
-        202: {
-          description: "Deferred: the order does not exist yet",
-          ...json(WebhookResult, {
-            order_id: 9,
-            order_status: null,
-            applied: false,
-            duplicate: false,
-            deferred: true,
-          }),
-        },
+        202: deferred,
         ...problems({
           invalid_signature:
             "missing, wrong or stale Stripe-Signature, or no STRIPE_WEBHOOK_SECRET configured",
