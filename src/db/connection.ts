@@ -13,7 +13,8 @@ import * as schema from "./schema";
 export type Connection = mysql.PoolConnection;
 
 const sessions = new WeakMap<object, Tx>();
-const combiningSessions = new WeakSet<Tx>();
+/** Each session's pooled connection: what `combinesStatements` knows of is the connection. */
+const connectionOf = new WeakMap<Tx, object>();
 
 /** One drizzle session per pooled connection, made the first time it is used. */
 export function sessionOf(conn: Connection): Tx {
@@ -21,14 +22,18 @@ export function sessionOf(conn: Connection): Tx {
   if (!session) {
     session = drizzle({ client: conn, schema, mode: "default" });
     sessions.set(conn.connection, session);
-    if (combinesStatements(conn.connection)) combiningSessions.add(session);
+    connectionOf.set(session, conn.connection);
   }
   return session;
 }
 
-/** Whether `tx` may send several statements in one round trip (see `combinesStatements`). */
+/**
+ * `combinesStatements` asked of the connection under a session: the one fact, kept once (in
+ * client.ts, per connection), read here by the session the services hold.
+ */
 export function combines(tx: Tx): boolean {
-  return combiningSessions.has(tx);
+  const connection = connectionOf.get(tx);
+  return connection !== undefined && combinesStatements(connection);
 }
 
 /**
@@ -102,7 +107,7 @@ export async function rollback(conn: Connection): Promise<void> {
  * `combinesStatements`; their results, one per statement.
  */
 export async function runStatements(tx: Tx, statements: string[]): Promise<unknown[]> {
-  if (statements.length > 1 && combiningSessions.has(tx)) {
+  if (statements.length > 1 && combines(tx)) {
     const [results] = await tx.execute(sql.raw(statements.join(";\n")));
     return results as unknown as unknown[];
   }

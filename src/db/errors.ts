@@ -112,8 +112,8 @@ const detailByReason: Record<TransientReason, string> = {
   unreachable: "The database is unreachable; retry shortly.",
 };
 
-/** Turns database failures into the contract's 503; anything unknown stays as it is. */
-export function toAppError(err: unknown): unknown {
+/** Turns database failures into the contract's 503; anything else is returned as it came. */
+export function toAppError<E>(err: E): AppError | E {
   if (err instanceof AppError) return err;
   if (err instanceof Abandoned) return gaveUp();
   if (err instanceof PoolExhausted) {

@@ -4,13 +4,16 @@ import type { CommitGuard } from "../deadline/deadline";
 import type { commitProofs, holdBatches } from "./schema";
 import { type TransactDeps, transact } from "./transaction";
 
-/** A sweeper step: deletes up to `limit` rows of `table` matching `where`; how many it deleted. */
+/**
+ * A sweeper step: deletes up to `limit` rows of `table` matching `where`; how many it deleted.
+ * Its arguments in the order every sweeper step takes them: what, how many, then the deadline.
+ */
 export function purge(
   deps: TransactDeps,
-  deadline: CommitGuard,
   table: MySqlTable,
   where: SQL,
   limit: number,
+  deadline: CommitGuard,
 ): Promise<number> {
   return transact(deps, deadline, async (tx) => {
     const [result] = await tx.delete(table).where(where).limit(limit);
@@ -30,5 +33,5 @@ export function purgeProofs(
   deadline: CommitGuard,
 ): Promise<number> {
   const old = lte(table.createdAt, sql`NOW(3) - INTERVAL 1 HOUR`);
-  return purge(deps, deadline, table, old, limit);
+  return purge(deps, table, old, limit, deadline);
 }

@@ -15,8 +15,8 @@ const MAX_BATCHES = 20;
 
 type Step = (limit: number, deadline: Deadline) => Promise<number>;
 
-/** Runs a step until it finds less than a full batch, each batch bounded like a request. */
-async function drain(step: Step, limit: number, timeoutMs: number): Promise<number> {
+/** Runs a step in batches until one finds less than a full batch, each bounded like a request. */
+async function inBatches(step: Step, limit: number, timeoutMs: number): Promise<number> {
   let total = 0;
   for (let i = 0; i < MAX_BATCHES; i++) {
     const deadline = Deadline.start(timeoutMs);
@@ -50,21 +50,21 @@ export function startSweeper(deps: Deps): Cron {
     async () => {
       const timeout = deps.config.REQUEST_TIMEOUT_MS;
       let lag: number | undefined;
-      const expired = await drain(
+      const expired = await inBatches(
         (n, d) => expireHolds(deps, n, d, (seconds) => (lag = Math.max(lag ?? 0, seconds))),
         limit,
         timeout,
       );
-      const cancelled = await drain((n, d) => cancelUnpaidOrders(deps, n, d), limit, timeout);
-      const purged = await drain((n, d) => purgeExpiredKeys(deps, n, d), limit, timeout);
-      await drain((n, d) => purgeProofs(deps, holdBatches, n, d), limit, timeout);
-      await drain((n, d) => purgeProofs(deps, commitProofs, n, d), limit, timeout);
-      await drain((n, d) => applyStrandedEvents(deps, n, d), limit, timeout);
-      await drain((n, d) => purgeDeliveredEvents(deps, n, d), limit, timeout);
+      const cancelled = await inBatches((n, d) => cancelUnpaidOrders(deps, n, d), limit, timeout);
+      const purged = await inBatches((n, d) => purgeExpiredKeys(deps, n, d), limit, timeout);
+      await inBatches((n, d) => purgeProofs(deps, holdBatches, n, d), limit, timeout);
+      await inBatches((n, d) => purgeProofs(deps, commitProofs, n, d), limit, timeout);
+      await inBatches((n, d) => applyStrandedEvents(deps, n, d), limit, timeout);
+      await inBatches((n, d) => purgeDeliveredEvents(deps, n, d), limit, timeout);
       if (!deps.config.MERCHANT_WEBHOOK_URL) {
-        await drain((n, d) => purgeUnsentEvents(deps, n, d), limit, timeout);
+        await inBatches((n, d) => purgeUnsentEvents(deps, n, d), limit, timeout);
       }
-      await drain((n, d) => purgeDeferredEvents(deps, n, d), limit, timeout);
+      await inBatches((n, d) => purgeDeferredEvents(deps, n, d), limit, timeout);
       deps.metrics.sweeperRuns.inc();
       if (lag !== undefined) deps.metrics.sweeperLag.observe(lag);
       if (expired + cancelled + purged > 0) {

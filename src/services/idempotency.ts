@@ -183,5 +183,5 @@ export function purgeExpiredKeys(
   limit: number,
   deadline: CommitGuard,
 ): Promise<number> {
-  return purge(deps, deadline, idempotencyKeys, lte(idempotencyKeys.expiresAt, sql`NOW(3)`), limit);
+  return purge(deps, idempotencyKeys, lte(idempotencyKeys.expiresAt, sql`NOW(3)`), limit, deadline);
 }

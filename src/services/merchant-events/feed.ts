@@ -131,7 +131,7 @@ export function purgeDeliveredEvents(
 ): Promise<number> {
   const days = deps.config.MERCHANT_EVENT_RETENTION_DAYS;
   const old = sql`${merchantEvents.deliveryStatus} = 'delivered' AND ${merchantEvents.deliveredAt} <= NOW(3) - INTERVAL ${days} DAY`;
-  return purge(deps, deadline, merchantEvents, old, limit);
+  return purge(deps, merchantEvents, old, limit, deadline);
 }
 
 /**
@@ -147,5 +147,5 @@ export function purgeUnsentEvents(
 ): Promise<number> {
   const days = deps.config.MERCHANT_EVENT_RETENTION_DAYS;
   const old = sql`${merchantEvents.deliveryStatus} = 'pending' AND ${merchantEvents.leaseUntil} IS NULL AND ${merchantEvents.createdAt} <= NOW(3) - INTERVAL ${days} DAY`;
-  return purge(deps, deadline, merchantEvents, old, limit);
+  return purge(deps, merchantEvents, old, limit, deadline);
 }

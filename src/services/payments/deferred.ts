@@ -72,5 +72,5 @@ export function purgeDeferredEvents(
   const old = sql`${paymentEvents.outcome} = 'deferred'
     AND ${paymentEvents.receivedAt} <= NOW(3) - INTERVAL ${ttl} HOUR
     AND NOT EXISTS ${orderless}`;
-  return purge(deps, deadline, paymentEvents, old, limit);
+  return purge(deps, paymentEvents, old, limit, deadline);
 }
