@@ -113,6 +113,7 @@ async function wrk(
   method = "GET",
   body = "",
   tokens: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<WrkResult> {
   const run = Bun.spawn(
     [
@@ -127,7 +128,13 @@ async function wrk(
       url,
     ],
     {
-      env: { ...process.env, WRK_METHOD: method, WRK_BODY: body, WRK_TOKENS: tokens.join(",") },
+      env: {
+        ...process.env,
+        WRK_METHOD: method,
+        WRK_BODY: body,
+        WRK_TOKENS: tokens.join(","),
+        ...env,
+      },
       stdout: "pipe",
       stderr: "pipe",
     },
@@ -227,6 +234,115 @@ async function buyerScenarios(): Promise<Row[]> {
         ),
       );
     }
+  } finally {
+    await server.stop();
+  }
+  return rows;
+}
+
+/** `n` buyer tokens (HS256, an hour), `bench-<prefix>-<i>`. */
+function buyerTokens(n: number, prefix: string): Promise<string[]> {
+  const key = new TextEncoder().encode(BUYER_SECRET);
+  return Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      new SignJWT({ sub: `bench-${prefix}-${i}` })
+        .setProtectedHeader({ alg: "HS256" })
+        .setExpirationTime("1h")
+        .sign(key),
+    ),
+  );
+}
+
+const STORM_BUYERS = 20_000;
+
+/** A product with a waiting room, created through the API. */
+async function roomProduct(base: string, admitPerSecond: number): Promise<number> {
+  const res = await fetch(`${base}/api/admin/products`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({
+      name: "Bench drop",
+      price_cents: 12900,
+      stock: 100_000_000,
+      waiting_room: { admit_per_second: admitPerSecond, admission_seconds: 3600 },
+    }),
+  });
+  return ((await res.json()) as { id: number }).id;
+}
+
+/** Whether the product's positions are exactly 1..n, one ticket per buyer. */
+async function positionsCheck(url: string, productId: number, n: number): Promise<string> {
+  const pool = mysql.createPool({ uri: url, connectionLimit: 1 });
+  const [rows] = (await pool.query(
+    "SELECT COUNT(*) AS n, COUNT(DISTINCT position) AS d, MIN(position) AS lo, MAX(position) AS hi, COUNT(DISTINCT buyer_id) AS b FROM queue_tickets WHERE product_id = ?",
+    [productId],
+  )) as unknown as [{ n: number; d: number; lo: number; hi: number; b: number }[]];
+  await pool.end();
+  const r = rows[0];
+  return r?.n === n && r.d === n && r.lo === 1 && r.hi === n && r.b === n
+    ? `positions 1..${n}, one ticket per buyer`
+    : `positions WRONG: ${JSON.stringify(r)}`;
+}
+
+/**
+ * Issue 36's rows: a join storm of 20,000 buyers with tokens at 256 connections (each buyer
+ * joins once), ticket reads by 1,000 waiting buyers, and holds by 1,000 admitted buyers on a
+ * product with a waiting room.
+ */
+async function waitingRoomRows(): Promise<Row[]> {
+  const url = await freshDatabase("flash_sale_bench");
+  const server = await startServer(url, { BUYER_JWT_SECRET: BUYER_SECRET });
+  const rows: Row[] = [];
+  try {
+    const storm = await buyerTokens(STORM_BUYERS, "storm");
+    const file = `/tmp/flash-sale-bench-tokens-${process.pid}`;
+    await Bun.write(file, storm.join("\n"));
+    const stormProduct = await roomProduct(server.base, 0);
+    const joins = await wrk(
+      `${server.base}/api/products/${stormProduct}/queue`,
+      256,
+      120,
+      "POST",
+      "",
+      [],
+      { WRK_TOKENS_FILE: file, WRK_ONCE: "1", WRK_THREADS: "2" },
+    );
+    rows.push(
+      row(
+        `joins, ${STORM_BUYERS.toLocaleString()} buyers with HS256 tokens each once, 256 conns`,
+        joins,
+        await invariants(url),
+        await positionsCheck(url, stormProduct, STORM_BUYERS),
+      ),
+    );
+    const waiting = storm.slice(0, BUYERS);
+    const read = await wrk(
+      `${server.base}/api/products/${stormProduct}/queue`,
+      256,
+      SECONDS,
+      "GET",
+      "",
+      waiting,
+    );
+    rows.push(row(`ticket reads, ${BUYERS} waiting buyers, 256 conns`, read, "n/a"));
+    const admitted = await buyerTokens(BUYERS, "admitted");
+    const holdProduct = await roomProduct(server.base, 100_000);
+    for (const token of admitted) {
+      await fetch(`${server.base}/api/products/${holdProduct}/queue`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      });
+    }
+    await Bun.sleep(1000);
+    const body = JSON.stringify({ product_id: holdProduct, qty: 1 });
+    const holds = await wrk(`${server.base}/api/holds`, 256, SECONDS, "POST", body, admitted);
+    rows.push(
+      row(
+        `holds, waiting room product, 256 conns, ${BUYERS} admitted buyers with HS256 tokens`,
+        holds,
+        await invariants(url),
+      ),
+    );
   } finally {
     await server.stop();
   }
@@ -896,6 +1012,23 @@ if (process.env.BENCH_ONLY === "streams") {
   process.exit(0);
 }
 ensureWrk();
+// BENCH_ONLY=room: issue 36's rows beside the rows their targets are set against.
+if (process.env.BENCH_ONLY === "room") {
+  const anonymous = await holdsScenarios("default batching", {});
+  const buyerRows = await buyerScenarios();
+  const readRows = await reads();
+  const room = await waitingRoomRows();
+  printTable([...anonymous, ...buyerRows, ...readRows, ...room]);
+  const ratio = (a?: Row, b?: Row) => (a && b ? (a.rps / b.rps).toFixed(2) : "n/a");
+  console.log(
+    `\njoins / anonymous holds at 256 conns: ${ratio(room[0], anonymous[1])}× (target 1)`,
+  );
+  console.log(`ticket reads / cached GET: ${ratio(room[1], readRows[0])}× (target 0.5)`);
+  console.log(
+    `holds by admitted buyers / holds by 1,000 buyers, no room: ${ratio(room[2], buyerRows[0])}× (target 0.8)`,
+  );
+  process.exit(0);
+}
 if (process.env.BENCH_ONLY === "galera") {
   printTable([...(await holdsScenarios("default batching", {})), ...(await galeraScenarios())]);
   process.exit(0);
@@ -937,6 +1070,7 @@ const buyerRows = await buyerScenarios();
 const sell = await sellOut();
 const galeraRows = await galeraScenarios();
 const readRows = await reads();
+const roomRows = await waitingRoomRows();
 const merchant = await merchantEventRows(merchantKit);
 const all = [
   ...batchedRows,
@@ -953,6 +1087,7 @@ const all = [
   postCeiling,
   lua,
   durable,
+  ...roomRows,
   ...merchant.rows,
 ];
 console.log(
