@@ -2,7 +2,7 @@ import { defineConfig } from "drizzle-kit";
 
 export default defineConfig({
   dialect: "mysql",
-  schema: "./src/db/schema.ts",
+  schema: "./src/db/schema/*.ts",
   out: "./db/migrations",
   strict: true,
   verbose: true,
