@@ -10,7 +10,7 @@ import {
   PaymentConflictPage,
   type RequestSchemas,
 } from "../../schemas";
-import { orderExample } from "../shop.routes";
+import { orderExample } from "../shop/examples";
 import { security, tags, unauthorized, unavailable } from "./shared";
 
 const conflictExample = {

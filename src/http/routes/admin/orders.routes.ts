@@ -8,7 +8,7 @@ import {
   OrderFilterQuery,
   type RequestSchemas,
 } from "../../schemas";
-import { orderExample } from "../shop.routes";
+import { orderExample } from "../shop/examples";
 import { security, tags, unauthorized, unavailable } from "./shared";
 
 /** The operator's orders (list, export, cancel). */

@@ -6,7 +6,7 @@ import {
   ProductReportPage,
   type RequestSchemas,
 } from "../../schemas";
-import { productExample } from "../shop.routes";
+import { productExample } from "../shop/examples";
 import { security, tags, unauthorized, unavailable } from "./shared";
 
 /** The operator's products (list, create, update, restock, stock corrections). */
