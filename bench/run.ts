@@ -113,7 +113,6 @@ async function wrk(
   method = "GET",
   body = "",
   tokens: string[] = [],
-  env: Record<string, string> = {},
 ): Promise<WrkResult> {
   const run = Bun.spawn(
     [
@@ -128,13 +127,7 @@ async function wrk(
       url,
     ],
     {
-      env: {
-        ...process.env,
-        WRK_METHOD: method,
-        WRK_BODY: body,
-        WRK_TOKENS: tokens.join(","),
-        ...env,
-      },
+      env: { ...process.env, WRK_METHOD: method, WRK_BODY: body, WRK_TOKENS: tokens.join(",") },
       stdout: "pipe",
       stderr: "pipe",
     },
@@ -284,6 +277,19 @@ async function positionsCheck(url: string, productId: number, n: number): Promis
     : `positions WRONG: ${JSON.stringify(r)}`;
 }
 
+/** bench/join-storm.ts: each buyer of `file` joins once, 256 connections at once. */
+async function joinStorm(url: string, file: string): Promise<WrkResult> {
+  const run = Bun.spawn(["bun", "bench/join-storm.ts", url, file, "256"], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const stdout = await new Response(run.stdout).text();
+  await run.exited;
+  const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`join-storm printed no result:\n${stdout}`);
+  return JSON.parse(line.slice(7)) as WrkResult;
+}
+
 /**
  * Issue 36's rows: a join storm of 20,000 buyers with tokens at 256 connections (each buyer
  * joins once), ticket reads by 1,000 waiting buyers, and holds by 1,000 admitted buyers on a
@@ -298,15 +304,7 @@ async function waitingRoomRows(): Promise<Row[]> {
     const file = `/tmp/flash-sale-bench-tokens-${process.pid}`;
     await Bun.write(file, storm.join("\n"));
     const stormProduct = await roomProduct(server.base, 0);
-    const joins = await wrk(
-      `${server.base}/api/products/${stormProduct}/queue`,
-      256,
-      120,
-      "POST",
-      "",
-      [],
-      { WRK_TOKENS_FILE: file, WRK_ONCE: "1", WRK_THREADS: "2" },
-    );
+    const joins = await joinStorm(`${server.base}/api/products/${stormProduct}/queue`, file);
     rows.push(
       row(
         `joins, ${STORM_BUYERS.toLocaleString()} buyers with HS256 tokens each once, 256 conns`,

@@ -4,6 +4,8 @@ import { HS256 } from "./helpers/buyers";
 import { databaseNow, iso } from "./helpers/clock";
 import { admin, type Client } from "./helpers/fixtures";
 import { invariantViolations } from "./helpers/invariants";
+import { sumMetric } from "./helpers/processes";
+import { openEvents } from "./helpers/sse";
 import { until } from "./helpers/until";
 import { as, oneTo, roomProduct, type TicketRow, tickets } from "./helpers/waiting-room";
 
@@ -11,7 +13,7 @@ import { as, oneTo, roomProduct, type TicketRow, tickets } from "./helpers/waiti
 // database holds (written by holds and by each process's admission job; nobody reads a ticket
 // here, so the job alone runs the draw and writes the admissions).
 
-const { ctx, apis } = useServers(1, HS256);
+const { ctx, apis, servers } = useServers(1, HS256);
 
 /** Spearman's rank correlation of two rankings of the same n items (no ties). */
 function spearman(a: number[], b: number[]): number {
@@ -109,5 +111,56 @@ describe("the draw and admission", () => {
     expect(40).toBeLessThanOrEqual(20 * span + 20);
     expect(40).toBeGreaterThanOrEqual(20 * span - 20);
     expect(await invariantViolations(ctx.sql)).toEqual([]);
+  }, 60_000);
+
+  test("the live stream carries the line (joined, serving) as it moves; the metrics count it", async () => {
+    const api = apis[0] as Client;
+    const base = (servers[0] as { base: string }).base;
+    const id = await roomProduct(api, { admit_per_second: 0 }, {}, 1000);
+    const admittedBefore = await sumMetric([base], "waiting_room_tickets_admitted_total");
+    const joinedBefore = await sumMetric([base], "waiting_room_tickets_joined_total");
+    const stream = await openEvents(`${base}/api/products/${id}/events`);
+    try {
+      const line = (e: { data: Record<string, unknown> }) =>
+        e.data.waiting_room as { joined: number; serving: number } | null;
+      await stream.waitFor((e) => line(e)?.joined === 0);
+      for (let i = 0; i < 5; i++) {
+        await api.post(`/api/products/${id}/queue`, undefined, await as(`watched-${i}`));
+      }
+      await stream.waitFor((e) => line(e)?.joined === 5 && line(e)?.serving === 0, 10_000);
+      const waiting = await until(
+        () => sumMetric([base], "waiting_room_line_length", `product_id="${id}"`),
+        (n) => n === 5,
+        { tries: 100, everyMs: 100 },
+      );
+      expect(waiting).toBe(5);
+      await api.patch(
+        `/api/admin/products/${id}`,
+        { waiting_room: { admit_per_second: 1000 } },
+        admin,
+      );
+      await stream.waitFor((e) => line(e)?.serving === 5, 10_000);
+      await admittedAll(id, 5);
+      const ids = stream.events.map((e) => e.id);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      expect(new Set(ids).size).toBe(ids.length);
+    } finally {
+      stream.close();
+    }
+    expect((await sumMetric([base], "waiting_room_tickets_joined_total")) - joinedBefore).toBe(5);
+    await until(
+      () => sumMetric([base], "waiting_room_tickets_admitted_total"),
+      (n) => n - admittedBefore === 5,
+      { tries: 100, everyMs: 100 },
+    );
+    expect((await sumMetric([base], "waiting_room_tickets_admitted_total")) - admittedBefore).toBe(
+      5,
+    );
+    await until(
+      () => sumMetric([base], "waiting_room_line_length", `product_id="${id}"`),
+      (n) => n === 0,
+      { tries: 100, everyMs: 100 },
+    );
+    expect(await sumMetric([base], "waiting_room_line_length", `product_id="${id}"`)).toBe(0);
   }, 60_000);
 });

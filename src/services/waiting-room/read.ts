@@ -70,13 +70,15 @@ async function readTicketRow(
   productId: number,
   buyer: BuyerId,
 ): Promise<ReadRow | undefined> {
+  // The latest ticket as a derived table of one row (the buyer's index, newest first): read
+  // once, where a correlated MAX(id) in the join made MariaDB scan the product's tickets.
   const latest =
     buyer === null
-      ? "NULL"
-      : `(SELECT MAX(id) FROM queue_tickets WHERE product_id = ${productId} AND buyer_id = ${hexLiteral(buyer)})`;
+      ? "SELECT NULL AS id, NULL AS product_id, NULL AS buyer_id, NULL AS position, NULL AS joined_at, NULL AS admitted_at, NULL AS admitted_until"
+      : `SELECT ${ticketColumns("q")} FROM queue_tickets q WHERE q.product_id = ${productId} AND q.buyer_id = ${hexLiteral(buyer)} ORDER BY q.id DESC LIMIT 1`;
   const [rows] = (await db.execute(
     sql.raw(
-      `SELECT p.id AS pid, ${roomProductColumns("p")}, w.product_id AS line_product_id, ${lineColumns("w")}, t.id AS ticket_id, ${ticketColumns("t")}, NOW(3) AS now FROM products p LEFT JOIN waiting_rooms w ON w.product_id = p.id LEFT JOIN queue_tickets t ON t.id = ${latest} WHERE p.id = ${productId}`,
+      `SELECT p.id AS pid, ${roomProductColumns("p")}, w.product_id AS line_product_id, ${lineColumns("w")}, t.id AS ticket_id, ${ticketColumns("t")}, NOW(3) AS now FROM products p LEFT JOIN waiting_rooms w ON w.product_id = p.id LEFT JOIN (${latest}) t ON TRUE WHERE p.id = ${productId}`,
     ),
   )) as unknown as [ReadRow[]];
   return rows[0];
