@@ -7,15 +7,10 @@ import type { Deps } from "../../deps-type";
 import { fingerprintOf } from "../idempotency";
 import { recordConflict } from "../orders/changes";
 import { lockOrder } from "../orders/locking";
-import {
-  type Applied,
-  applyPaymentEvent,
-  duplicateOf,
-  eventRecorded,
-  type WebhookResult,
-} from "./webhook";
+import { type Applied, duplicateOf, eventRecorded, type WebhookResult } from "./replies";
+import { applyPaymentEvent } from "./webhook";
 
-// Stripe's webhook mapped onto the payment path every provider's event takes (payments.ts:
+// Stripe's webhook mapped onto the payment path every provider's event takes (webhook.ts:
 // duplicates, conflicts, deferral, races): a PaymentIntent's outcome is a payment event whose
 // idempotency key is the Stripe event's id, and a refund of a PaymentIntent that paid an order
 // is a conflict recorded already resolved as refunded.

@@ -3,7 +3,6 @@ import type { Tx } from "../../db/client";
 import { writesFeed } from "../../db/keyset";
 import {
   type OrderStatus,
-  orders,
   type PaymentOutcome,
   type PaymentStatus,
   paymentEvents,
@@ -11,7 +10,6 @@ import {
 import { transact } from "../../db/transaction";
 import type { CommitGuard } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
-import { AppError } from "../../errors";
 import { fingerprintOf } from "../idempotency";
 import { recordConflict, settleOrders } from "../orders/changes";
 import { type LockedOrder, lockOrder, touchOrderGate } from "../orders/locking";
@@ -22,20 +20,12 @@ import {
   lockProduct,
   type ProductSnapshot,
 } from "../products/stock";
+import { type Applied, duplicateOf, eventRecorded, type WebhookResult } from "./replies";
 
 export type PaymentEventInput = {
   idempotency_key: string;
   order_id: number;
   status: PaymentStatus;
-};
-
-export type WebhookResult = {
-  order_id: number;
-  order_status: OrderStatus | null;
-  applied: boolean;
-  duplicate: boolean;
-  conflict?: true;
-  deferred?: true;
 };
 
 type Settlement = { outcome: PaymentOutcome; status: OrderStatus; snapshot?: ProductSnapshot };
@@ -110,22 +100,6 @@ export async function applyDeferredEvents(
   }
   return { status: order.status, snapshot };
 }
-
-async function orderStatusOf(tx: Tx, id: number): Promise<OrderStatus | null> {
-  const [row] = await tx
-    .select({ status: orders.status })
-    .from(orders)
-    .where(eq(orders.id, id))
-    .limit(1);
-  return row?.status ?? null;
-}
-
-export type Applied = {
-  httpStatus: 200 | 202;
-  body: WebhookResult;
-  outcome: PaymentOutcome | "duplicate";
-  snapshot?: ProductSnapshot;
-};
 
 /**
  * `paymentIntent` is the Stripe PaymentIntent the event is about, kept with it so that a later
@@ -211,41 +185,4 @@ export async function applyPaymentEvent(
     );
   }
   return result;
-}
-
-export async function duplicateOf(
-  tx: Tx,
-  input: { idempotency_key: string; order_id: number },
-  fingerprint: string,
-): Promise<Applied> {
-  const [first] = await tx
-    .select({ fingerprint: paymentEvents.fingerprint, outcome: paymentEvents.outcome })
-    .from(paymentEvents)
-    .where(eq(paymentEvents.idempotencyKey, input.idempotency_key))
-    .limit(1);
-  if (first && first.fingerprint !== fingerprint) {
-    throw new AppError(
-      "idempotency_key_reused",
-      "This idempotency_key was first used with a different event body.",
-    );
-  }
-  const body: WebhookResult = {
-    order_id: input.order_id,
-    order_status: await orderStatusOf(tx, input.order_id),
-    applied: false,
-    duplicate: true,
-  };
-  if (first?.outcome === "deferred") body.deferred = true;
-  return { httpStatus: 200, body, outcome: "duplicate" };
-}
-
-/** Whether an event with this key was recorded: the proof that its transaction committed. */
-export async function eventRecorded(db: Tx, key: string): Promise<boolean> {
-  const [row] = await db
-    .select({ id: paymentEvents.id })
-    .from(paymentEvents)
-    .where(eq(paymentEvents.idempotencyKey, key))
-    .limit(1)
-    .for("update");
-  return row !== undefined;
 }
