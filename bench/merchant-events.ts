@@ -9,7 +9,7 @@ import type { Row } from "./row";
 
 const MERCHANT_SECRET = `whsec_${Buffer.from("bench-merchant-secret-of-32-byte").toString("base64")}`;
 const PAYMENT_SECRET = `whsec_${Buffer.from("bench-payment-secret-of-32-bytes").toString("base64")}`;
-const RECEIVER_PORT = 3903;
+const RECEIVER_PORT = Number(process.env.BENCH_PORT_BASE ?? 3900) + 3;
 const ORDER_WORKERS = 16;
 /** The sale going on beside the hold runs: a few shoppers ordering and paying. */
 const BACKGROUND_WORKERS = 4;

@@ -13,10 +13,13 @@ import type { Row } from "./row";
 const SERVER_URL = process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/flash_sale";
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const PORT = 3900;
-const BARE_PORT = 3901;
+// Another checkout's bench running at the same time needs ports and databases of its own.
+const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 3900);
+const DB_SUFFIX = process.env.BENCH_DB_SUFFIX ?? "";
+const PORT = PORT_BASE;
+const BARE_PORT = PORT_BASE + 1;
 const READ_ROUNDS = 3;
-const DURABLE_PORT = 3903;
+const DURABLE_PORT = PORT_BASE + 3;
 /** Where `bun src/index.ts` runs from: another checkout's server, for side-by-side runs. */
 const SERVER_DIR = process.env.BENCH_SERVER_DIR ?? process.cwd();
 
@@ -49,7 +52,8 @@ function dbUrl(name: string): string {
   return url.toString();
 }
 
-async function freshDatabase(name: string): Promise<string> {
+async function freshDatabase(base: string): Promise<string> {
+  const name = `${base}${DB_SUFFIX}`;
   const url = dbUrl(name);
   const admin = await mysql.createConnection({ uri: dbUrl("") });
   await admin.query(`DROP DATABASE IF EXISTS ${mysql.escapeId(name)}`);
@@ -409,7 +413,7 @@ async function sellOut(): Promise<Row> {
   }
 }
 
-const LUA_PORT = 3902;
+const LUA_PORT = PORT_BASE + 2;
 const HOLD_BODY = JSON.stringify({ product_id: 1, qty: 1 });
 
 /** A helper server from bench/, started for one measurement. */
@@ -995,7 +999,8 @@ if (process.env.BENCH_ONLY === "merchant") {
 // storm and the 2,000-connection burst against their ceilings; BENCH_ONLY=opening the opening
 // storm beside the cached read; BENCH_ONLY=metrics what a scrape costs with one and two workers.
 // BENCH_ONLY=hot runs the hot product's rows of issue 27 alone, with their ratios; with
-// BENCH_SERVER_DIR=<checkout> the service rows run that checkout's server instead.
+// BENCH_SERVER_DIR=<checkout> the service rows run that checkout's server instead. BENCH_PORT_BASE
+// (3900: it and the next three) and BENCH_DB_SUFFIX let two checkouts' benches run at once.
 if (process.env.BENCH_ONLY === "hot") {
   ensureWrk();
   await hotRows();
