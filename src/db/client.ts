@@ -25,8 +25,7 @@ export function createPool(config: PoolConfig): Pool {
     // (see transaction.ts, openWith). Safe because every value reaches SQL escaped by mysql2
     // (drizzle binds them) or as an integer checked where the text is written.
     multipleStatements: true,
-    // mysql2 captures a stack trace for every query by default, to show the caller in its
-    // errors: a twentieth of a hold batch's CPU. Our errors are mapped by code, not by stack.
+    // No stack trace per query (docs/hot-path.md, rule 8): our errors are mapped by code.
     trace: false,
   });
   // Every connection reads NOW() in UTC (expiry is decided by the database clock, so several

@@ -9,9 +9,8 @@ export const MAX_BODY_BYTES = 16 * 1024;
 /**
  * Refuses request bodies over `maxBytes` (or the larger bound `larger` gives a path) with 413
  * `payload_too_large` before any route runs.
- * It wraps the app's fetch rather than sitting in it as middleware: every middleware a route
- * matches adds a layer of Hono's composition to each request, and on the hold route that cost
- * more than the check itself. A body with `Content-Length` is judged by the header alone; any
+ * It wraps the app's fetch rather than sitting in it as middleware (docs/hot-path.md, rule 2).
+ * A body with `Content-Length` is judged by the header alone; any
  * other (chunked) is read up to the bound and handed on as a new request. The path is looked
  * at only for a body past `maxBytes`: the hot routes' bodies never are.
  */

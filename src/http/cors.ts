@@ -21,10 +21,9 @@ export type Cors = {
  * 204, its requests get `Access-Control-Allow-Origin` and the exposed headers, and any other
  * origin gets no CORS header (its preflight falls through to a 404: no such route). Every
  * answer on those paths says `Vary: Origin`, so a shared cache never hands one origin's answer
- * to another. Applied by the lifecycle around the app rather than as Hono's `cors` middleware:
- * a middleware layer makes the cached product read asynchronous (measured in docs/design.md), and
- * the lifecycle's own answers (a deadline's 503) need the headers too. Undefined, and so free,
- * when no origin is listed.
+ * to another. Applied by the lifecycle around the app rather than as Hono's `cors` middleware
+ * (docs/hot-path.md, rule 2), as the lifecycle's own answers (a deadline's 503) need the headers
+ * too. Undefined, and so free, when no origin is listed.
  */
 export function createCors(origins: readonly string[]): Cors | undefined {
   if (origins.length === 0) return undefined;

@@ -82,9 +82,8 @@ type StockDelta = { available?: number; reserved?: number; total?: number };
 
 /**
  * A stock change as SQL text, for a caller that may send it with other statements in one
- * round trip; `applied` must be called once it ran. Written out rather than built by drizzle:
- * on the hold path, building this one UPDATE was a twentieth of the process's CPU. Every value
- * in it is an integer checked here.
+ * round trip; `applied` must be called once it ran. Written out rather than built by drizzle
+ * (docs/hot-path.md, rule 5): every value in it is an integer checked here.
  */
 export function stockChangeStatement(
   product: LockedProduct,
