@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { Webhook } from "standardwebhooks";
 import { type MerchantDispatcher, startMerchantDispatcher } from "../src/jobs/merchant-dispatcher";
+import { ROOT, userEnv } from "./helpers/checkout";
 import { admin, client, createHold, createOrder, createProduct } from "./helpers/fixtures";
 import {
   ADMIN_TOKEN,
@@ -15,20 +16,15 @@ import {
   useServedContext,
 } from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
+import { runToEnd } from "./helpers/processes";
 import { until } from "./helpers/until";
 
 // The scripts of examples/ that the README and docs/api.md show, run as a newcomer runs them
 // (`bun examples/…` from the checkout) against a real server. `bun run typecheck` covers them too.
 
-const ROOT = join(import.meta.dir, "..");
 const BUYER_JWT_SECRET = "examples-buyer-secret-0123456789abcdef";
 /** How docs/api.md says to make a merchant secret. */
 const MAKE_SECRET = `bun -e 'console.log("whsec_" + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"))'`;
-
-/** A user's shell: none of the test runner's configuration. */
-function userEnv(extra: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...extra };
-}
 
 describe("examples/client.ts through @flash-sale/client", () => {
   const served = useServedContext({ BUYER_JWT_SECRET });
@@ -49,18 +45,11 @@ describe("examples/client.ts through @flash-sale/client", () => {
     expect(token.exitCode).toBe(0);
     // Spawned, not spawnSync: the server answering the script runs in this process.
     const run = async (buyerToken: string) => {
-      const script = Bun.spawn(["bun", "examples/client.ts"], {
+      const { code, out, err } = await runToEnd(["bun", "examples/client.ts"], {
         cwd: ROOT,
         env: userEnv({ FLASH_SALE_URL: baseUrl, BUYER_TOKEN: buyerToken, ADMIN_TOKEN }),
-        stdout: "pipe",
-        stderr: "pipe",
       });
-      const [stdout, stderr, exitCode] = await Promise.all([
-        new Response(script.stdout).text(),
-        new Response(script.stderr).text(),
-        script.exited,
-      ]);
-      return { stdout, stderr, exitCode };
+      return { stdout: out, stderr: err, exitCode: code };
     };
 
     const ran = await run(token.stdout.toString().trim());

@@ -1,18 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
 import mysql from "mysql2/promise";
+import { freshCheckout, ROOT, userEnv } from "./helpers/checkout";
 import { databaseUrl } from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
 
@@ -28,7 +19,6 @@ import { freePort } from "./helpers/private-mariadb";
 // must exit 0. Commands run one after another as in one shell session, `localhost:3000` being
 // the test's server, and every `curl` of these pages must be in such a block.
 
-const ROOT = join(import.meta.dir, "..");
 /** The pages whose examples run, in the order they run. */
 const PAGES = [
   "README.md",
@@ -112,29 +102,6 @@ function difference(expected: unknown, actual: unknown, path = "body"): string |
     : `${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`;
 }
 
-/** A copy of this checkout as a user would have it (node_modules shared, not copied). */
-function freshCheckout(): string {
-  const dir = mkdtempSync(join(tmpdir(), "fs-readme-"));
-  const listed = Bun.spawnSync(["git", "ls-files", "-co", "--exclude-standard"], { cwd: ROOT });
-  for (const file of listed.stdout.toString().split("\n")) {
-    if (!file || !Bun.file(join(ROOT, file)).size) continue;
-    mkdirSync(dirname(join(dir, file)), { recursive: true });
-    cpSync(join(ROOT, file), join(dir, file));
-  }
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  return dir;
-}
-
-/** A user's shell: no test runner's NODE_ENV, none of our configuration. */
-function userEnv(extra: Record<string, string>): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-    HOME: process.env.HOME ?? "/root",
-    LANG: "C.UTF-8",
-    ...extra,
-  };
-}
-
 describe("the README's examples", () => {
   const steps = PAGES.flatMap(({ page, markdown }) => exampleSteps(page, markdown));
   const name = `fs_readme_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
@@ -143,7 +110,7 @@ describe("the README's examples", () => {
   let server: Subprocess | undefined;
 
   beforeAll(async () => {
-    dir = freshCheckout();
+    dir = freshCheckout("fs-readme-");
     port = await freePort();
     // Its own session, so that the server and everything serve.sh started stop together.
     server = Bun.spawn(["setsid", "bash", "-c", "exec bash scripts/serve.sh >serve.log 2>&1"], {

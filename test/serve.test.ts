@@ -1,48 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
 import mysql from "mysql2/promise";
+import { freshCheckout, userEnv } from "./helpers/checkout";
 import { databaseUrl } from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
+import { runToEnd } from "./helpers/processes";
 
 // `bash scripts/serve.sh` as a newcomer runs it, in a fresh copy of this checkout: what it
 // prints leaves the README's walkthrough as it was, and each way it cannot start (a port in
 // use, a URL that is not MySQL's, a local port where nothing answers) is one line and exit 1.
-
-const ROOT = join(import.meta.dir, "..");
-
-/** A copy of this checkout as a user would have it (node_modules shared, not copied). */
-function freshCheckout(): string {
-  const dir = mkdtempSync(join(tmpdir(), "fs-serve-"));
-  const listed = Bun.spawnSync(["git", "ls-files", "-co", "--exclude-standard"], { cwd: ROOT });
-  for (const file of listed.stdout.toString().split("\n")) {
-    if (!file || !Bun.file(join(ROOT, file)).size) continue;
-    mkdirSync(dirname(join(dir, file)), { recursive: true });
-    cpSync(join(ROOT, file), join(dir, file));
-  }
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  return dir;
-}
-
-/** A user's shell: no test runner's NODE_ENV, none of our configuration. */
-function userEnv(extra: Record<string, string>): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-    HOME: process.env.HOME ?? "/root",
-    LANG: "C.UTF-8",
-    ...extra,
-  };
-}
 
 describe("bash scripts/serve.sh", () => {
   const name = `fs_serve_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
@@ -54,23 +22,15 @@ describe("bash scripts/serve.sh", () => {
 
   /** Runs `command` in the copy; its exit code and every line it printed. */
   async function run(command: string, env: Record<string, string>) {
-    const proc = Bun.spawn(["bash", "-c", command], {
+    const { code, out, err } = await runToEnd(["bash", "-c", command], {
       cwd: dir,
       env: userEnv(env),
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
     });
-    const [out, err, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ]);
     return { code, lines: `${out}${err}`.split("\n").filter((line) => line.trim() !== "") };
   }
 
   beforeAll(async () => {
-    dir = freshCheckout();
+    dir = freshCheckout("fs-serve-");
     port = await freePort();
     // Its own session, so that the server and everything serve.sh started stop together.
     server = Bun.spawn(["setsid", "bash", "-c", "exec bash scripts/serve.sh >serve.log 2>&1"], {
