@@ -9,6 +9,14 @@ import { NONE, type ShopperRoute, shopperRoute, shopperRouteSuite } from "./help
 // method, path, a body naming nothing that exists (POSTs) or a list's query and what it answers,
 // what the validator refuses (a path, or a body for the same path), whether it needs a buyer
 // token and whether it is rate-limited.
+/** A buyer's own list: a page before an id no one has is empty (200); a limit of 0 is refused. */
+const ownList = (path: string) => ({
+  query: `?before_id=${NONE}`,
+  answers: 200,
+  invalid: `${path}?limit=0`,
+  buyer: true,
+});
+
 const routes: ShopperRoute[] = [
   shopperRoute("GET", "/api/products/{id}", { invalid: "/api/products/abc" }),
   shopperRoute("GET", "/api/products/{id}/events", { invalid: "/api/products/0/events" }),
@@ -26,12 +34,7 @@ const routes: ShopperRoute[] = [
     buyer: true,
     limited: true,
   }),
-  shopperRoute("GET", "/api/holds", {
-    query: `?before_id=${NONE}`,
-    answers: 200,
-    invalid: "/api/holds?limit=0",
-    buyer: true,
-  }),
+  shopperRoute("GET", "/api/holds", ownList("/api/holds")),
   shopperRoute("GET", "/api/holds/{id}", { invalid: "/api/holds/-1", buyer: true }),
   shopperRoute("DELETE", "/api/holds/{id}", {
     invalid: "/api/holds/1.5",
@@ -44,12 +47,7 @@ const routes: ShopperRoute[] = [
     buyer: true,
     limited: true,
   }),
-  shopperRoute("GET", "/api/orders", {
-    query: `?before_id=${NONE}`,
-    answers: 200,
-    invalid: "/api/orders?limit=0",
-    buyer: true,
-  }),
+  shopperRoute("GET", "/api/orders", ownList("/api/orders")),
   shopperRoute("GET", "/api/orders/{id}", { invalid: "/api/orders/x", buyer: true }),
 ];
 
