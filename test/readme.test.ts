@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import mysql from "mysql2/promise";
-import { freshCheckout, ROOT, userEnv } from "./helpers/checkout";
+import { freshCheckout, ROOT, startServeSh, userEnv } from "./helpers/checkout";
 import { databaseUrl } from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
 
@@ -112,19 +112,7 @@ describe("the README's examples", () => {
   beforeAll(async () => {
     dir = freshCheckout("fs-readme-");
     port = await freePort();
-    // Its own session, so that the server and everything serve.sh started stop together.
-    server = Bun.spawn(["setsid", "bash", "-c", "exec bash scripts/serve.sh >serve.log 2>&1"], {
-      cwd: dir,
-      env: userEnv({ PORT: String(port), DATABASE_URL: databaseUrl(name) }),
-    });
-    for (let i = 0; i < 600; i++) {
-      const status = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (status === 200 || server.exitCode !== null) break;
-      await Bun.sleep(100);
-    }
+    server = await startServeSh(dir, { PORT: String(port), DATABASE_URL: databaseUrl(name) });
   }, 120_000);
 
   afterAll(async () => {

@@ -1,6 +1,8 @@
 import { cpSync, mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import type { Subprocess } from "bun";
+import { until } from "./until";
 
 /** This checkout's root. */
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -26,4 +28,26 @@ export function userEnv(extra: Record<string, string>): Record<string, string> {
     LANG: "C.UTF-8",
     ...extra,
   };
+}
+
+/**
+ * `bash scripts/serve.sh` in `dir`, as a user starts it, in its own session (so the server and
+ * everything serve.sh started stop together with the group), once /readyz answers 200 or it
+ * exited.
+ */
+export async function startServeSh(dir: string, env: Record<string, string>): Promise<Subprocess> {
+  const server = Bun.spawn(["setsid", "bash", "-c", "exec bash scripts/serve.sh >serve.log 2>&1"], {
+    cwd: dir,
+    env: userEnv(env),
+  });
+  const ready = () =>
+    fetch(`http://127.0.0.1:${env.PORT}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+  await until(async () => (await ready()) || server.exitCode !== null, Boolean, {
+    tries: 600,
+    everyMs: 100,
+  });
+  return server;
 }
