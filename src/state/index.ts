@@ -3,6 +3,7 @@ import { type CachedProduct, ProductCache } from "./product-cache";
 import { RateLimiter } from "./rate-limiter";
 import { SoldOutBoard } from "./sold-out-board";
 import { StockHub } from "./stock-hub";
+import { TicketBoard } from "./ticket-board";
 
 // Everything this process keeps in memory between requests, in one place: what a second
 // process does not share, and what a restart forgets.
@@ -12,6 +13,8 @@ export type ProcessState = {
   productCache: ProductCache;
   soldOut: SoldOutBoard;
   stockHub: StockHub;
+  /** Waiting rooms' lines and buyers' tickets, for ticket reads. */
+  ticketBoard: TicketBoard;
   /** The shoppers' per-client rate limit; undefined when SHOPPER_RATE_PER_SECOND is unset. */
   rateLimiter: RateLimiter | undefined;
 };
@@ -33,6 +36,7 @@ export function createProcessState(
       { peek: (id) => productCache.get(id), load },
       { intervalMs: config.STOCK_EVENTS_INTERVAL_MS, maxStreams: config.STOCK_EVENTS_MAX_STREAMS },
     ),
+    ticketBoard: new TicketBoard(config.PRODUCT_CACHE_TTL_MS),
     rateLimiter:
       config.SHOPPER_RATE_PER_SECOND === undefined
         ? undefined

@@ -186,5 +186,9 @@ export async function updateProduct(
     },
     writesFeed,
   );
+  // This process reads the line (and the tickets' state) again after a change of its settings.
+  if (input.waiting_room !== undefined || input.sale_starts_at !== undefined) {
+    deps.ticketBoard.forget(id);
+  }
   return publishProduct(deps, snapshot);
 }

@@ -49,7 +49,7 @@ export async function joinBatch(deps: Deps, batch: JoinRequest[]): Promise<JoinA
 async function joinTransaction(deps: Deps, batch: JoinRequest[]): Promise<JoinAnswer[]> {
   const productId = batch[0]?.productId as number;
   const guard = allOf(batch.map((request) => request.deadline));
-  const { answers, line } = await transact(deps, guard, async (tx) => {
+  const { answers, line, seen } = await transact(deps, guard, async (tx) => {
     const locked = await lockLine(tx, productId);
     const product = await readRoomProduct(tx, productId);
     const refusal =
@@ -129,9 +129,14 @@ async function joinTransaction(deps: Deps, batch: JoinRequest[]): Promise<JoinAn
       // The first request of a buyer who had no live ticket made it; the rest find it.
       return { created: created.delete(request.buyer), ...shown };
     });
-    return { answers, line: { line, now } };
+    return { answers, line: { line, now }, seen: { product, tickets: [...latest.values()] } };
   });
-  if (line) publishLine(deps, line.line, line.now);
+  if (line && seen) {
+    publishLine(deps, line.line, line.now);
+    // The tickets answered and the line they were answered with, for this process's reads.
+    const offsetMs = line.now - deps.clock();
+    deps.ticketBoard.saw({ line: line.line, product: seen.product, offsetMs }, seen.tickets);
+  }
   let joined = 0;
   for (const answer of answers) if (!(answer instanceof AppError) && answer.created) joined++;
   if (joined > 0) deps.metrics.ticketsJoined.inc(joined);

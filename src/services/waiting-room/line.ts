@@ -1,25 +1,14 @@
+import type { Line } from "../../lib/waiting-room";
+
 import { parseDbTime } from "../views";
+
+export type { Line };
 
 // A waiting room's line as stored (one row of waiting_rooms) and admission as a pure function of
 // it and the database's clock: no process's clock admits anyone, and no job has to run for a
 // position to be admitted. Every change of rate (a PATCH, a pause, a removal) and every join
 // into an empty line rebases the line (serving_base = serving now, serving_since = now), so
 // that between two rebases admission is a straight line at `rate`.
-
-export type Line = {
-  productId: number;
-  /** Positions given: the line's last position. */
-  positions: number;
-  /** Tickets given, rejoins included. */
-  joined: number;
-  /** Tickets that joined before the opening and wait for the draw. */
-  unplaced: number;
-  servingBase: number;
-  servingSince: number;
-  rate: number;
-  /** The highest position whose admitted_at and admitted_until are written. */
-  materialized: number;
-};
 
 /** The highest position admitted at `now` (ms): never more than the positions that exist. */
 export function servingAt(line: Line, now: number): number {

@@ -1,8 +1,9 @@
 import { sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { query, transact } from "../../db/transaction";
-import type { CommitGuard } from "../../deadline/deadline";
+import { type CommitGuard, Deadline } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
+import type { SeenLine } from "../../state/ticket-board";
 import type { BuyerId } from "../buyers";
 import { parseDbTime } from "../views";
 import { publishLine } from "./join";
@@ -45,6 +46,14 @@ export async function getTicket(
   deadline: CommitGuard,
 ): Promise<Omit<Joined, "created">> {
   integers(productId);
+  const known = buyer === null ? undefined : deps.ticketBoard.ticket(productId, buyer);
+  // A ticket this process knows: only the line is needed, one read shared by every buyer.
+  const seen = known && (deps.ticketBoard.line(productId) ?? (await seeLine(deps, productId)));
+  if (known && seen) {
+    const now = deps.clock() + seen.offsetMs;
+    const { product, line } = seen;
+    return toTicketView(known, line, now, product.admissionSeconds, product.saleStartsAt);
+  }
   for (let attempt = 0; ; attempt++) {
     const row = await query(deps, deadline, (db) => readTicketRow(db, productId, buyer));
     const product = row && roomProductOf({ ...row, id: row.pid });
@@ -56,6 +65,7 @@ export async function getTicket(
     const line = lineOf({ ...(row as LineRow), product_id: row.line_product_id });
     const now = parseDbTime(row.now).getTime();
     const ticket = ticketOf({ ...(row as TicketRow), id: row.ticket_id });
+    deps.ticketBoard.saw({ line, product, offsetMs: now - deps.clock() }, [ticket]);
     // A ticket from before the opening, read after it while nobody has drawn yet: draw now.
     if (ticket.position === null && attempt === 0 && drawDue(line.unplaced, product, now)) {
       await drawNow(deps, productId, deadline);
@@ -63,6 +73,27 @@ export async function getTicket(
     }
     return toTicketView(ticket, line, now, product.admissionSeconds, product.saleStartsAt);
   }
+}
+
+/**
+ * The product's line as the database has it now, read once however many reads want it at the
+ * same moment; undefined when the product has no waiting room (the full read then says why).
+ */
+function seeLine(deps: Deps, productId: number): Promise<SeenLine | undefined> {
+  return deps.ticketBoard.loadLine(productId, async () => {
+    const deadline = Deadline.start(deps.config.REQUEST_TIMEOUT_MS);
+    try {
+      const row = await query(deps, deadline, (db) => readTicketRow(db, productId, null));
+      const product = row && roomProductOf({ ...row, id: row.pid });
+      if (!row || !product || product.admitPerSecond === null || row.line_product_id === null) {
+        return undefined;
+      }
+      const line = lineOf({ ...(row as LineRow), product_id: row.line_product_id });
+      return { line, product, offsetMs: parseDbTime(row.now).getTime() - deps.clock() };
+    } finally {
+      deadline.clear();
+    }
+  });
 }
 
 async function readTicketRow(

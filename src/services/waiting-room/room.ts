@@ -1,18 +1,13 @@
 import { sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { AppError, notFound } from "../../errors";
+import type { RoomProduct } from "../../lib/waiting-room";
 import { parseDbTime } from "../views";
 import { integers } from "./line";
 
-// A product's waiting-room settings and sale window, as the queue calls read them.
+export type { RoomProduct };
 
-export type RoomProduct = {
-  id: number;
-  admitPerSecond: number | null;
-  admissionSeconds: number | null;
-  saleStartsAt: number | null;
-  saleEndsAt: number | null;
-};
+// A product's waiting-room settings and sale window, as the queue calls read them.
 
 type RoomProductRow = {
   id: number | string;

@@ -1,8 +1,11 @@
 import { sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
+import type { Ticket } from "../../lib/waiting-room";
 import { parseDbTime } from "../views";
 import { admittedAtOf, hexLiteral, integers, type Line, servingAt } from "./line";
 import { admissionOf } from "./locked";
+
+export type { Ticket };
 
 // A ticket as stored and as the API shows it. Its admission is read from the row once written,
 // else computed from the line: the same value the admission job or a hold writes later.
@@ -19,16 +22,6 @@ export type TicketView = {
   joined_at: string;
   admitted_at: string | null;
   admitted_until: string | null;
-};
-
-export type Ticket = {
-  id: number;
-  productId: number;
-  buyerId: string;
-  position: number | null;
-  joinedAt: number;
-  admittedAt: number | null;
-  admittedUntil: number | null;
 };
 
 export type TicketRow = {
