@@ -313,6 +313,17 @@ describe("what is ignored or refused", () => {
   });
 });
 
+describe("event ids that are not well-formed Unicode", () => {
+  test("a lone surrogate in the event id is a 422 and stores nothing, so two such ids never collide", async () => {
+    const { orderId } = await pendingOrder(api);
+    for (const id of ["evt_\ud800", "evt_\udfff"]) {
+      const reply = await send(intentEvent("payment_intent.succeeded", orderId, intentId(), id));
+      expect([reply.status, reply.body.code]).toEqual([422, "validation_failed"]);
+    }
+    expect(await orderStatus(orderId)).toBe("pending");
+  });
+});
+
 describe("without STRIPE_WEBHOOK_SECRET", () => {
   const bare = useTestApp();
 

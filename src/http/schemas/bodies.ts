@@ -146,8 +146,8 @@ export function quickHoldInput(
  */
 export const StripeEventInput = z
   .looseObject({
-    id: z.string().min(1).max(255),
-    type: z.string(),
+    id: text().min(1).max(255),
+    type: text(),
     data: z.looseObject({ object: z.record(z.string(), z.unknown()) }),
   })
   .openapi("StripeEventInput");

@@ -7,7 +7,7 @@ import {
   type PaymentStatus,
   paymentEvents,
 } from "../../db/schema";
-import { transact } from "../../db/transaction";
+import { query, transact } from "../../db/transaction";
 import type { CommitGuard } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
 import { fingerprintOf } from "../idempotency";
@@ -112,6 +112,17 @@ export async function applyPaymentEvent(
   paymentIntent?: string,
 ): Promise<Applied> {
   const fingerprint = fingerprintOf("webhook", input);
+  // A redelivery is answered before the transaction: its INSERT IGNORE would spend an id, and
+  // that gap holds the conflicts feed back until it settles (db/keyset.ts).
+  const replayed = await query(deps, deadline, async (db) =>
+    (await eventRecorded(db, input.idempotency_key))
+      ? duplicateOf(db, input, fingerprint)
+      : undefined,
+  );
+  if (replayed) {
+    deps.metrics.webhookEvents.inc({ outcome: replayed.outcome });
+    return replayed;
+  }
   // The order row is locked first, under REPEATABLE READ, so that on one server a missing
   // order's id is gap-locked: the transaction creating that order waits for this one and then
   // finds the deferred event. Gap locks do not replicate on Galera; there the gate row both
