@@ -39,7 +39,7 @@ describe("the draw and admission", () => {
     const opening = (await databaseNow(ctx.sql)) + 12_000;
     const id = await roomProduct(
       api,
-      { admit_per_second: rate, admission_seconds: 60 },
+      { admit_per_second: rate, admission_seconds: 3600 },
       { sale_starts_at: iso(opening) },
       1000,
     );
@@ -84,7 +84,7 @@ describe("the draw and admission", () => {
     }
     for (const row of stored) {
       expect((row.admitted_until as Date).getTime() - (row.admitted_at as Date).getTime()).toBe(
-        60_000,
+        3_600_000,
       );
     }
     expect(await invariantViolations(ctx.sql)).toEqual([]);
@@ -100,7 +100,7 @@ describe("the draw and admission", () => {
     const resumed = await databaseNow(ctx.sql);
     const changed = await api.patch(
       `/api/admin/products/${id}`,
-      { waiting_room: { admit_per_second: 20, admission_seconds: 30 } },
+      { waiting_room: { admit_per_second: 20, admission_seconds: 3600 } },
       admin,
     );
     expect(changed.status).toBe(200);
@@ -162,5 +162,30 @@ describe("the draw and admission", () => {
       { tries: 100, everyMs: 100 },
     );
     expect(await sumMetric([base], "waiting_room_line_length", `product_id="${id}"`)).toBe(0);
+  }, 60_000);
+
+  test("an admission that ends without a hold is counted once as expired unused", async () => {
+    const api = apis[0] as Client;
+    const base = (servers[0] as { base: string }).base;
+    const before = await sumMetric([base], "waiting_room_tickets_expired_unused_total");
+    const id = await roomProduct(api, { admit_per_second: 1000, admission_seconds: 10 }, {}, 10);
+    const [holder, idle] = [await as("ends-holder"), await as("ends-idle")];
+    for (const h of [holder, idle]) await api.post(`/api/products/${id}/queue`, undefined, h);
+    const held = await until(
+      () => api.post("/api/holds", { product_id: id, qty: 1 }, holder),
+      (r) => r.status === 201,
+      { tries: 50, everyMs: 50 },
+    );
+    expect(held.status).toBe(201);
+    // Both admissions end 10 s after they began; only the idle buyer's was unused.
+    const counted = await until(
+      () => sumMetric([base], "waiting_room_tickets_expired_unused_total"),
+      (n) => n - before >= 1,
+      { tries: 200, everyMs: 100 },
+    );
+    expect(counted - before).toBe(1);
+    await Bun.sleep(1500);
+    expect((await sumMetric([base], "waiting_room_tickets_expired_unused_total")) - before).toBe(1);
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
   }, 60_000);
 });

@@ -17,10 +17,12 @@ export async function admitDue(deps: Deps, deadline: CommitGuard): Promise<void>
   const [rows] = (await query(deps, deadline, (db) =>
     db.execute(
       sql.raw(
-        `SELECT ${lineColumns("w")}, NOW(3) AS now FROM waiting_rooms w JOIN products p ON p.id = w.product_id WHERE p.admit_per_second IS NOT NULL`,
+        // `ended`: whether an admission has ended since the last count (the index on
+        // product_id, admitted_until answers it from one range).
+        `SELECT ${lineColumns("w")}, NOW(3) AS now, EXISTS (SELECT 1 FROM queue_tickets t WHERE t.product_id = w.product_id AND t.admitted_until > COALESCE(w.ended_through, '1970-01-01') AND t.admitted_until <= NOW(3)) AS ended FROM waiting_rooms w JOIN products p ON p.id = w.product_id WHERE p.admit_per_second IS NOT NULL`,
       ),
     ),
-  )) as unknown as [(LineRow & { now: Date | string })[]];
+  )) as unknown as [(LineRow & { now: Date | string; ended: number | string })[]];
   for (const row of rows) {
     const line = lineOf(row);
     const now = parseDbTime(row.now).getTime();
@@ -28,7 +30,7 @@ export async function admitDue(deps: Deps, deadline: CommitGuard): Promise<void>
       { product_id: String(line.productId) },
       line.positions - servingAt(line, now) + line.unplaced,
     );
-    if (line.materialized < servingAt(line, now) || line.unplaced > 0) {
+    if (line.materialized < servingAt(line, now) || line.unplaced > 0 || Number(row.ended) > 0) {
       await admitLine(deps, line.productId, deadline);
     }
   }
