@@ -39,6 +39,29 @@ describe("settings", () => {
     expect(renamed.body.waiting_room).toMatchObject({ admission_seconds: 60 });
     const removed = await api.patch(`/api/admin/products/${id}`, { waiting_room: null }, admin);
     expect(removed.body.waiting_room).toBeNull();
+    // Each change is in the audit log like any product change; the rename changed none of it.
+    const audit = await api.get("/api/admin/audit?limit=1000", admin);
+    const changes = (audit.body.entries as { target: string; changes: object }[])
+      .filter((e) => e.target === `product:${id}`)
+      .map((e) => e.changes);
+    expect(changes).toEqual([
+      {
+        name: [null, "Hyped sneaker"],
+        price_cents: [null, 100],
+        stock_available: [null, 100],
+        "waiting_room.admit_per_second": [null, 50],
+        "waiting_room.admission_seconds": [null, 300],
+      },
+      {
+        "waiting_room.admit_per_second": [50, 0],
+        "waiting_room.admission_seconds": [300, 60],
+      },
+      { name: ["Hyped sneaker", "Renamed"] },
+      {
+        "waiting_room.admit_per_second": [0, null],
+        "waiting_room.admission_seconds": [60, null],
+      },
+    ]);
     expect((await api.get(`/api/products/${id}`)).body.waiting_room).toBeNull();
   });
 
