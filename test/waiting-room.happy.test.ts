@@ -14,6 +14,25 @@ import { as, roomProduct, tickets } from "./helpers/waiting-room";
 const { ctx, api } = useTestApp(HS256);
 
 describe("settings", () => {
+  test("the operator's product list shows the line as GET does (joined, serving)", async () => {
+    const id = await roomProduct(api, { admit_per_second: 0 });
+    for (const buyer of ["list-1", "list-2"]) {
+      expect((await api.post(`/api/products/${id}/queue`, undefined, await as(buyer))).status).toBe(
+        201,
+      );
+    }
+    const listed = await api.get("/api/admin/products?limit=100", admin);
+    const product = (listed.body.products as { id: number; waiting_room: unknown }[]).find(
+      (p) => p.id === id,
+    );
+    expect(product?.waiting_room).toEqual({
+      admit_per_second: 0,
+      admission_seconds: 300,
+      serving: 0,
+      joined: 2,
+    });
+  });
+
   test("create, change and remove a waiting room: the product shows it", async () => {
     const id = await roomProduct(api, { admit_per_second: 50 });
     const read = await api.get(`/api/products/${id}`);

@@ -4,8 +4,9 @@ import { orders, products } from "../db/schema";
 import { query } from "../db/transaction";
 import type { CommitGuard } from "../deadline/deadline";
 import type { Deps } from "../deps-type";
-import type { ProductView } from "../lib/product-view";
+import type { LineFigures, ProductView } from "../lib/product-view";
 import { toProductView } from "./views";
+import { readLineFigures } from "./waiting-room/figures";
 
 // What the operator watches during a sale: read-only pages over products.
 
@@ -48,9 +49,16 @@ export async function listProducts(
             )
             .groupBy(orders.productId);
     const byProduct = new Map(sold.map((s) => [s.productId, s]));
+    // A room's line as GET shows it; few products have one, so a read each.
+    const lines = new Map<number, LineFigures>();
+    for (const row of shown) {
+      if (row.admitPerSecond === null) continue;
+      const line = await readLineFigures(db, row.id);
+      if (line) lines.set(row.id, line);
+    }
     return {
       products: shown.map((row) => ({
-        ...toProductView(row, deps.clock()),
+        ...toProductView(row, deps.clock(), lines.get(row.id)),
         units_paid: Number(byProduct.get(row.id)?.paid ?? 0),
         units_pending: Number(byProduct.get(row.id)?.pending ?? 0),
         sold_out_at: row.soldOutAt?.toISOString() ?? null,
