@@ -1,3 +1,5 @@
+import { sql } from "drizzle-orm";
+import type { Tx } from "../../db/client";
 import { runStatements } from "../../db/connection";
 import { Abandoned } from "../../db/errors";
 import { transact } from "../../db/transaction";
@@ -49,88 +51,93 @@ export async function joinBatch(deps: Deps, batch: JoinRequest[]): Promise<JoinA
 async function joinTransaction(deps: Deps, batch: JoinRequest[]): Promise<JoinAnswer[]> {
   const productId = batch[0]?.productId as number;
   const guard = allOf(batch.map((request) => request.deadline));
-  const { answers, line, seen } = await transact(deps, guard, async (tx) => {
-    const locked = await lockLine(tx, productId);
-    const product = await readRoomProduct(tx, productId);
-    const refusal =
-      roomRefusal(product, productId) ?? (locked ? undefined : noWaitingRoom(productId));
-    if (refusal || !product || !locked) {
-      const refused = refusal ?? noWaitingRoom(productId);
-      return { answers: batch.map((): JoinAnswer => refused) };
-    }
-    const { line, now } = locked;
-    if (product.saleEndsAt !== null && now >= product.saleEndsAt) {
-      const ended = saleEnded(product.saleEndsAt);
-      return { answers: batch.map((): JoinAnswer => ended) };
-    }
-    const admissionSeconds = product.admissionSeconds;
-    const before: (string | undefined)[] = [];
-    if (drawDue(line.unplaced, product, now)) {
-      before.push(materializeStatement(line, now, admissionSeconds ?? 0));
-      await draw(tx, line, product.saleStartsAt ?? now);
-    }
-    const buyers = [...new Set(batch.flatMap((r) => (r.buyer === null ? [] : [r.buyer])))];
-    const latest = await latestTickets(tx, productId, buyers);
-    const newcomers = buyers.filter((buyer) => {
-      const ticket = latest.get(buyer);
-      return !ticket || !isLive(ticket, line, now, admissionSeconds);
-    });
-    // A buyer whose ticket expired joins again: the old ticket's admission is written first,
-    // so that no two of the buyer's tickets ever look live in the database.
-    if (newcomers.some((buyer) => latest.has(buyer))) {
-      before.push(materializeStatement(line, now, admissionSeconds ?? 0));
-    }
-    const placed = product.saleStartsAt === null || product.saleStartsAt <= now;
-    if (newcomers.length > 0 && placed && standsEmpty(line, now)) {
-      before.push(materializeStatement(line, now, admissionSeconds ?? 0));
-      rebase(line, now, line.rate);
-    }
-    const statements = before.filter((s): s is string => s !== undefined);
-    const readBack = statements.length + 1;
-    if (newcomers.length > 0) {
-      const first = line.positions + 1;
-      integers(first, productId);
-      const values = newcomers.map(
-        (buyer, n) =>
-          `(${productId},${hexLiteral(buyer)},${placed ? first + n : "NULL"},${timeLiteral(now)})`,
-      );
-      statements.push(
-        `INSERT INTO queue_tickets (product_id, buyer_id, position, joined_at) VALUES ${values.join(",")}`,
-        // Nobody else inserts tickets for this product while we hold its line: ours are the
-        // first ones from the insert's first id on (ids have gaps on Galera, positions do not).
-        `SELECT id, buyer_id, position FROM queue_tickets WHERE product_id = ${productId} AND id >= LAST_INSERT_ID() ORDER BY id LIMIT ${newcomers.length}`,
-      );
-      if (placed) line.positions += newcomers.length;
-      else line.unplaced += newcomers.length;
-      line.joined += newcomers.length;
-    }
-    statements.push(saveLineStatement(line));
-    const results = await runStatements(tx, statements);
-    if (newcomers.length > 0) {
-      for (const row of results[readBack] as NewTicketRow[]) {
-        const ticket: Ticket = {
-          id: Number(row.id),
-          productId,
-          buyerId: String(row.buyer_id),
-          position: row.position === null ? null : Number(row.position),
-          joinedAt: now,
-          admittedAt: null,
-          admittedUntil: null,
-        };
-        latest.set(ticket.buyerId, ticket);
+  const { answers, line, seen } = await transact(
+    deps,
+    guard,
+    async (tx) => {
+      const locked = await lockLine(tx, productId);
+      const product = await readRoomProduct(tx, productId);
+      const refusal =
+        roomRefusal(product, productId) ?? (locked ? undefined : noWaitingRoom(productId));
+      if (refusal || !product || !locked) {
+        const refused = refusal ?? noWaitingRoom(productId);
+        return { answers: batch.map((): JoinAnswer => refused) };
       }
-    }
-    const created = new Set(newcomers);
-    const answers = batch.map((request): JoinAnswer => {
-      if (request.buyer === null) return needsBuyer(productId);
-      const ticket = latest.get(request.buyer);
-      if (!ticket) throw new Error("a joined buyer has no ticket");
-      const shown = toTicketView(ticket, line, now, admissionSeconds, product.saleStartsAt);
-      // The first request of a buyer who had no live ticket made it; the rest find it.
-      return { created: created.delete(request.buyer), ...shown };
-    });
-    return { answers, line: { line, now }, seen: { product, tickets: [...latest.values()] } };
-  });
+      const { line, now } = locked;
+      if (product.saleEndsAt !== null && now >= product.saleEndsAt) {
+        const ended = saleEnded(product.saleEndsAt);
+        return { answers: batch.map((): JoinAnswer => ended) };
+      }
+      const admissionSeconds = product.admissionSeconds;
+      const before: (string | undefined)[] = [];
+      if (drawDue(line.unplaced, product, now)) {
+        before.push(materializeStatement(line, now, admissionSeconds ?? 0));
+        await draw(tx, line, product.saleStartsAt ?? now);
+      }
+      const buyers = [...new Set(batch.flatMap((r) => (r.buyer === null ? [] : [r.buyer])))];
+      const latest = await latestTickets(tx, productId, buyers);
+      const newcomers = buyers.filter((buyer) => {
+        const ticket = latest.get(buyer);
+        return !ticket || !isLive(ticket, line, now, admissionSeconds);
+      });
+      // A buyer whose ticket expired joins again: the old ticket's admission is written first,
+      // so that no two of the buyer's tickets ever look live in the database.
+      if (newcomers.some((buyer) => latest.has(buyer))) {
+        before.push(materializeStatement(line, now, admissionSeconds ?? 0));
+      }
+      const placed = product.saleStartsAt === null || product.saleStartsAt <= now;
+      if (newcomers.length > 0 && placed && standsEmpty(line, now)) {
+        before.push(materializeStatement(line, now, admissionSeconds ?? 0));
+        rebase(line, now, line.rate);
+      }
+      const statements = before.filter((s): s is string => s !== undefined);
+      const readBack = statements.length + 1;
+      if (newcomers.length > 0) {
+        const first = line.positions + 1;
+        integers(first, productId);
+        const values = newcomers.map(
+          (buyer, n) =>
+            `(${productId},${hexLiteral(buyer)},${placed ? first + n : "NULL"},${timeLiteral(now)})`,
+        );
+        statements.push(
+          `INSERT INTO queue_tickets (product_id, buyer_id, position, joined_at) VALUES ${values.join(",")}`,
+          // Nobody else inserts tickets for this product while we hold its line: ours are the
+          // first ones from the insert's first id on (ids have gaps on Galera, positions do not).
+          `SELECT id, buyer_id, position FROM queue_tickets WHERE product_id = ${productId} AND id >= LAST_INSERT_ID() ORDER BY id LIMIT ${newcomers.length}`,
+        );
+        if (placed) line.positions += newcomers.length;
+        else line.unplaced += newcomers.length;
+        line.joined += newcomers.length;
+      }
+      statements.push(saveLineStatement(line));
+      const results = await runStatements(tx, statements);
+      if (newcomers.length > 0) {
+        for (const row of results[readBack] as NewTicketRow[]) {
+          const ticket: Ticket = {
+            id: Number(row.id),
+            productId,
+            buyerId: String(row.buyer_id),
+            position: row.position === null ? null : Number(row.position),
+            joinedAt: now,
+            admittedAt: null,
+            admittedUntil: null,
+          };
+          latest.set(ticket.buyerId, ticket);
+        }
+      }
+      const created = new Set(newcomers);
+      const answers = batch.map((request): JoinAnswer => {
+        if (request.buyer === null) return needsBuyer(productId);
+        const ticket = latest.get(request.buyer);
+        if (!ticket) throw new Error("a joined buyer has no ticket");
+        const shown = toTicketView(ticket, line, now, admissionSeconds, product.saleStartsAt);
+        // The first request of a buyer who had no live ticket made it; the rest find it.
+        return { created: created.delete(request.buyer), ...shown };
+      });
+      return { answers, line: { line, now }, seen: { product, tickets: [...latest.values()] } };
+    },
+    { committed: (db, result) => ticketsStored(db, result.seen?.tickets ?? []) },
+  );
   if (line && seen) {
     publishLine(deps, line.line, line.now);
     // The tickets answered and the line they were answered with, for this process's reads.
@@ -144,6 +151,30 @@ async function joinTransaction(deps: Deps, batch: JoinRequest[]): Promise<JoinAn
 }
 
 type NewTicketRow = { id: number | string; buyer_id: Buffer | string; position: number | null };
+
+/**
+ * Whether a batch whose COMMIT lost its answer committed: every ticket it answered is stored as
+ * answered (a new one exists, a drawn one has the position it was answered with). A refused
+ * batch wrote nothing, so its answers stand either way.
+ */
+async function ticketsStored(db: Tx, tickets: Ticket[]): Promise<boolean> {
+  if (tickets.length === 0) return true;
+  const ids = tickets.map((ticket) => ticket.id);
+  integers(...ids);
+  const [rows] = (await db.execute(
+    sql.raw(
+      `SELECT id, buyer_id, position FROM queue_tickets WHERE id IN (${ids.join(",")}) FOR UPDATE`,
+    ),
+  )) as unknown as [NewTicketRow[]];
+  const stored = new Map(rows.map((row) => [Number(row.id), row]));
+  return tickets.every((ticket) => {
+    const row = stored.get(ticket.id);
+    const position = row?.position == null ? null : Number(row.position);
+    return (
+      row !== undefined && String(row.buyer_id) === ticket.buyerId && position === ticket.position
+    );
+  });
+}
 
 /** After commit: this process's product reads show the line as it now stands. */
 export function publishLine(deps: Pick<Deps, "productCache">, line: Line, now: number): void {
