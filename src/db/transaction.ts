@@ -2,10 +2,11 @@ import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { CommitGuard } from "../deadline/deadline";
+import { toAppError } from "../http/problem";
 import type { Metrics } from "../lib/metrics";
 import type { Pool, Tx } from "./client";
 import { withConnection } from "./connection";
-import { Abandoned, toAppError } from "./errors";
+import { Abandoned } from "./errors";
 import type { DatabaseHealth } from "./health";
 import { type Ended, type RunOptions, runTransaction, type Work } from "./runner";
 import { commitProofs } from "./schema";
@@ -117,7 +118,10 @@ export function query<T>(
   return withConnection(deps.pool, work, { guard, health: deps.dbHealth }).catch(asServiceError);
 }
 
-/** Database failures leave a service as the contract's 503; Abandoned stays for the batcher. */
+/**
+ * Database failures leave a service as the contract's 503, as http/problem.ts answers every
+ * failure; Abandoned stays for the batcher.
+ */
 function asServiceError(err: unknown): never {
   throw err instanceof Abandoned ? err : toAppError(err);
 }

@@ -1,7 +1,6 @@
 import type { Hono } from "hono";
-import { AppError } from "../errors";
 import { pathOf } from "./path";
-import { problemResponse } from "./problem";
+import { payloadTooLarge, problemResponse } from "./problem";
 
 /** The largest request body the API reads; the OpenAPI document's 413 says the same. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -20,8 +19,6 @@ export function withBodyLimit<E extends object>(
   larger: Record<string, number> = {},
 ): void {
   const dispatch = app.fetch;
-  const tooLarge = (bound: number) =>
-    new AppError("payload_too_large", `The request body is larger than ${bound / 1024} KiB.`);
   const boundOf = (request: Request): number => larger[pathOf(request.url)] ?? maxBytes;
   app.fetch = (request, env, executionCtx) => {
     // A GET's body is never read; the hottest read of a sale pays for no check.
@@ -35,7 +32,7 @@ export function withBodyLimit<E extends object>(
       const size = Number.parseInt(length, 10);
       if (size > maxBytes) {
         const bound = boundOf(request);
-        if (size > bound) return problemResponse(tooLarge(bound));
+        if (size > bound) return problemResponse(payloadTooLarge(bound));
       }
       return dispatch(request, env, executionCtx);
     }
@@ -45,7 +42,7 @@ export function withBodyLimit<E extends object>(
     const bound = boundOf(request);
     return readUpTo(request, body, bound).then((bounded) =>
       bounded === undefined
-        ? problemResponse(tooLarge(bound))
+        ? problemResponse(payloadTooLarge(bound))
         : dispatch(bounded, env, executionCtx),
     );
   };

@@ -1,26 +1,7 @@
 import type { Context, Env, ValidationTargets } from "hono";
 import type { z } from "zod";
-import { AppError, type FieldError } from "../errors";
+import { malformedJson, unsupportedMediaType, validationFailed } from "./problem";
 import { ID_PATTERN, IdempotencyHeaders, IdParams } from "./schemas";
-
-function fieldErrors(error: {
-  issues: readonly { path: readonly PropertyKey[]; message: string }[];
-}): FieldError[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join(".") || "body",
-    message: issue.message,
-  }));
-}
-
-function validationFailed(
-  target: keyof ValidationTargets,
-  error: Parameters<typeof fieldErrors>[0],
-) {
-  const what = target === "json" ? "request body" : target === "param" ? "path" : target;
-  return new AppError("validation_failed", `The ${what} is not valid.`, {
-    errors: fieldErrors(error),
-  });
-}
 
 /** A request part validated by `schema`, synchronously; a failure is the contract's 422. */
 export function parseNow<Schema extends z.ZodType>(
@@ -44,19 +25,13 @@ export function parseId(value: string): number {
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
 
-const malformedJson = (): never => {
-  throw new AppError("malformed_json", "The request body is not valid JSON.");
-};
-
 /**
  * The body as JSON: 415 for another media type, 400 for a body that does not parse. Written
  * with `then`, as are the keyed routes (docs/hot-path.md, rule 1).
  */
 export function readJson(c: Context): Promise<unknown> {
   if (!JSON_MEDIA_TYPE.test(c.req.header("content-type") ?? "")) {
-    return Promise.reject(
-      new AppError("unsupported_media_type", "Send the request body as application/json."),
-    );
+    return Promise.reject(unsupportedMediaType());
   }
   return c.req.json().then(undefined, malformedJson);
 }
