@@ -3,8 +3,8 @@ import { closeDeps } from "../src/deps";
 import { useTestApp } from "./helpers/apps";
 import { problem } from "./helpers/contract";
 import { admin, client, createHold, createOrder, createProduct } from "./helpers/fixtures";
-import { buildTestApp, createTestContext, rows } from "./helpers/harness";
-import { invariantViolations } from "./helpers/invariants";
+import { buildTestApp, createTestContext } from "./helpers/harness";
+import { invariantViolations, storedHold } from "./helpers/invariants";
 
 const { ctx, api } = useTestApp();
 
@@ -111,11 +111,7 @@ describe("error codes", () => {
     const res = await api.post("/api/orders", { hold_id: holdId });
     expect(res.status).toBe(410);
     expect(res.body).toEqual(problem("hold_expired", 410));
-    const [hold] = await rows<{ status: string }>(
-      ctx.sql,
-      "SELECT status FROM holds WHERE id = ?",
-      [holdId],
-    );
+    const hold = await storedHold(ctx.sql, holdId);
     expect(hold?.status).toBe("expired");
     expect((await api.get(`/api/products/${productId}`)).body.available).toBe(5);
     expect(await invariantViolations(ctx.sql)).toEqual([]);

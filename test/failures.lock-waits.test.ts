@@ -16,7 +16,7 @@ import {
   waitForLockWaits,
 } from "./helpers/harness";
 import { withKey } from "./helpers/idempotency";
-import { invariantViolations } from "./helpers/invariants";
+import { invariantViolations, storedHold } from "./helpers/invariants";
 
 // The contract's promise: a 5xx means the request changed nothing, so a client may retry it.
 
@@ -238,11 +238,7 @@ describe("a statement cancelled by the database", () => {
       toOrder,
     ]);
     expect(orders).toBe(order.status === 201 ? 1 : 0);
-    const [released] = await rows<{ status: string }>(
-      ctx.sql,
-      "SELECT status FROM holds WHERE id = ?",
-      [toRelease],
-    );
+    const released = await storedHold(ctx.sql, toRelease);
     expect(released?.status).toBe(release.status === 200 ? "released" : "active");
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });

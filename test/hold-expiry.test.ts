@@ -3,8 +3,8 @@ import type { Cron } from "croner";
 import { startSweeper } from "../src/jobs/sweeper";
 import { useTestApp } from "./helpers/apps";
 import { type Client, client, createHold, createOrder, createProduct } from "./helpers/fixtures";
-import { createTestContext, rows, type TestContext } from "./helpers/harness";
-import { invariantViolations } from "./helpers/invariants";
+import { createTestContext, type TestContext } from "./helpers/harness";
+import { invariantViolations, storedHold } from "./helpers/invariants";
 import { until } from "./helpers/until";
 
 describe("expiry with the sweeper running", () => {
@@ -26,9 +26,9 @@ describe("expiry with the sweeper running", () => {
     const productId = await createProduct(api, 10);
     const holdId = await createHold(api, productId, 4);
     expect((await api.get(`/api/products/${productId}`)).body.available).toBe(6);
-    const [hold] = await until(
-      () => rows<{ status: string }>(ctx.sql, "SELECT status FROM holds WHERE id = ?", [holdId]),
-      (r) => r[0]?.status === "expired",
+    const hold = await until(
+      () => storedHold(ctx.sql, holdId),
+      (stored) => stored?.status === "expired",
       { tries: 80, everyMs: 100 },
     );
     expect(hold?.status).toBe("expired");
@@ -73,11 +73,7 @@ describe("expiry before the sweeper runs", () => {
     expect((await api.get(`/api/holds/${first}`)).body.status).toBe("expired");
     const granted = await api.post("/api/holds", { product_id: productId, qty: 2 });
     expect(granted.status).toBe(201);
-    const [hold] = await rows<{ status: string }>(
-      ctx.sql,
-      "SELECT status FROM holds WHERE id = ?",
-      [first],
-    );
+    const hold = await storedHold(ctx.sql, first);
     expect(hold?.status).toBe("expired");
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });

@@ -3,7 +3,7 @@ import { useServedApp } from "./helpers/apps";
 import { bearer, HS256, hs256, limitedProduct } from "./helpers/buyers";
 import { batching, countBy, createProduct } from "./helpers/fixtures";
 import { rows } from "./helpers/harness";
-import { invariantViolations } from "./helpers/invariants";
+import { invariantViolations, storedHold } from "./helpers/invariants";
 
 // When stock runs short in the middle of a batch: exactly the units that exist are granted (free
 // ones, and those of holds whose time has passed but no sweeper has marked), no buyer is refused
@@ -103,11 +103,7 @@ describe.each([["1"], ["64"], ["default"]])("a buyer at the limit, HOLD_BATCH_MA
       expect(r.body).toMatchObject({ code: "buyer_limit_exceeded", limit: 2, used: 2 });
     }
     expect(countBy(holdingReplies, (r) => r.status)).toEqual({ "409": 4 });
-    const [expired] = await rows<{ status: string }>(
-      ctx.sql,
-      "SELECT status FROM holds WHERE id = ?",
-      [first.body.hold_id],
-    );
+    const expired = await storedHold(ctx.sql, first.body.hold_id as number);
     expect(expired?.status).toBe("expired");
     const [held] = await rows<{ units: string }>(
       ctx.sql,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { admin, client, type Json } from "./helpers/fixtures";
-import { createTestContext, rows, type TestContext } from "./helpers/harness";
+import { count, createTestContext, rows, type TestContext } from "./helpers/harness";
 import {
   allDelivered,
   feed,
@@ -85,15 +85,11 @@ describe("merchant events: the last attempt fails, the operator redelivers", () 
       (await ofOrder()).some((e) => e.type === "order.created" && e.delivery.status === "failed");
     // The dispatcher records the failure, then gives the later event back in a statement of its
     // own: the claim is over once no event of the order holds a lease (lapsed ones keep theirs).
-    const leasedNow = async () =>
-      Number(
-        (
-          await rows<{ n: number }>(
-            ctx.sql,
-            "SELECT COUNT(*) AS n FROM merchant_events WHERE order_id = ? AND lease_token IS NOT NULL",
-            [bornPaid],
-          )
-        )[0]?.n,
+    const leasedNow = () =>
+      count(
+        ctx.sql,
+        "SELECT COUNT(*) AS n FROM merchant_events WHERE order_id = ? AND lease_token IS NOT NULL",
+        [bornPaid],
       );
     const claimOver = async () => (await failedNow()) && (await leasedNow()) === 0;
     for (let i = 0; i < 500 && !(await claimOver()); i++) await Bun.sleep(20);

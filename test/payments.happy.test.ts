@@ -3,7 +3,7 @@ import { cancelUnpaidOrders } from "../src/services/orders";
 import { applyStrandedEvents, purgeDeferredEvents } from "../src/services/payments";
 import { useServedApp } from "./helpers/apps";
 import { createHold, createProduct, patience } from "./helpers/fixtures";
-import { rows } from "./helpers/harness";
+import { count, rows } from "./helpers/harness";
 import { invariantViolations } from "./helpers/invariants";
 import { event, nextOrderId, pendingOrder } from "./helpers/payments";
 
@@ -166,16 +166,8 @@ describe("payment events stranded beside their order (Galera's race), applied by
     ["failed", "cancelled", 2],
   ] as const)("a deferred %s event for an existing order → %s", async (status, final, back) => {
     const { orderId, productId } = await pendingOrder(api, 2, 10);
-    const available = async () =>
-      Number(
-        (
-          await rows<{ n: number }>(
-            ctx.sql,
-            "SELECT stock_available AS n FROM products WHERE id = ?",
-            [productId],
-          )
-        )[0]?.n,
-      );
+    const available = () =>
+      count(ctx.sql, "SELECT stock_available AS n FROM products WHERE id = ?", [productId]);
     const before = await available();
     // What two Galera nodes can leave: the event stored as deferred, the order already there.
     await ctx.sql.query(

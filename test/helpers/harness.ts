@@ -106,7 +106,7 @@ export async function rows<T = Record<string, unknown>>(
   return result as T[];
 }
 
-/** The number a `SELECT COUNT(*) AS n ...` query answers. */
+/** The number a `SELECT ... AS n` query answers (a `COUNT(*)`, or one row's column). */
 export async function count(
   pool: mysql.Pool,
   query: string,

@@ -9,6 +9,13 @@ export const holdCount = (pool: mysql.Pool, productId?: number): Promise<number>
     ? count(pool, "SELECT COUNT(*) AS n FROM holds")
     : count(pool, "SELECT COUNT(*) AS n FROM holds WHERE product_id = ?", [productId]);
 
+/** A hold's row as the database has it (its status), not as the API shows it. */
+export const storedHold = async (
+  pool: mysql.Pool,
+  holdId: number,
+): Promise<{ status: string } | undefined> =>
+  (await rows<{ status: string }>(pool, "SELECT status FROM holds WHERE id = ?", [holdId]))[0];
+
 /** How many orders a hold became: the contract allows at most one. */
 export const ordersOfHold = (pool: mysql.Pool, holdId: number): Promise<number> =>
   count(pool, "SELECT COUNT(*) AS n FROM orders WHERE hold_id = ?", [holdId]);
