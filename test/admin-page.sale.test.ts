@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
-import { untilPageShows, useChromium } from "./helpers/browser";
+import { signIn, untilPageReads, untilPageShows, useChromium } from "./helpers/browser";
 import { client } from "./helpers/fixtures";
-import { ADMIN_TOKEN, useServedContext } from "./helpers/harness";
+import { useServedContext } from "./helpers/harness";
 
 // The operator runs a sale from the page (contract: GET /admin): create a product with a window,
 // watch its countdown open it, restock it, and see a refused action's problem.
@@ -18,11 +18,7 @@ describe("GET /admin in Chromium: running a sale", () => {
   test("create a product opening in a few seconds, see it open, restock it, see a refusal", async () => {
     const ctx = served();
     page = await browser.newPage({ timezoneId: "UTC", viewport: { width: 1440, height: 900 } });
-    const problems: string[] = [];
-    page.on("pageerror", (err) => problems.push(`script error: ${err.message}`));
-    await page.goto(`${ctx.baseUrl}/admin`);
-    await page.fill("#token", ADMIN_TOKEN);
-    await page.click("#sign-in button[type=submit]");
+    const problems = await signIn(page, ctx.baseUrl);
 
     const create = page.locator("#create");
     await create.locator("[name=name]").fill("Countdown sneaker");
@@ -51,20 +47,12 @@ describe("GET /admin in Chromium: running a sale", () => {
     expect(await card.locator(".countdown").textContent()).toMatch(/^opens in 0:0[0-5]$/);
 
     // The countdown runs out and the service's state turns live, with no reload.
-    await untilPageShows(
-      () => card.locator('[data-f="sale_state"]').textContent(),
-      (s) => s === "live",
-      15_000,
-    );
+    await untilPageReads(() => card.locator('[data-f="sale_state"]').textContent(), "live", 15_000);
     expect(await card.locator(".countdown").textContent()).toBe("open, no end set");
 
     await card.locator("form.restock [name=qty]").fill("10");
     await card.locator("form.restock button").click();
-    await untilPageShows(
-      () => card.locator('[data-f="stock_available"]').textContent(),
-      (s) => s === "15",
-      5000,
-    );
+    await untilPageReads(() => card.locator('[data-f="stock_available"]').textContent(), "15");
 
     // A window that ends before it opens: the service refuses, the page says why.
     await card.locator("form.edit [name=sale_ends_at]").fill(localInput(opensAt - 60_000));

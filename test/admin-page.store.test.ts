@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { useServedApp } from "./helpers/apps";
-import { untilPageShows, useChromium } from "./helpers/browser";
+import { signIn, untilPageReads, untilPageShows, useChromium } from "./helpers/browser";
 import { bearer, HS256, hs256, limitedProduct } from "./helpers/buyers";
 import { parseCsvStrict } from "./helpers/csv";
 import { ADMIN_TOKEN, rows } from "./helpers/harness";
@@ -39,20 +39,15 @@ describe("GET /admin in Chromium: the store around the sale", () => {
       viewport: { width: 1440, height: 900 },
       acceptDownloads: true,
     });
-    const problems: string[] = [];
-    page.on("pageerror", (err) => problems.push(`script error: ${err.message}`));
-    await page.goto(`${ctx.baseUrl}/admin`);
-    await page.fill("#token", ADMIN_TOKEN);
-    await page.click("#sign-in button[type=submit]");
+    const problems = await signIn(page, ctx.baseUrl);
     const card = page.locator(`#product-${productId}`);
     await card.waitFor();
 
     await card.locator("form.price [name=price_cents]").fill("1500");
     await card.locator("form.price button").click();
-    await untilPageShows(
+    await untilPageReads(
       async () => String((await api.get(`/api/products/${productId}`)).body.price_cents),
-      (s) => s === "1500",
-      5000,
+      "1500",
     );
 
     await card.locator("form.correct [name=delta]").fill("-5");
@@ -68,38 +63,22 @@ describe("GET /admin in Chromium: the store around the sale", () => {
     await card.locator("form.correct [name=delta]").fill("-1");
     await card.locator("form.correct [name=note]").fill("one damaged");
     await card.locator("form.correct button").click();
-    await untilPageShows(
-      () => card.locator('[data-f="stock_available"]').textContent(),
-      (s) => s === "5",
-      5000,
-    );
+    await untilPageReads(() => card.locator('[data-f="stock_available"]').textContent(), "5");
     expect(await card.locator(".problem").isVisible()).toBe(false);
 
     const filter = page.locator("#order-filter");
     const shownOrders = () => page.locator("#orders tbody tr td:first-child").allTextContents();
     await filter.locator("[name=buyer_id]").fill("alice");
     await filter.locator("button[type=submit]").click();
-    await untilPageShows(
-      async () => (await shownOrders()).join(","),
-      (s) => s === alices.join(","),
-      5000,
-    );
+    await untilPageReads(async () => (await shownOrders()).join(","), alices.join(","));
     await filter.locator("[name=status]").selectOption("paid");
     await filter.locator("button[type=submit]").click();
-    await untilPageShows(
-      async () => (await shownOrders()).join(","),
-      (s) => s === String(alices[0]),
-      5000,
-    );
+    await untilPageReads(async () => (await shownOrders()).join(","), String(alices[0]));
     await filter.locator("[name=buyer_id]").fill("");
     await filter.locator("[name=status]").selectOption("");
     await filter.locator("[name=order_id]").fill(String(bobs));
     await filter.locator("button[type=submit]").click();
-    await untilPageShows(
-      async () => (await shownOrders()).join(","),
-      (s) => s === String(bobs),
-      5000,
-    );
+    await untilPageReads(async () => (await shownOrders()).join(","), String(bobs));
 
     // Open Bob's order and cancel it with a note.
     await page
@@ -111,11 +90,7 @@ describe("GET /admin in Chromium: the store around the sale", () => {
     expect(await detail.locator("dl").textContent()).toContain("buyer_idbob");
     await detail.locator("[name=note]").fill("customer called");
     await detail.locator("#order-cancel button").click();
-    await untilPageShows(
-      () => detail.locator('[data-o="status"]').textContent(),
-      (s) => s === "cancelled",
-      5000,
-    );
+    await untilPageReads(() => detail.locator('[data-o="status"]').textContent(), "cancelled");
     expect(
       (await api.get(`/api/admin/orders?buyer_id=bob`, { authorization: `Bearer ${ADMIN_TOKEN}` }))
         .body.orders,
@@ -124,11 +99,7 @@ describe("GET /admin in Chromium: the store around the sale", () => {
     // Alice's pending order is paid by the provider while the operator looks: the cancel is refused.
     await filter.locator("[name=order_id]").fill(String(alices[1]));
     await filter.locator("button[type=submit]").click();
-    await untilPageShows(
-      async () => (await shownOrders()).join(","),
-      (s) => s === String(alices[1]),
-      5000,
-    );
+    await untilPageReads(async () => (await shownOrders()).join(","), String(alices[1]));
     await api.webhook({
       idempotency_key: `page-${alices[1]}`,
       order_id: alices[1],

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { untilPageShows, useChromium } from "./helpers/browser";
+import { signIn, untilPageReads, untilPageShows, useChromium } from "./helpers/browser";
 import { client, createHold, createOrder, createProduct } from "./helpers/fixtures";
 import { ADMIN_TOKEN, rows, useServedContext } from "./helpers/harness";
 import { pay } from "./helpers/payments";
@@ -62,11 +62,7 @@ describe("GET /admin in Chromium", () => {
 
     // A hold made through the API shows on the page within 3 s, with no reload.
     await createHold(api, hot, 7);
-    await untilPageShows(
-      () => hotCard.locator('[data-f="available"]').textContent(),
-      (seen) => seen === "460",
-      3000,
-    );
+    await untilPageReads(() => hotCard.locator('[data-f="available"]').textContent(), "460", 3000);
     // A few seconds of sale for the chart, then the picture docs/api.md shows.
     for (let second = 0; second < 4; second++) {
       await Promise.all(Array.from({ length: 10 * (second + 1) }, () => createHold(api, hot, 1)));
@@ -126,11 +122,7 @@ describe("GET /admin in Chromium", () => {
     );
 
     const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on("pageerror", (err) => problems.push(`script error: ${err.message}`));
-    await page.goto(`${ctx.baseUrl}/admin`);
-    await page.fill("#token", ADMIN_TOKEN);
-    await page.click("button[type=submit]");
+    const problems = await signIn(page, ctx.baseUrl);
     const conflictRow = (id: number) =>
       page
         .locator("#conflicts tbody tr", { hasText: `late-` })
@@ -193,9 +185,9 @@ describe("GET /admin in Chromium", () => {
     await page.goto(`${ctx.baseUrl}/admin`);
     await page.fill("#token", "not-the-admin-token");
     await page.click("button[type=submit]");
-    await untilPageShows(
+    await untilPageReads(
       () => page.locator("#status").textContent(),
-      (seen) => seen === "That token was refused.",
+      "That token was refused.",
       3000,
     );
     expect(await page.evaluate("sessionStorage.length")).toBe(0);

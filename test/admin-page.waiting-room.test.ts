@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { untilPageShows, useChromium } from "./helpers/browser";
+import { signIn, untilPageShows, useChromium } from "./helpers/browser";
 import { HS256 } from "./helpers/buyers";
 import { admin, client } from "./helpers/fixtures";
-import { ADMIN_TOKEN, useServedContext } from "./helpers/harness";
+import { useServedContext } from "./helpers/harness";
 import { as } from "./helpers/waiting-room";
 
 // The operator sets, changes and removes a waiting room from the page, and watches its line
@@ -22,11 +22,7 @@ describe("GET /admin in Chromium: a waiting room", () => {
     );
     const id = created.body.id as number;
     const page = await browser.newPage({ timezoneId: "UTC" });
-    const problems: string[] = [];
-    page.on("pageerror", (err) => problems.push(`script error: ${err.message}`));
-    await page.goto(`${ctx.baseUrl}/admin`);
-    await page.fill("#token", ADMIN_TOKEN);
-    await page.click("#sign-in button[type=submit]");
+    const problems = await signIn(page, ctx.baseUrl);
     const card = page.locator(`#product-${id}`);
     await card.waitFor();
     const line = () => card.locator('[data-f="waiting_room"]').textContent();

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { useMade } from "./apps";
+import { ADMIN_TOKEN } from "./harness";
 import { until } from "./until";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -47,4 +48,26 @@ export async function untilPageShows(
   const seen = await until(read, taken, { tries: Math.ceil(timeoutMs / 50), everyMs: 50 });
   if (!taken(seen)) throw new Error(`the page showed ${JSON.stringify(seen)}`);
   return seen;
+}
+
+/** untilPageShows for one exact text, within the 5 s most of the operator page's checks allow. */
+export function untilPageReads(
+  read: () => Promise<string | null>,
+  expected: string,
+  timeoutMs = 5000,
+): Promise<string> {
+  return untilPageShows(read, (seen) => seen === expected, timeoutMs);
+}
+
+/**
+ * The operator's page at `baseUrl`, signed in with the admin token. Returns the errors its
+ * scripts throw from now on, which a test expects to be none at its end.
+ */
+export async function signIn(page: Page, baseUrl: string): Promise<string[]> {
+  const problems: string[] = [];
+  page.on("pageerror", (err) => problems.push(`script error: ${err.message}`));
+  await page.goto(`${baseUrl}/admin`);
+  await page.fill("#token", ADMIN_TOKEN);
+  await page.click("#sign-in button[type=submit]");
+  return problems;
 }
