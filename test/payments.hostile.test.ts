@@ -20,14 +20,13 @@ describe("signatures", () => {
     signedApi = client(signed.app);
   });
   afterAll(() => signed.close());
+  /** `body` posted with its Standard Webhooks headers, signed with `secret` at `at` (now). */
+  const postSigned = (body: string, secret: string, id: string, at?: Date) =>
+    signedApi.post("/api/payments/webhook", body, webhookHeaders(body, secret, id, at));
 
   test("a valid signature is accepted", async () => {
     const body = JSON.stringify(event(424242, "succeeded"));
-    const res = await signedApi.post(
-      "/api/payments/webhook",
-      body,
-      webhookHeaders(body, SECRET, "msg_1"),
-    );
+    const res = await postSigned(body, SECRET, "msg_1");
     expect(res.status).toBe(202);
   });
 
@@ -39,11 +38,7 @@ describe("signatures", () => {
 
   test("a signature with the wrong secret is 401", async () => {
     const body = JSON.stringify(event(1, "succeeded"));
-    const res = await signedApi.post(
-      "/api/payments/webhook",
-      body,
-      webhookHeaders(body, OTHER_SECRET, "msg_2"),
-    );
+    const res = await postSigned(body, OTHER_SECRET, "msg_2");
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("invalid_signature");
   });
@@ -51,11 +46,7 @@ describe("signatures", () => {
   test("a stale timestamp (over five minutes) is 401", async () => {
     const body = JSON.stringify(event(1, "succeeded"));
     const stale = new Date(Date.now() - 6 * 60 * 1000);
-    const res = await signedApi.post(
-      "/api/payments/webhook",
-      body,
-      webhookHeaders(body, SECRET, "msg_3", stale),
-    );
+    const res = await postSigned(body, SECRET, "msg_3", stale);
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("invalid_signature");
   });

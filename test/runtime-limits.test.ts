@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createTestContext, type Running, serve, type TestContext } from "./helpers/harness";
+import { describe, expect, test } from "bun:test";
+import { useServedApp } from "./helpers/apps";
 import { sendRaw } from "./helpers/raw-http";
 
 // What reaches the app and what Bun answers by itself (docs/api.md, "What the runtime answers
 // itself"). The second half pins Bun's own behaviour: should a Bun upgrade start handing these
 // requests to the app, these tests fail and that account must change with them.
 
-let ctx: TestContext;
-let running: Running;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  running = serve(ctx.app);
-});
-afterAll(async () => {
-  await running.stop();
-  await ctx.close();
-});
+/** The app on a real socket: raw requests reach Bun's own parser as a client's would. */
+const { ctx: running } = useServedApp();
 
 const request = (head: string) => `${head}\r\nHost: sale.test\r\nConnection: close\r\n\r\n`;
 
