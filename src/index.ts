@@ -3,8 +3,7 @@ import { loadConfig, WEBHOOK_SECRET_MIN_BYTES, webhookSecretKey } from "./config
 import { migrateDatabase } from "./db/migrate";
 import { describeDatabaseFailure, StartupError, waitForDatabase } from "./db/startup";
 import { buildDeps, closeDeps } from "./deps";
-import { AppError } from "./errors";
-import { problemResponse } from "./http/problem";
+import { runtimeErrorHandler } from "./http/problem";
 import { startAdmission } from "./jobs/admission";
 import { startMerchantDispatcher } from "./jobs/merchant-dispatcher";
 import { startReconciler } from "./jobs/reconciler";
@@ -82,15 +81,7 @@ if (config.WORKERS > 1 && workerId === undefined) {
         // Longer than the 15 s between keep-alive comments on live stock streams.
         idleTimeout: 30,
         fetch: app.fetch,
-        // Only reached if something throws outside the app's own error handling.
-        error: (err) => {
-          logger.error({ err }, "unhandled error outside the app");
-          const response = problemResponse(
-            new AppError("internal_error", "An unexpected error occurred."),
-          );
-          response.headers.set("x-content-type-options", "nosniff");
-          return response;
-        },
+        error: runtimeErrorHandler(logger),
       }),
     logger,
   );

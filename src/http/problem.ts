@@ -101,3 +101,15 @@ export function errorHandler(logger: Logger) {
     );
   };
 }
+
+/** The server's own handler, reached only if something throws outside the app's `onError`. */
+export function runtimeErrorHandler(logger: Logger) {
+  return (err: Error): Response => {
+    logger.error({ err }, "unhandled error outside the app");
+    const response = problemResponse(
+      new AppError("internal_error", "An unexpected error occurred."),
+    );
+    response.headers.set("x-content-type-options", "nosniff");
+    return response;
+  };
+}
