@@ -1,6 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
-import { signIn, untilPageReads, untilPageShows, useChromium } from "./helpers/browser";
+import {
+  shownProblem,
+  signIn,
+  untilPageReads,
+  untilPageShows,
+  useChromium,
+} from "./helpers/browser";
 import { client } from "./helpers/fixtures";
 import { useServedContext } from "./helpers/harness";
 
@@ -57,11 +63,7 @@ describe("GET /admin in Chromium: running a sale", () => {
     // A window that ends before it opens: the service refuses, the page says why.
     await card.locator("form.edit [name=sale_ends_at]").fill(localInput(opensAt - 60_000));
     await card.locator("form.edit button").click();
-    const refusal = await untilPageShows(
-      () => card.locator(".problem").textContent(),
-      (s) => s.length > 0,
-      5000,
-    );
+    const refusal = await shownProblem(card);
     expect(refusal).toBe(
       "Validation failed: The sale must end after it starts. (sale_ends_at: must be after sale_starts_at)",
     );

@@ -1,7 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { useServedApp } from "./helpers/apps";
-import { signIn, untilPageReads, untilPageShows, useChromium } from "./helpers/browser";
+import {
+  shownProblem,
+  signIn,
+  untilPageReads,
+  untilPageShows,
+  useChromium,
+} from "./helpers/browser";
 import { bearer, HS256, hs256, limitedProduct } from "./helpers/buyers";
 import { parseCsvStrict } from "./helpers/csv";
 import { ADMIN_TOKEN, rows } from "./helpers/harness";
@@ -52,11 +58,7 @@ describe("GET /admin in Chromium: the store around the sale", () => {
 
     await card.locator("form.correct [name=delta]").fill("-5");
     await card.locator("form.correct button").click();
-    const refusal = await untilPageShows(
-      () => card.locator(".problem").textContent(),
-      (s) => s.length > 0,
-      5000,
-    );
+    const refusal = await shownProblem(card);
     expect(refusal).toBe(
       `Stock in use: Product ${productId} has 6 units, 2 of them in active holds: it can lose at most 4.`,
     );
@@ -106,11 +108,7 @@ describe("GET /admin in Chromium: the store around the sale", () => {
       status: "succeeded",
     });
     await page.locator("#orders tbody tr").getByRole("button", { name: "Cancel" }).click();
-    const refused = await untilPageShows(
-      () => filter.locator(".problem").textContent(),
-      (s) => s.length > 0,
-      5000,
-    );
+    const refused = await shownProblem(filter);
     expect(refused).toBe(
       `Order already paid: Order ${alices[1]} is paid: a refund is made at the payment provider.`,
     );

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { useMade } from "./apps";
 import { ADMIN_TOKEN } from "./harness";
 import { until } from "./until";
@@ -57,6 +57,15 @@ export function untilPageReads(
   timeoutMs = 5000,
 ): Promise<string> {
   return untilPageShows(read, (seen) => seen === expected, timeoutMs);
+}
+
+/** The refusal a part of the page shows in its `.problem`, once it shows one. */
+export function shownProblem(part: Locator, timeoutMs = 5000): Promise<string> {
+  return untilPageShows(
+    () => part.locator(".problem").textContent(),
+    (seen) => seen.length > 0,
+    timeoutMs,
+  );
 }
 
 /**
