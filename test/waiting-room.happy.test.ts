@@ -151,6 +151,26 @@ describe("joining and reading a ticket", () => {
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 
+  test("a ticket read again shows the line moving, not the answer served before", async () => {
+    const id = await roomProduct(api, { admit_per_second: 5 });
+    await Promise.all(
+      Array.from({ length: 29 }, async (_, i) =>
+        api.post(`/api/products/${id}/queue`, undefined, await as(`mover-${i}`)),
+      ),
+    );
+    const last = await as("mover-last");
+    expect((await api.post(`/api/products/${id}/queue`, undefined, last)).body.position).toBe(30);
+    const first = await api.get(`/api/products/${id}/queue`, last);
+    // At 5 a second the line moves at least one position in 300 ms: the same copy of the line
+    // (kept for PRODUCT_CACHE_TTL_MS) must not answer the same body.
+    await Bun.sleep(300);
+    const second = await api.get(`/api/products/${id}/queue`, last);
+    expect(first.body.state).toBe("waiting");
+    expect(second.body.state).toBe("waiting");
+    expect(second.body.ahead as number).toBeLessThan(first.body.ahead as number);
+    expect({ ...second.body, ahead: 0 }).toEqual({ ...first.body, ahead: 0 });
+  });
+
   test("errors: no such product, no waiting room, no ticket, sale ended, no token", async () => {
     const alice = await as("alice");
     const missing = await api.post("/api/products/999999/queue", undefined, alice);

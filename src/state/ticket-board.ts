@@ -5,6 +5,18 @@ import type { Line, RoomProduct, Ticket } from "../lib/waiting-room";
 export type SeenLine = { line: Line; product: RoomProduct; offsetMs: number };
 
 /**
+ * A ticket's answer as last served from a line: its body, serialised once, and what it showed
+ * that moves with time, so that the next read of the same line showing the same serves it again.
+ */
+export type ServedTicket = {
+  seen: SeenLine;
+  state: string;
+  ahead: number | null;
+  retryAfter: number | undefined;
+  body: string;
+};
+
+/**
  * This process's copy of waiting rooms' lines (for PRODUCT_CACHE_TTL_MS) and of buyers' latest
  * tickets: a waiting buyer's repeated ticket read is answered from memory, its
  * state computed from the line (admission is a function of the line and the database's clock,
@@ -18,6 +30,8 @@ export class TicketBoard {
   private readonly tickets: LRUCache<string, Ticket>;
 
   private readonly loading = new Map<number, Promise<SeenLine | undefined>>();
+  /** Kept as long as the ticket it was made from is. */
+  private readonly answers = new WeakMap<Ticket, ServedTicket>();
 
   /**
    * Lines for `ttlMs`; tickets ten times as long, as a ticket changes only by a draw (one
@@ -51,6 +65,15 @@ export class TicketBoard {
 
   ticket(productId: number, buyer: string): Ticket | undefined {
     return this.tickets.get(`${productId}:${buyer}`);
+  }
+
+  /** The ticket's answer as last served, if any. */
+  served(ticket: Ticket): ServedTicket | undefined {
+    return this.answers.get(ticket);
+  }
+
+  serve(ticket: Ticket, answer: ServedTicket): void {
+    this.answers.set(ticket, answer);
   }
 
   /** The line as read or changed by this process, and the tickets it read or gave with it. */

@@ -10,7 +10,7 @@ import { JoinBatcher } from "./join-batcher";
 // the job's work (admissions written, the draw when no request ran it, the metrics).
 
 export type { JoinAnswer, Joined } from "./join-batcher";
-export { getTicket } from "./read";
+export { getTicket, peekTicket, type TicketAnswer } from "./read";
 
 /** The per-process join batcher, batches as large as the hold pipeline's. */
 export function createJoinBatcher(config: Config, deps: () => Deps): JoinBatcher {

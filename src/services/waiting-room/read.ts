@@ -3,11 +3,10 @@ import type { Tx } from "../../db/client";
 import { query, transact } from "../../db/transaction";
 import { type CommitGuard, Deadline } from "../../deadline/deadline";
 import type { Deps } from "../../deps-type";
-import type { SeenLine } from "../../state/ticket-board";
+import type { SeenLine, ServedTicket } from "../../state/ticket-board";
 import type { BuyerId } from "../buyers";
 import { parseDbTime } from "../views";
 import { publishLine } from "./join";
-import type { Joined } from "./join-batcher";
 import { hexLiteral, integers, type LineRow, lineColumns, lineOf } from "./line";
 import { draw, lockLine, materializeStatement, saveLineStatement, writeLine } from "./locked";
 import {
@@ -20,7 +19,14 @@ import {
   roomRefusal,
   ticketNotFound,
 } from "./room";
-import { type TicketRow, ticketColumns, ticketOf, toTicketView } from "./tickets";
+import {
+  standingOf,
+  type Ticket,
+  type TicketRow,
+  ticketColumns,
+  ticketOf,
+  viewOf,
+} from "./tickets";
 
 // Reading a ticket: the request a waiting buyer repeats while the line moves, so it is one
 // statement (the product's settings, the line and the buyer's latest ticket, with the database's
@@ -38,22 +44,37 @@ type ReadRow = Partial<TicketRow> &
     now: Date | string;
   };
 
+/** A ticket's answer: its JSON body and a waiting ticket's Retry-After (seconds). */
+export type TicketAnswer = Pick<ServedTicket, "body" | "retryAfter">;
+
+/**
+ * The buyer's ticket answered from this process's copy (state/ticket-board.ts) with no wait:
+ * undefined when the copy lacks the ticket or its line, for getTicket to read them.
+ */
+export function peekTicket(
+  deps: Deps,
+  productId: number,
+  buyer: BuyerId,
+): ServedTicket | undefined {
+  if (buyer === null) return undefined;
+  const known = deps.ticketBoard.ticket(productId, buyer);
+  const seen = known && deps.ticketBoard.line(productId);
+  if (!known || !seen) return undefined;
+  return answerOf(deps, known, seen, deps.clock() + seen.offsetMs);
+}
+
 /** The buyer's latest ticket for the product, as the API shows it now. */
 export async function getTicket(
   deps: Deps,
   productId: number,
   buyer: BuyerId,
   deadline: CommitGuard,
-): Promise<Omit<Joined, "created">> {
+): Promise<ServedTicket> {
   integers(productId);
   const known = buyer === null ? undefined : deps.ticketBoard.ticket(productId, buyer);
   // A ticket this process knows: only the line is needed, one read shared by every buyer.
   const seen = known && (deps.ticketBoard.line(productId) ?? (await seeLine(deps, productId)));
-  if (known && seen) {
-    const now = deps.clock() + seen.offsetMs;
-    const { product, line } = seen;
-    return toTicketView(known, line, now, product.admissionSeconds, product.saleStartsAt);
-  }
+  if (known && seen) return answerOf(deps, known, seen, deps.clock() + seen.offsetMs);
   for (let attempt = 0; ; attempt++) {
     const row = await query(deps, deadline, (db) => readTicketRow(db, productId, buyer));
     const product = row && roomProductOf({ ...row, id: row.pid });
@@ -65,14 +86,37 @@ export async function getTicket(
     const line = lineOf({ ...(row as LineRow), product_id: row.line_product_id });
     const now = parseDbTime(row.now).getTime();
     const ticket = ticketOf({ ...(row as TicketRow), id: row.ticket_id });
-    deps.ticketBoard.saw({ line, product, offsetMs: now - deps.clock() }, [ticket]);
+    const read: SeenLine = { line, product, offsetMs: now - deps.clock() };
+    deps.ticketBoard.saw(read, [ticket]);
     // A ticket from before the opening, read after it while nobody has drawn yet: draw now.
     if (ticket.position === null && attempt === 0 && drawDue(line.unplaced, product, now)) {
       await drawNow(deps, productId, deadline);
       continue;
     }
-    return toTicketView(ticket, line, now, product.admissionSeconds, product.saleStartsAt);
+    return answerOf(deps, ticket, read, now);
   }
+}
+
+/**
+ * The ticket's answer at `now`: the one last served, while it was made from the same copy of
+ * the line and shows the same, else serialised anew (what the cached product read saves too).
+ */
+function answerOf(deps: Deps, ticket: Ticket, seen: SeenLine, now: number): ServedTicket {
+  const { line, product } = seen;
+  const standing = standingOf(ticket, line, now, product.admissionSeconds, product.saleStartsAt);
+  const last = deps.ticketBoard.served(ticket);
+  if (
+    last?.seen === seen &&
+    last.state === standing.state &&
+    last.ahead === standing.ahead &&
+    last.retryAfter === standing.retryAfter
+  ) {
+    return last;
+  }
+  const { state, ahead, retryAfter } = standing;
+  const answer = { seen, state, ahead, retryAfter, body: JSON.stringify(viewOf(ticket, standing)) };
+  deps.ticketBoard.serve(ticket, answer);
+  return answer;
 }
 
 /**

@@ -83,6 +83,57 @@ export function isLive(
   return admission === undefined || now < admission.until;
 }
 
+/** What a ticket's answer shows at `now` that moves with time and the line. */
+export type Standing = {
+  admission: { at: number; until: number } | undefined;
+  state: TicketState;
+  ahead: number | null;
+  /** A waiting ticket's Retry-After (seconds). */
+  retryAfter?: number;
+};
+
+export function standingOf(
+  ticket: Ticket,
+  line: Line,
+  now: number,
+  admissionSeconds: number | null,
+  opensAt: number | null,
+): Standing {
+  const admission = admissionOfTicket(ticket, line, now, admissionSeconds);
+  if (admission) {
+    return { admission, state: now < admission.until ? "admitted" : "expired", ahead: 0 };
+  }
+  if (ticket.position === null) {
+    // Placed at the opening; its turn comes after the draw.
+    return {
+      admission,
+      state: "waiting",
+      ahead: null,
+      retryAfter: seconds((opensAt ?? now) - now),
+    };
+  }
+  const ahead = Math.max(0, ticket.position - 1 - servingAt(line, now));
+  // When the line reaches it at the present rate; a paused line is asked again in a while.
+  const wait = line.rate === 0 ? PAUSED_RETRY_MS : admittedAtOf(line, ticket.position) - now;
+  return { admission, state: "waiting", ahead, retryAfter: seconds(wait) };
+}
+
+/** The ticket as the API shows it, standing as `standing` says. */
+export function viewOf(ticket: Ticket, standing: Standing): TicketView {
+  const { admission } = standing;
+  return {
+    ticket_id: ticket.id,
+    product_id: ticket.productId,
+    buyer_id: ticket.buyerId,
+    position: ticket.position,
+    state: standing.state,
+    ahead: standing.ahead,
+    joined_at: new Date(ticket.joinedAt).toISOString(),
+    admitted_at: admission ? new Date(admission.at).toISOString() : null,
+    admitted_until: admission ? new Date(admission.until).toISOString() : null,
+  };
+}
+
 /** The ticket as the API shows it at `now`, and a waiting one's Retry-After (seconds). */
 export function toTicketView(
   ticket: Ticket,
@@ -91,30 +142,9 @@ export function toTicketView(
   admissionSeconds: number | null,
   opensAt: number | null,
 ): { view: TicketView; retryAfter?: number } {
-  const admission = admissionOfTicket(ticket, line, now, admissionSeconds);
-  const view: TicketView = {
-    ticket_id: ticket.id,
-    product_id: ticket.productId,
-    buyer_id: ticket.buyerId,
-    position: ticket.position,
-    state: admission === undefined ? "waiting" : now < admission.until ? "admitted" : "expired",
-    ahead: null,
-    joined_at: new Date(ticket.joinedAt).toISOString(),
-    admitted_at: admission ? new Date(admission.at).toISOString() : null,
-    admitted_until: admission ? new Date(admission.until).toISOString() : null,
-  };
-  if (admission) {
-    view.ahead = 0;
-    return { view };
-  }
-  if (ticket.position === null) {
-    // Placed at the opening; its turn comes after the draw.
-    return { view, retryAfter: seconds((opensAt ?? now) - now) };
-  }
-  view.ahead = Math.max(0, ticket.position - 1 - servingAt(line, now));
-  // When the line reaches it at the present rate; a paused line is asked again in a while.
-  const wait = line.rate === 0 ? PAUSED_RETRY_MS : admittedAtOf(line, ticket.position) - now;
-  return { view, retryAfter: seconds(wait) };
+  const standing = standingOf(ticket, line, now, admissionSeconds, opensAt);
+  const view = viewOf(ticket, standing);
+  return standing.retryAfter === undefined ? { view } : { view, retryAfter: standing.retryAfter };
 }
 
 const PAUSED_RETRY_MS = 10_000;
