@@ -14,7 +14,7 @@ import type { HoldRequest } from "./queue";
 import { type Owned, unitsByBuyer } from "./sql";
 
 // Allocation: a locked product's units shared out over a batch's requests, in arrival order.
-// It decides and says what to write; the batch (batch.ts) writes it and answers.
+// It decides and says what to write; decide.ts writes it, batch.ts answers.
 
 /** What allocation decided for one request of a batch. */
 export type Decision =

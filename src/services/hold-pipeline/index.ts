@@ -5,7 +5,10 @@ import { HoldBatcher } from "./queue";
 
 // The hold pipeline, the hot path of a sale, read top-down:
 //   queue.ts         a product's requests wait in line; one batch at a time takes the lock
-//   batch.ts         a batch's transaction, retried without clients that gave up
+//   batch.ts         a batch's transaction, retried without clients that gave up, and
+//                    its decisions applied after COMMIT
+//   decide.ts        inside it: keys claimed, the product locked, the writes run or sent
+//                    with COMMIT, the decisions returned
 //   allocate.ts      the locked product's units shared out in arrival order
 //   sql.ts           the statements the batch sends, written out as text
 //   commit-proof.ts  after a lost answer to COMMIT, whether the batch committed

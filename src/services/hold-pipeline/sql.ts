@@ -9,7 +9,7 @@ import { parseDbTime } from "../views";
 // The hot path's SQL: what a batch sends, written out as text (docs/hot-path.md, rule 5). The
 // stock UPDATE (stockChangeStatement) is the one exception: every stock change shares it, so it
 // stays with the stock arithmetic in ../products/stock.ts. A check per product added to the
-// batch is one more statement here, sent with the lock (see openingOf in batch.ts).
+// batch is one more statement here, sent with the lock (see openingOf in decide.ts).
 
 /** A buyer's units of a product, and how many of them are in holds expired by now. */
 export type Owned = { units: number; expired: number };
