@@ -3,6 +3,7 @@ import { cancelUnpaidOrders } from "../src/services/orders";
 import { findBuyerLimitBreaches } from "../src/services/reconcile";
 import { useServers, useTestApp } from "./helpers/apps";
 import { bearer, expectUnauthorized, HS256, hs256, limitedProduct } from "./helpers/buyers";
+import { expectProblem } from "./helpers/contract";
 import { admin, type Client, countBy, patience } from "./helpers/fixtures";
 import { rows } from "./helpers/harness";
 import { invariantViolations } from "./helpers/invariants";
@@ -17,11 +18,8 @@ describe("per-buyer limits", () => {
     const me = await as("limit-1");
     expect((await api.post("/api/holds", { product_id: productId, qty: 2 }, me)).status).toBe(201);
     const over = await api.post("/api/holds", { product_id: productId, qty: 2 }, me);
-    expect(over.status).toBe(409);
-    expect(over.body).toEqual({
-      type: "about:blank",
+    expectProblem(over, 409, {
       title: "Buyer limit exceeded",
-      status: 409,
       code: "buyer_limit_exceeded",
       detail: expect.any(String),
       limit: 3,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expectProblem } from "./helpers/contract";
 import { admin, client, type Json } from "./helpers/fixtures";
 import { count, createTestContext, rows, type TestContext } from "./helpers/harness";
 import {
@@ -118,11 +119,8 @@ describe("merchant events: the last attempt fails, the operator redelivers", () 
   test("redelivering an unknown event is a 404 event_not_found", async () => {
     const { api } = use();
     const reply = await api.post("/api/admin/events/999999/redeliver", {}, admin);
-    expect(reply.status).toBe(404);
-    expect(reply.body).toEqual({
-      type: "about:blank",
+    expectProblem(reply, 404, {
       title: "Event not found",
-      status: 404,
       code: "event_not_found",
       detail: "Merchant event 999999 does not exist.",
     });

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { useServedApp } from "./helpers/apps";
 import { bearer, HS256, hs256, limitedProduct } from "./helpers/buyers";
 import { ISO_MS } from "./helpers/clock";
+import { expectProblem } from "./helpers/contract";
 import { parseCsvStrict } from "./helpers/csv";
 import { admin, type Reply } from "./helpers/fixtures";
 import { count, rows } from "./helpers/harness";
@@ -284,11 +285,8 @@ describe("the operator's cancel", () => {
     await pay(orderId, "succeeded");
     const audits = await count(ctx.sql, "SELECT COUNT(*) AS n FROM audit_entries");
     const paid = await cancel(orderId);
-    expect(paid.status).toBe(409);
-    expect(paid.body).toEqual({
-      type: "about:blank",
+    expectProblem(paid, 409, {
       title: "Order already paid",
-      status: 409,
       code: "order_already_paid",
       detail: `Order ${orderId} is paid: a refund is made at the payment provider.`,
       order_id: orderId,

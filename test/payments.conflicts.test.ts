@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { useServedApp } from "./helpers/apps";
 import { ISO_MS } from "./helpers/clock";
+import { expectProblem } from "./helpers/contract";
 import { admin, createHold, createOrder, createProduct } from "./helpers/fixtures";
 import { rows } from "./helpers/harness";
 import { pay as payOrder } from "./helpers/payments";
@@ -94,11 +95,8 @@ describe("resolving a conflict", () => {
       { resolution: "ignored", note: "changed my mind" },
     ]) {
       const refused = await resolve(id, body);
-      expect(refused.status).toBe(409);
-      expect(refused.body).toEqual({
-        type: "about:blank",
+      expectProblem(refused, 409, {
         title: "Conflict already resolved",
-        status: 409,
         code: "conflict_already_resolved",
         detail: `Payment conflict ${id} was already resolved as ignored.`,
         conflict: first.body,
@@ -143,11 +141,8 @@ describe("resolving a conflict", () => {
 describe("refused", () => {
   test("an unknown conflict: 404 conflict_not_found", async () => {
     const reply = await resolve(999_999, { resolution: "refunded" });
-    expect(reply.status).toBe(404);
-    expect(reply.body).toEqual({
-      type: "about:blank",
+    expectProblem(reply, 404, {
       title: "Conflict not found",
-      status: 404,
       code: "conflict_not_found",
       detail: "Payment conflict 999999 does not exist.",
     });

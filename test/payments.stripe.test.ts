@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import Stripe from "stripe";
 import { useServedApp, useTestApp } from "./helpers/apps";
+import { expectProblem } from "./helpers/contract";
 import {
   admin,
   client,
@@ -333,11 +334,8 @@ describe("without STRIPE_WEBHOOK_SECRET", () => {
     const refused = await bare.api.post("/api/payments/stripe", payload, {
       "stripe-signature": header,
     });
-    expect(refused.status).toBe(401);
-    expect(refused.body).toEqual({
-      type: "about:blank",
+    expectProblem(refused, 401, {
       title: "Invalid signature",
-      status: 401,
       code: "invalid_signature",
       detail: "No STRIPE_WEBHOOK_SECRET is configured, so every Stripe webhook is refused.",
     });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { useServedApp } from "./helpers/apps";
+import { expectProblem } from "./helpers/contract";
 import { admin, createHold, createOrder, createProduct } from "./helpers/fixtures";
 import { rows } from "./helpers/harness";
 import { invariantViolations } from "./helpers/invariants";
@@ -83,11 +84,8 @@ describe("stock corrections", () => {
     await createHold(api, productId, 4);
     await createHold(api, productId, 2);
     const past = await correct(productId, { delta: -5 });
-    expect(past.status).toBe(409);
-    expect(past.body).toEqual({
-      type: "about:blank",
+    expectProblem(past, 409, {
       title: "Stock in use",
-      status: 409,
       code: "stock_in_use",
       detail: `Product ${productId} has 10 units, 6 of them in active holds: it can lose at most 4.`,
       reserved: 6,

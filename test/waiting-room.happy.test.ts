@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { useTestApp } from "./helpers/apps";
 import { HS256 } from "./helpers/buyers";
 import { ISO_MS } from "./helpers/clock";
+import { expectProblem } from "./helpers/contract";
 import { admin, client } from "./helpers/fixtures";
 import { createTestContext } from "./helpers/harness";
 import { holdCount, invariantViolations } from "./helpers/invariants";
@@ -185,11 +186,8 @@ describe("joining and reading a ticket", () => {
       await api.post(`/api/products/${plain.body.id}/queue`, undefined, alice),
       await api.get(`/api/products/${plain.body.id}/queue`, alice),
     ]) {
-      expect(reply.status).toBe(409);
-      expect(reply.body).toEqual({
-        type: "about:blank",
+      expectProblem(reply, 409, {
         title: "No waiting room",
-        status: 409,
         code: "no_waiting_room",
         detail: `Product ${plain.body.id} has no waiting room.`,
       });

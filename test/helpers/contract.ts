@@ -11,3 +11,13 @@ export function problem(code: string, status: number, extra: Record<string, unkn
     ...extra,
   };
 }
+
+/** `reply` is `status` with exactly this problem body (type about:blank, the status repeated). */
+export function expectProblem(
+  reply: { status: number; body: unknown },
+  status: number,
+  body: { title: string; code: string; detail: unknown } & Record<string, unknown>,
+) {
+  expect(reply.status).toBe(status);
+  expect(reply.body).toEqual({ type: "about:blank", status, ...body });
+}
