@@ -3,6 +3,7 @@ import { useTestApp } from "./helpers/apps";
 import { ISO_MS } from "./helpers/clock";
 import { admin, createHold, createProduct } from "./helpers/fixtures";
 import { invariantViolations } from "./helpers/invariants";
+import { expectAnswer } from "./helpers/payments";
 
 const { ctx, api } = useTestApp();
 
@@ -81,13 +82,7 @@ describe("happy path", () => {
       order_id: orderId,
       status: "succeeded",
     });
-    expect(paid.status).toBe(200);
-    expect(paid.body).toEqual({
-      order_id: orderId,
-      order_status: "paid",
-      applied: true,
-      duplicate: false,
-    });
+    expectAnswer(paid, 200, orderId, "paid", "applied");
     expect((await api.get(`/api/orders/${orderId}`)).body.status).toBe("paid");
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });

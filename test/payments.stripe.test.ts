@@ -12,7 +12,7 @@ import {
 } from "./helpers/fixtures";
 import { count, rows } from "./helpers/harness";
 import { invariantViolations } from "./helpers/invariants";
-import { nextOrderId, pendingOrder } from "./helpers/payments";
+import { expectAnswer, expectAnswerBody, nextOrderId, pendingOrder } from "./helpers/payments";
 import { type ServerProcess, startServer } from "./helpers/processes";
 import { until } from "./helpers/until";
 
@@ -77,13 +77,7 @@ describe("PaymentIntent events", () => {
     const { orderId } = await pendingOrder(api);
     const intent = intentId();
     const paid = await send(intentEvent("payment_intent.succeeded", orderId, intent));
-    expect(paid.status).toBe(200);
-    expect(paid.body).toEqual({
-      order_id: orderId,
-      order_status: "paid",
-      applied: true,
-      duplicate: false,
-    });
+    expectAnswer(paid, 200, orderId, "paid", "applied");
     const [row] = await rows<{ payment_intent: Buffer; status: string; outcome: string }>(
       ctx.sql,
       "SELECT payment_intent, status, outcome FROM payment_events WHERE order_id = ?",
@@ -101,12 +95,7 @@ describe("PaymentIntent events", () => {
     for (const type of ["payment_intent.payment_failed", "payment_intent.canceled"]) {
       const { productId, orderId } = await pendingOrder(api, 3);
       const failed = await send(intentEvent(type, orderId, intentId()));
-      expect(failed.body).toEqual({
-        order_id: orderId,
-        order_status: "cancelled",
-        applied: true,
-        duplicate: false,
-      });
+      expectAnswerBody(failed.body, orderId, "cancelled", "applied");
       expect((await api.get(`/api/products/${productId}`)).body.available).toBe(10);
     }
     expect(await invariantViolations(ctx.sql)).toEqual([]);
@@ -117,13 +106,7 @@ describe("PaymentIntent events", () => {
     await send(intentEvent("payment_intent.payment_failed", orderId, intentId()));
     const late = intentEvent("payment_intent.succeeded", orderId, intentId());
     const conflict = await send(late);
-    expect(conflict.body).toEqual({
-      order_id: orderId,
-      order_status: "cancelled",
-      applied: false,
-      duplicate: false,
-      conflict: true,
-    });
+    expectAnswerBody(conflict.body, orderId, "cancelled", "conflict");
     let other: ServerProcess | undefined;
     try {
       other = await startServer(ctx.url, { STRIPE_WEBHOOK_SECRET: SECRET });
@@ -151,14 +134,7 @@ describe("PaymentIntent events", () => {
     const orderId = await nextOrderId(ctx.sql);
     const intent = intentId();
     const early = await send(intentEvent("payment_intent.succeeded", orderId, intent));
-    expect(early.status).toBe(202);
-    expect(early.body).toEqual({
-      order_id: orderId,
-      order_status: null,
-      applied: false,
-      duplicate: false,
-      deferred: true,
-    });
+    expectAnswer(early, 202, orderId, null, "deferred");
     expect(await createOrder(api, holdId)).toBe(orderId);
     expect(await orderStatus(orderId)).toBe("paid");
     // Its refund finds the order the deferred event paid.
@@ -175,14 +151,7 @@ describe("refunds", () => {
     await send(intentEvent("payment_intent.succeeded", orderId, intent));
     const refund = refundEvent(intent);
     const refunded = await send(refund);
-    expect(refunded.status).toBe(200);
-    expect(refunded.body).toEqual({
-      order_id: orderId,
-      order_status: "paid",
-      applied: false,
-      duplicate: false,
-      conflict: true,
-    });
+    expectAnswer(refunded, 200, orderId, "paid", "conflict");
     // The list never skips, so a row just written after an id gap shows within a few seconds.
     const conflictOf = async () => {
       const all = await api.get("/api/admin/payment-conflicts?state=all&limit=1000", admin);
@@ -212,12 +181,7 @@ describe("refunds", () => {
     );
     expect(JSON.parse(event?.data as string)).toEqual(conflict);
     const again = await send(refund);
-    expect(again.body).toEqual({
-      order_id: orderId,
-      order_status: "paid",
-      applied: false,
-      duplicate: true,
-    });
+    expectAnswerBody(again.body, orderId, "paid", "duplicate");
     expect(await orderStatus(orderId)).toBe("paid");
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });

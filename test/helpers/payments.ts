@@ -1,3 +1,4 @@
+import { expect } from "bun:test";
 import type mysql from "mysql2/promise";
 import { type Client, createHold, createOrder, createProduct } from "./fixtures";
 import { rows } from "./harness";
@@ -38,4 +39,37 @@ export async function nextOrderId(pool: mysql.Pool): Promise<number> {
     "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM orders",
   );
   return Number(row?.next);
+}
+
+/** The flags of a webhook's answer by what became of the event (`duplicate`: its key again). */
+const ANSWERS = {
+  applied: { applied: true, duplicate: false },
+  "duplicate-state": { applied: false, duplicate: false },
+  conflict: { applied: false, duplicate: false, conflict: true },
+  deferred: { applied: false, duplicate: false, deferred: true },
+  duplicate: { applied: false, duplicate: true },
+} as const;
+
+type Outcome = keyof typeof ANSWERS;
+
+/** The answer's body is exactly this, for the order and its status. */
+export function expectAnswerBody(
+  body: unknown,
+  orderId: number,
+  orderStatus: string | null,
+  outcome: Outcome,
+) {
+  expect(body).toEqual({ order_id: orderId, order_status: orderStatus, ...ANSWERS[outcome] });
+}
+
+/** The webhook answered `status` with exactly this body. */
+export function expectAnswer(
+  reply: { status: number; body: unknown },
+  status: number,
+  orderId: number,
+  orderStatus: string | null,
+  outcome: Outcome,
+) {
+  expect(reply.status).toBe(status);
+  expectAnswerBody(reply.body, orderId, orderStatus, outcome);
 }
