@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import mysql from "mysql2/promise";
 import { migrateDatabase } from "../src/db/migrate";
 import { client, countBy, createProduct, type Reply } from "./helpers/fixtures";
-import { rows } from "./helpers/harness";
+import { count, rows } from "./helpers/harness";
 import { invariantViolations } from "./helpers/invariants";
 import { PrivateMariaDb } from "./helpers/private-mariadb";
 import { type ServerProcess, startServer } from "./helpers/processes";
@@ -125,25 +125,13 @@ describe("the database killed with kill -9 in the middle of a burst", () => {
 
     const holdIds = granted.map((o) => o.reply.body.hold_id);
     const orderIds = ordered.map((o) => o.reply.body.order_id);
-    expect(
-      Number(
-        (
-          await rows<{ n: number }>(sql, "SELECT COUNT(*) AS n FROM holds WHERE id IN (?)", [
-            holdIds,
-          ])
-        )[0]?.n,
-      ),
-    ).toBe(holdIds.length);
+    expect(await count(sql, "SELECT COUNT(*) AS n FROM holds WHERE id IN (?)", [holdIds])).toBe(
+      holdIds.length,
+    );
     if (orderIds.length > 0) {
-      expect(
-        Number(
-          (
-            await rows<{ n: number }>(sql, "SELECT COUNT(*) AS n FROM orders WHERE id IN (?)", [
-              orderIds,
-            ])
-          )[0]?.n,
-        ),
-      ).toBe(orderIds.length);
+      expect(await count(sql, "SELECT COUNT(*) AS n FROM orders WHERE id IN (?)", [orderIds])).toBe(
+        orderIds.length,
+      );
     }
     expect(await present(eventRows, byKind("webhook", 200))).toBe(byKind("webhook", 200).length);
     expect(await invariantViolations(sql)).toEqual([]);

@@ -13,15 +13,17 @@ const { ctx, api } = useServedApp();
 const correct = (productId: number, body: unknown) =>
   api.post(`/api/admin/products/${productId}/stock-corrections`, body, admin);
 
-async function stockOf(productId: number) {
-  const [row] = await rows<{
-    stock_available: number;
-    stock_reserved: number;
-    stock_total: number;
-  }>(ctx.sql, "SELECT stock_available, stock_reserved, stock_total FROM products WHERE id = ?", [
-    productId,
-  ]);
-  return row;
+/** The product's stock columns are exactly these, as the database holds them. */
+async function expectStock(
+  productId: number,
+  stock: { stock_available: number; stock_reserved: number; stock_total: number },
+) {
+  const [row] = await rows(
+    ctx.sql,
+    "SELECT stock_available, stock_reserved, stock_total FROM products WHERE id = ?",
+    [productId],
+  );
+  expect(row).toEqual(stock);
 }
 
 describe("price", () => {
@@ -70,11 +72,7 @@ describe("stock corrections", () => {
     const down = await correct(productId, { delta: -4 });
     expect(down.status).toBe(200);
     expect(down.body).toMatchObject({ stock_available: 8, available: 8 });
-    expect(await stockOf(productId)).toEqual({
-      stock_available: 8,
-      stock_reserved: 0,
-      stock_total: 11,
-    });
+    await expectStock(productId, { stock_available: 8, stock_reserved: 0, stock_total: 11 });
     // Created 10, corrected +5 and -4: 11 units, 8 on sale and 3 ordered.
     expect(await invariantViolations(ctx.sql, new Map([[productId, 11]]))).toEqual([]);
   });
@@ -90,22 +88,14 @@ describe("stock corrections", () => {
       detail: `Product ${productId} has 10 units, 6 of them in active holds: it can lose at most 4.`,
       reserved: 6,
     });
-    expect(await stockOf(productId)).toEqual({
-      stock_available: 10,
-      stock_reserved: 6,
-      stock_total: 10,
-    });
+    await expectStock(productId, { stock_available: 10, stock_reserved: 6, stock_total: 10 });
     const exact = await correct(productId, { delta: -4 });
     expect(exact.status).toBe(200);
     expect(exact.body).toMatchObject({ stock_available: 6, stock_reserved: 6, available: 0 });
     const onePast = await correct(productId, { delta: -1 });
     expect(onePast.status).toBe(409);
     expect(onePast.body.reserved).toBe(6);
-    expect(await stockOf(productId)).toEqual({
-      stock_available: 6,
-      stock_reserved: 6,
-      stock_total: 6,
-    });
+    await expectStock(productId, { stock_available: 6, stock_reserved: 6, stock_total: 6 });
     expect(await invariantViolations(ctx.sql, new Map([[productId, 6]]))).toEqual([]);
   });
 
@@ -133,11 +123,7 @@ describe("stock corrections", () => {
     const missing = await correct(999_999, { delta: 1 });
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe("product_not_found");
-    expect(await stockOf(productId)).toEqual({
-      stock_available: 10,
-      stock_reserved: 0,
-      stock_total: 10,
-    });
+    await expectStock(productId, { stock_available: 10, stock_reserved: 0, stock_total: 10 });
   });
 
   test("without the admin token: 401", async () => {
