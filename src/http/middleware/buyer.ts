@@ -9,12 +9,19 @@ export type BuyerVariables = { buyer?: BuyerId };
  * The shopper's identity from `Authorization: Bearer <JWT>`; a missing or bad token is a 401
  * before anything else runs, so nothing changes. Registered only where buyer tokens are
  * configured: in anonymous mode every shopper is null and the hold route runs one middleware
- * layer fewer.
+ * layer fewer. A known or HS256 token adds no asynchronous step (docs/hot-path.md, rule 1).
  */
 export function buyerAuth(verifier: BuyerVerifier) {
-  return createMiddleware<{ Variables: BuyerVariables }>(async (c, next) => {
-    c.set("buyer", await verifier.verify(c.req.header("authorization")));
-    await next();
+  return createMiddleware<{ Variables: BuyerVariables }>((c, next) => {
+    const buyer = verifier.verify(c.req.header("authorization"));
+    if (buyer instanceof Promise) {
+      return buyer.then((found) => {
+        c.set("buyer", found);
+        return next();
+      });
+    }
+    c.set("buyer", buyer);
+    return next();
   });
 }
 

@@ -1,7 +1,8 @@
-import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import { LRUCache } from "lru-cache";
-import type { Config } from "../config";
-import { AppError, serviceUnavailable } from "../errors";
+import type { Config } from "../../config";
+import { AppError, serviceUnavailable } from "../../errors";
+import { headerOf, hs256Verifier } from "./hs256";
 
 /** The JWT `sub` of a verified buyer; null for an anonymous shopper. */
 export type BuyerId = string | null;
@@ -9,8 +10,12 @@ export type BuyerId = string | null;
 export type BuyerVerifier = {
   /** False in anonymous mode: no token is asked for and every buyer is null. */
   readonly required: boolean;
-  /** The buyer of an `Authorization` header, or a 401 (bad token) / 503 (key server down). */
-  verify(authorization: string | undefined): Promise<BuyerId>;
+  /**
+   * The buyer of an `Authorization` header, or a 401 (bad token) / 503 (key server down),
+   * thrown. Synchronous for a token verified before and for HS256; a promise only where a
+   * key set may have to be fetched (docs/hot-path.md, rule 1).
+   */
+  verify(authorization: string | undefined): BuyerId | Promise<BuyerId>;
 };
 
 type BuyerConfig = Pick<
@@ -64,14 +69,15 @@ function bearerToken(authorization: string | undefined): string {
  * Buyer identity from a JWT: HS256 tokens checked with BUYER_JWT_SECRET, RS256, ES256 and
  * EdDSA tokens with the keys at BUYER_JWKS_URL (fetched, cached, fetched again for an unknown
  * `kid`). `exp` is required, with 30 s leeway; `iss` and `aud` are checked when configured.
- * Verification is jose's; a token verified once is remembered (until its `exp`, at most a
- * minute) so that a shopper's app sending the same token with every call pays for it once.
+ * HS256 is verified synchronously by hs256.ts, the others by jose; a token verified once is
+ * remembered (until its `exp`, at most a minute) so that a shopper's app sending the same
+ * token with every call pays for it once.
  */
 export function createBuyerVerifier(config: BuyerConfig): BuyerVerifier {
   const secret = config.BUYER_JWT_SECRET;
   const jwksUrl = config.BUYER_JWKS_URL;
   if (secret === undefined && jwksUrl === undefined) {
-    return { required: false, verify: async () => null };
+    return { required: false, verify: () => null };
   }
   const secretKey = secret === undefined ? undefined : new TextEncoder().encode(secret);
   const jwks =
@@ -85,49 +91,70 @@ export function createBuyerVerifier(config: BuyerConfig): BuyerVerifier {
     ...(secretKey ? ["HS256"] : []),
     ...(jwks ? ["RS256", "ES256", "EdDSA"] : []),
   ];
+  const hs256 = secretKey
+    ? hs256Verifier(secretKey, {
+        issuer: config.BUYER_JWT_ISSUER,
+        audience: config.BUYER_JWT_AUDIENCE,
+        leewaySeconds: LEEWAY_SECONDS,
+      })
+    : undefined;
+  // jose sees an HS256 token only where no secret is set, and refuses it by `algorithms`.
   const keyFor: JWTVerifyGetKey = async (header, token) => {
-    if (header.alg === "HS256" && secretKey) return secretKey;
-    if (header.alg !== "HS256" && jwks) return jwks(header, token);
+    if (jwks) return jwks(header, token);
     throw unauthorized(`Buyer tokens signed with ${header.alg} are not accepted.`);
   };
   const verified = new LRUCache<string, { sub: string; until: number }>({ max: 100_000 });
 
+  /** The buyer a verified payload names, remembered for the token. */
+  const remember = (token: string, payload: JWTPayload): string => {
+    const { sub, exp } = payload;
+    const length = typeof sub === "string" ? [...sub].length : 0;
+    if (typeof sub !== "string" || length < 1 || length > MAX_SUB_CHARACTERS) {
+      throw unauthorized(`The buyer token's "sub" must be 1 to ${MAX_SUB_CHARACTERS} characters.`);
+    }
+    // A lone surrogate is stored as U+FFFD while the limit counts the raw string: "\ud800"
+    // and "\udfff" would be two buyers to one and one to the other.
+    if (!sub.isWellFormed()) {
+      throw unauthorized(`The buyer token's "sub" is not well-formed Unicode.`);
+    }
+    const until = Math.min(
+      ((exp ?? 0) + LEEWAY_SECONDS) * 1000,
+      Date.now() + VERIFIED_TOKEN_TTL_MS,
+    );
+    verified.set(token, { sub, until });
+    return sub;
+  };
+
+  const viaJose = async (token: string): Promise<string> => {
+    try {
+      const { payload } = await jwtVerify(token, keyFor, {
+        algorithms,
+        issuer: config.BUYER_JWT_ISSUER,
+        audience: config.BUYER_JWT_AUDIENCE,
+        clockTolerance: LEEWAY_SECONDS,
+        requiredClaims: ["exp", "sub"],
+      });
+      return remember(token, payload);
+    } catch (err) {
+      throw asAppError(err);
+    }
+  };
+
   return {
     required: true,
-    async verify(authorization) {
+    verify(authorization) {
       const token = bearerToken(authorization);
       const known = verified.get(token);
       if (known && known.until > Date.now()) return known.sub;
-      let payload: Awaited<ReturnType<typeof jwtVerify>>["payload"];
-      try {
-        ({ payload } = await jwtVerify(token, keyFor, {
-          algorithms,
-          issuer: config.BUYER_JWT_ISSUER,
-          audience: config.BUYER_JWT_AUDIENCE,
-          clockTolerance: LEEWAY_SECONDS,
-          requiredClaims: ["exp", "sub"],
-        }));
-      } catch (err) {
-        throw asAppError(err);
+      if (hs256) {
+        try {
+          const header = headerOf(token);
+          if (header.alg === "HS256") return remember(token, hs256(token, header));
+        } catch (err) {
+          throw asAppError(err);
+        }
       }
-      const { sub, exp } = payload;
-      const length = typeof sub === "string" ? [...sub].length : 0;
-      if (typeof sub !== "string" || length < 1 || length > MAX_SUB_CHARACTERS) {
-        throw unauthorized(
-          `The buyer token's "sub" must be 1 to ${MAX_SUB_CHARACTERS} characters.`,
-        );
-      }
-      // A lone surrogate is stored as U+FFFD while the limit counts the raw string: "\ud800"
-      // and "\udfff" would be two buyers to one and one to the other.
-      if (!sub.isWellFormed()) {
-        throw unauthorized(`The buyer token's "sub" is not well-formed Unicode.`);
-      }
-      const until = Math.min(
-        ((exp ?? 0) + LEEWAY_SECONDS) * 1000,
-        Date.now() + VERIFIED_TOKEN_TTL_MS,
-      );
-      verified.set(token, { sub, until });
-      return sub;
+      return viaJose(token);
     },
   };
 }
