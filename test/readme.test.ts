@@ -1,11 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
-import mysql from "mysql2/promise";
-import { freshCheckout, ROOT, startServeSh, userEnv } from "./helpers/checkout";
-import { databaseUrl } from "./helpers/harness";
-import { freePort } from "./helpers/private-mariadb";
+import { ROOT, userEnv, useServedCheckout } from "./helpers/checkout";
 
 // Every example of the README and then of each docs/*.md page (by name), run in order as one
 // session against a server started as the README tells a user to start one (`bash
@@ -104,41 +100,7 @@ function difference(expected: unknown, actual: unknown, path = "body"): string |
 
 describe("the README's examples", () => {
   const steps = PAGES.flatMap(({ page, markdown }) => exampleSteps(page, markdown));
-  const name = `fs_readme_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  let dir = "";
-  let port = 0;
-  let server: Subprocess | undefined;
-
-  beforeAll(async () => {
-    dir = freshCheckout("fs-readme-");
-    port = await freePort();
-    server = await startServeSh(dir, { PORT: String(port), DATABASE_URL: databaseUrl(name) });
-  }, 120_000);
-
-  afterAll(async () => {
-    if (server) {
-      const group = -server.pid;
-      try {
-        process.kill(group, "SIGTERM");
-      } catch {}
-      await server.exited;
-      for (let i = 0; i < 100; i++) {
-        try {
-          process.kill(group, 0);
-        } catch {
-          break;
-        }
-        await Bun.sleep(100);
-      }
-      try {
-        process.kill(group, "SIGKILL");
-      } catch {}
-    }
-    const admin = await mysql.createConnection({ uri: databaseUrl("") });
-    await admin.query(`DROP DATABASE IF EXISTS ${mysql.escapeId(name)}`);
-    await admin.end();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const served = useServedCheckout("fs-readme-");
 
   test("every curl of the README and docs/ is in an example block", () => {
     const outside = PAGES.flatMap(({ page, markdown }) =>
@@ -168,6 +130,7 @@ describe("the README's examples", () => {
   });
 
   test("serve.sh kept its secrets in .env.local and printed how to sign a webhook", () => {
+    const { dir } = served;
     const env = readFileSync(join(dir, ".env.local"), "utf8");
     expect(statSync(join(dir, ".env.local")).mode & 0o777).toBe(0o600);
     expect(env).toMatch(/^ADMIN_TOKEN=[A-Za-z0-9_-]{43}$/m);
@@ -178,6 +141,7 @@ describe("the README's examples", () => {
   });
 
   test("each answer is the one the page shows, in order", async () => {
+    const { dir, port, server } = served;
     if (server?.exitCode !== null) {
       throw new Error(`serve.sh exited:\n${readFileSync(join(dir, "serve.log"), "utf8")}`);
     }

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import mysql from "mysql2/promise";
-import { freshCheckout, startServeSh, userEnv } from "./helpers/checkout";
+import { userEnv, useServedCheckout } from "./helpers/checkout";
 import { databaseUrl } from "./helpers/harness";
 import { freePort } from "./helpers/private-mariadb";
 import { runToEnd } from "./helpers/processes";
@@ -13,46 +12,28 @@ import { runToEnd } from "./helpers/processes";
 // use, a URL that is not MySQL's, a local port where nothing answers) is one line and exit 1.
 
 describe("bash scripts/serve.sh", () => {
-  const name = `fs_serve_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  let dir = "";
-  let port = 0;
-  let server: Subprocess | undefined;
   /** Private servers a failing bootstrap may have started, stopped by their pid at the end. */
   const privateDirs: string[] = [];
+  // Declared before the served copy's hooks, so it runs while the copy they live in is there.
+  afterAll(() => {
+    for (const data of privateDirs) {
+      const pidFile = join(data, "mysqld.pid");
+      if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
+    }
+  });
+  const served = useServedCheckout("fs-serve-");
 
   /** Runs `command` in the copy; its exit code and every line it printed. */
   async function run(command: string, env: Record<string, string>) {
     const { code, out, err } = await runToEnd(["bash", "-c", command], {
-      cwd: dir,
+      cwd: served.dir,
       env: userEnv(env),
     });
     return { code, lines: `${out}${err}`.split("\n").filter((line) => line.trim() !== "") };
   }
 
-  beforeAll(async () => {
-    dir = freshCheckout("fs-serve-");
-    port = await freePort();
-    server = await startServeSh(dir, { PORT: String(port), DATABASE_URL: databaseUrl(name) });
-  }, 120_000);
-
-  afterAll(async () => {
-    if (server) {
-      try {
-        process.kill(-server.pid, "SIGTERM");
-      } catch {}
-      await server.exited;
-    }
-    for (const data of privateDirs) {
-      const pidFile = join(data, "mysqld.pid");
-      if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
-    }
-    const admin = await mysql.createConnection({ uri: databaseUrl("") });
-    await admin.query(`DROP DATABASE IF EXISTS ${mysql.escapeId(name)}`);
-    await admin.end();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
-
   test("its printed commands, pasted on a fresh database, store no payment event and no order", async () => {
+    const { dir, name, server } = served;
     expect(server?.exitCode).toBeNull();
     const printed = readFileSync(join(dir, "serve.log"), "utf8");
     const banner = printed.slice(printed.indexOf("In another shell"));
@@ -80,6 +61,7 @@ describe("bash scripts/serve.sh", () => {
   });
 
   test("a second serve.sh on the port the first one serves: one line, exit 1, no banner", async () => {
+    const { name, port } = served;
     const { code, lines } = await run("bash scripts/serve.sh", {
       PORT: String(port),
       DATABASE_URL: databaseUrl(name),
@@ -93,6 +75,7 @@ describe("bash scripts/serve.sh", () => {
   });
 
   test("bun run start on a port in use: one line, exit 1, no code frame", async () => {
+    const { name, port } = served;
     const { code, lines } = await run("bun run start", {
       PORT: String(port),
       DATABASE_URL: databaseUrl(name),
@@ -122,6 +105,7 @@ describe("bash scripts/serve.sh", () => {
   });
 
   test("a local port where nothing answers starts no second server unless PRIVATE_MARIADB=1: one line, exit 1", async () => {
+    const { dir } = served;
     const dbPort = await freePort();
     const data = join(dir, ".mariadb", String(dbPort));
     privateDirs.push(data);
