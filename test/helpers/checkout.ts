@@ -16,7 +16,8 @@ export function freshCheckout(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const listed = Bun.spawnSync(["git", "ls-files", "-co", "--exclude-standard"], { cwd: ROOT });
   for (const file of listed.stdout.toString().split("\n")) {
-    if (!file || !Bun.file(join(ROOT, file)).size) continue;
+    // A worktree's node_modules may be a link git does not ignore: it is linked below instead.
+    if (!file || file === "node_modules" || !Bun.file(join(ROOT, file)).size) continue;
     mkdirSync(dirname(join(dir, file)), { recursive: true });
     cpSync(join(ROOT, file), join(dir, file));
   }
