@@ -220,14 +220,23 @@ async function buyerScenarios(): Promise<Row[]> {
     for (const limit of [null, 5]) {
       const productId = await createProduct(server.base, 100_000_000, limit);
       const body = JSON.stringify({ product_id: productId, qty: 1 });
-      const r = await wrk(`${server.base}/api/holds`, 256, SECONDS, "POST", body, tokens);
+      const { result, cpu } = await wrkWithCpu(
+        server.pid,
+        `${server.base}/api/holds`,
+        256,
+        SECONDS,
+        "POST",
+        body,
+        tokens,
+      );
       const label = limit === null ? "no limit" : `max_per_buyer ${limit}`;
+      const exact = limit === null ? [] : [await unitsPerBuyer(url, productId, limit)];
       rows.push(
         row(
           `holds, hot product, 256 conns, default batching, ${BUYERS} buyers with HS256 tokens, ${label}`,
-          r,
+          result,
           await invariants(url),
-          limit === null ? undefined : await unitsPerBuyer(url, productId, limit),
+          [...exact, cpuNote(cpu)].join("; "),
         ),
       );
     }
@@ -281,17 +290,52 @@ async function positionsCheck(url: string, productId: number, n: number): Promis
     : `positions WRONG: ${JSON.stringify(r)}`;
 }
 
-/** bench/join-storm.ts: each buyer of `file` joins once, 256 connections at once. */
-async function joinStorm(url: string, file: string): Promise<WrkResult> {
-  const run = Bun.spawn(["bun", "bench/join-storm.ts", url, file, "256"], {
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  const stdout = await new Response(run.stdout).text();
+/**
+ * Each buyer of `file` joins once, through wrk at 256 connections (bench/wrk.lua's
+ * WRK_TOKENS_FILE): wrk runs until the line's row counts all `n` joins, then is interrupted
+ * and prints what it measured; the rate is `n` over that time, with the server's CPU per join.
+ */
+async function joinStorm(
+  url: string,
+  databaseUrl: string,
+  productId: number,
+  file: string,
+  n: number,
+  pid: number,
+): Promise<{ result: WrkResult; cpu: number }> {
+  const pool = mysql.createPool({ uri: databaseUrl, connectionLimit: 1 });
+  const before = await cpuUs(pid);
+  const run = Bun.spawn(
+    ["wrk", "-t2", "-c256", "-d120s", "--timeout", "5s", "-s", "bench/wrk.lua", url],
+    {
+      env: { ...process.env, WRK_METHOD: "POST", WRK_TOKENS_FILE: file, WRK_THREADS: "2" },
+      stdout: "pipe",
+      stderr: "inherit",
+    },
+  );
+  const stdout = new Response(run.stdout).text();
+  const deadline = Date.now() + 120_000;
+  let joined = 0;
+  // Until all have joined, or no join has come for two seconds (some were refused).
+  let moved = Date.now();
+  while (joined < n && Date.now() < deadline && Date.now() - moved < 2000) {
+    await Bun.sleep(10);
+    const [rows] = (await pool.query("SELECT joined FROM waiting_rooms WHERE product_id = ?", [
+      productId,
+    ])) as unknown as [{ joined: number }[]];
+    if ((rows[0]?.joined ?? 0) > joined) moved = Date.now();
+    joined = rows[0]?.joined ?? 0;
+  }
+  run.kill("SIGINT");
   await run.exited;
-  const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
-  if (!line) throw new Error(`join-storm printed no result:\n${stdout}`);
-  return JSON.parse(line.slice(7)) as WrkResult;
+  const cpu = (await cpuUs(pid)) - before;
+  await pool.end();
+  const line = (await stdout).split("\n").find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`wrk printed no result:\n${await stdout}`);
+  const result = JSON.parse(line.slice(7)) as WrkResult;
+  // The rate and count are the joins' own: a thread asks again with its last token until its
+  // last answer arrives, and those few repeats are not joins.
+  return { result: { ...result, ok: joined, requests: joined }, cpu: cpu / joined };
 }
 
 /**
@@ -308,17 +352,25 @@ async function waitingRoomRows(): Promise<Row[]> {
     const file = `/tmp/flash-sale-bench-tokens-${process.pid}`;
     await Bun.write(file, storm.join("\n"));
     const stormProduct = await roomProduct(server.base, 0);
-    const joins = await joinStorm(`${server.base}/api/products/${stormProduct}/queue`, file);
+    const joins = await joinStorm(
+      `${server.base}/api/products/${stormProduct}/queue`,
+      url,
+      stormProduct,
+      file,
+      STORM_BUYERS,
+      server.pid,
+    );
     rows.push(
       row(
         `joins, ${STORM_BUYERS.toLocaleString()} buyers with HS256 tokens each once, 256 conns`,
-        joins,
+        joins.result,
         await invariants(url),
-        await positionsCheck(url, stormProduct, STORM_BUYERS),
+        `${await positionsCheck(url, stormProduct, STORM_BUYERS)}; ${cpuNote(joins.cpu)}`,
       ),
     );
     const waiting = storm.slice(0, BUYERS);
-    const read = await wrk(
+    const read = await wrkWithCpu(
+      server.pid,
       `${server.base}/api/products/${stormProduct}/queue`,
       256,
       SECONDS,
@@ -326,7 +378,14 @@ async function waitingRoomRows(): Promise<Row[]> {
       "",
       waiting,
     );
-    rows.push(row(`ticket reads, ${BUYERS} waiting buyers, 256 conns`, read, "n/a"));
+    rows.push(
+      row(
+        `ticket reads, ${BUYERS} waiting buyers, 256 conns`,
+        read.result,
+        "n/a",
+        cpuNote(read.cpu),
+      ),
+    );
     const admitted = await buyerTokens(BUYERS, "admitted");
     const holdProduct = await roomProduct(server.base, 100_000);
     for (const token of admitted) {
@@ -337,12 +396,21 @@ async function waitingRoomRows(): Promise<Row[]> {
     }
     await Bun.sleep(1000);
     const body = JSON.stringify({ product_id: holdProduct, qty: 1 });
-    const holds = await wrk(`${server.base}/api/holds`, 256, SECONDS, "POST", body, admitted);
+    const holds = await wrkWithCpu(
+      server.pid,
+      `${server.base}/api/holds`,
+      256,
+      SECONDS,
+      "POST",
+      body,
+      admitted,
+    );
     rows.push(
       row(
         `holds, waiting room product, 256 conns, ${BUYERS} admitted buyers with HS256 tokens`,
-        holds,
+        holds.result,
         await invariants(url),
+        cpuNote(holds.cpu),
       ),
     );
   } finally {

@@ -20,13 +20,41 @@ if #tokens > 0 then
   end
 end
 
+-- WRK_TOKENS_FILE: a storm of distinct buyers, one token a line: wrk's threads share the file's
+-- tokens, and a thread stops once it has had as many answers as it has tokens (bench/run.ts
+-- interrupts wrk once the server has counted them all, and wrk prints what it measured).
+local tokens_file = os.getenv("WRK_TOKENS_FILE")
+local threads_n = tonumber(os.getenv("WRK_THREADS") or "2")
+
 local threads = {}
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("index", #threads)
 end
 
 function init(args)
   ok, refused, too_many, other, not_started = 0, 0, 0, 0, 0
+  if tokens_file and tokens_file ~= "" then
+    local mine, n = {}, 0
+    for line in io.lines(tokens_file) do
+      n = n + 1
+      if line ~= "" and n % threads_n == index % threads_n then table.insert(mine, line) end
+    end
+    -- In turn and round again: wrk asks one request of its first thread up front without sending
+    -- it, and that token must still go out; a token sent twice is its buyer's same ticket (200).
+    local sent, answered = 0, 0
+    function request()
+      sent = sent % #mine + 1
+      wrk.headers["Authorization"] = "Bearer " .. mine[sent]
+      return wrk.format()
+    end
+    local count = response
+    function response(status, headers, body)
+      count(status, headers, body)
+      answered = answered + 1
+      if answered >= #mine then wrk.thread:stop() end
+    end
+  end
 end
 
 function response(status, headers, body)

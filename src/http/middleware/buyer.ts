@@ -25,6 +25,26 @@ export function buyerAuth(verifier: BuyerVerifier) {
   });
 }
 
+/**
+ * `handler` with the buyer identified first, in the same layer: the hottest shopper routes (a
+ * hold, a join, a ticket read) take no middleware layer for it (docs/hot-path.md, rule 2), and
+ * answer a known or HS256 token's request synchronously where the handler does (rule 1).
+ */
+export function identified<C extends Context>(
+  verifier: BuyerVerifier,
+  handler: (c: C) => Response | Promise<Response>,
+): (c: C) => Response | Promise<Response> {
+  if (!verifier.required) return handler;
+  const serve = (c: C, buyer: BuyerId) => {
+    (c as unknown as Context<{ Variables: BuyerVariables }>).set("buyer", buyer);
+    return handler(c);
+  };
+  return (c) => {
+    const buyer = verifier.verify(c.req.header("authorization"));
+    return buyer instanceof Promise ? buyer.then((found) => serve(c, found)) : serve(c, buyer);
+  };
+}
+
 /** The request's buyer, as `buyerAuth` found it; null (anonymous) where it does not run. */
 export function buyerOf<E extends { Variables: BuyerVariables }>(c: Context<E>): BuyerId {
   // `c.var` would copy every variable into a new object; `get` is one lookup.

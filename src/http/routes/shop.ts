@@ -8,7 +8,7 @@ import { loadProduct, peekProduct, watchProduct } from "../../services/products"
 import { getTicket, joinQueue, peekTicket, type TicketAnswer } from "../../services/waiting-room";
 import type { CachedProduct } from "../../state/product-cache";
 import { deadlineOf, stampedResponse } from "../bindings";
-import { buyerAuth, buyerOf } from "../middleware/buyer";
+import { buyerAuth, buyerOf, identified } from "../middleware/buyer";
 import { productReader } from "../product-read";
 import { rateLimited } from "../rate-limit";
 import { idempotencyOf, sendAnswer, sendOutcome } from "../respond";
@@ -29,14 +29,17 @@ export function serveShop(
   // Each hold or order write takes a token from its client's bucket, where a rate is set.
   const limited = rateLimited(deps);
   // Every shopper call but the product reads names its buyer where buyer tokens are
-  // configured; checked before validation, so a stranger learns nothing.
+  // configured; checked before validation, so a stranger learns nothing. A hold, a join and a
+  // ticket read identify it in their one handler (`identified`), the rest in a middleware.
   if (deps.buyers.required) {
     const buyer = buyerAuth(deps.buyers);
-    const paths = ["/api/holds", "/api/holds/*", "/api/orders", "/api/orders/*"];
-    for (const path of [...paths, "/api/products/:id/queue"]) {
+    router.app.on("GET", "/api/holds", buyer);
+    for (const path of ["/api/holds/*", "/api/orders", "/api/orders/*"]) {
       router.app.use(path, buyer);
     }
   }
+  const identify = (handler: (c: ShopContext) => Response | Promise<Response>) =>
+    identified(deps.buyers, handler);
 
   // The hottest read of a sale: a cache hit answers synchronously, keeping the fast path.
   router.handleSelfValidating(routes.getProduct, (c) => {
@@ -57,42 +60,50 @@ export function serveShop(
     });
   });
 
-  router.handle(routes.joinQueue, async (c, { param }) => {
-    const joined = await joinQueue(deps, {
-      productId: param.id,
-      buyer: buyerOf(c),
-      deadline: deadlineOf(c),
-    });
-    if (joined instanceof AppError) throw joined;
-    return c.json(joined.view, joined.created ? 201 : 200, retryAfter(joined.retryAfter));
-  });
+  router.handleSelfValidating(
+    routes.joinQueue,
+    identify(async (c) => {
+      const joined = await joinQueue(deps, {
+        productId: parseId(c.req.param("id") ?? ""),
+        buyer: buyerOf(c),
+        deadline: deadlineOf(c),
+      });
+      if (joined instanceof AppError) throw joined;
+      return c.json(joined.view, joined.created ? 201 : 200, retryAfter(joined.retryAfter));
+    }),
+  );
 
   // A waiting buyer's repeated read: from this process's copy, answered synchronously with a
   // body serialised once while it shows the same (docs/hot-path.md, rules 2 and 4).
-  router.handleSelfValidating(routes.getTicket, (c) => {
-    const id = parseId(c.req.param("id") ?? "");
-    const send = (ticket: TicketAnswer): Response =>
-      stampedResponse(c, ticket.body, 200, {
-        "content-type": "application/json",
-        ...retryAfter(ticket.retryAfter),
-      });
-    const known = peekTicket(deps, id, buyerOf(c));
-    if (known) return send(known);
-    return getTicket(deps, id, buyerOf(c), deadlineOf(c)).then<Response>(send);
-  });
+  router.handleSelfValidating(
+    routes.getTicket,
+    identify((c) => {
+      const id = parseId(c.req.param("id") ?? "");
+      const send = (ticket: TicketAnswer): Response =>
+        stampedResponse(c, ticket.body, 200, {
+          "content-type": "application/json",
+          ...retryAfter(ticket.retryAfter),
+        });
+      const known = peekTicket(deps, id, buyerOf(c));
+      if (known) return send(known);
+      return getTicket(deps, id, buyerOf(c), deadlineOf(c)).then<Response>(send);
+    }),
+  );
 
   // The hot path: one handler that checks the key, reads the body and validates it (the
   // schema's verdict through a quick check), with no layer added by the declaration.
   router.handleSelfValidating(
     routes.createHold,
-    limited(
-      keyedJsonRoute(
-        schemas.CreateHoldInput,
-        (c: ShopContext, input, key) => {
-          const idem = idempotencyOf(key, HOLDS_SCOPE, input);
-          return sendAnswer(c, createHold(deps, input, buyerOf(c), deadlineOf(c), idem), 201);
-        },
-        quickHoldInput(deps.config),
+    identify(
+      limited(
+        keyedJsonRoute(
+          schemas.CreateHoldInput,
+          (c: ShopContext, input, key) => {
+            const idem = idempotencyOf(key, HOLDS_SCOPE, input);
+            return sendAnswer(c, createHold(deps, input, buyerOf(c), deadlineOf(c), idem), 201);
+          },
+          quickHoldInput(deps.config),
+        ),
       ),
     ),
   );
