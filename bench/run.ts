@@ -183,9 +183,22 @@ async function holdsScenarios(label: string, env: Record<string, string>): Promi
     for (const connections of [64, 256]) {
       const productId = await createProduct(server.base, 100_000_000);
       const body = JSON.stringify({ product_id: productId, qty: 1 });
-      const r = await wrk(`${server.base}/api/holds`, connections, SECONDS, "POST", body);
+      const target = `${server.base}/api/holds`;
+      const { result, cpu } = await wrkWithCpu(
+        server.pid,
+        target,
+        connections,
+        SECONDS,
+        "POST",
+        body,
+      );
       rows.push(
-        row(`holds, hot product, ${connections} conns, ${label}`, r, await invariants(url)),
+        row(
+          `holds, hot product, ${connections} conns, ${label}`,
+          result,
+          await invariants(url),
+          cpuNote(cpu),
+        ),
       );
     }
   } finally {
