@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
+import { toAppError } from "../src/db/errors";
 import { products } from "../src/db/schema";
 import { MAX_ATTEMPTS, transact, withTransaction } from "../src/db/transaction";
 import { AppError } from "../src/errors";
-import { toAppError } from "../src/http/problem";
 import { useTestApp } from "./helpers/apps";
 import { client, createProduct, patience } from "./helpers/fixtures";
 

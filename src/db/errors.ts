@@ -1,3 +1,5 @@
+import { AppError, gaveUp, serviceUnavailable } from "../errors";
+
 type DriverError = { errno?: number; code?: string; fatal?: boolean; message?: string };
 
 /**
@@ -102,4 +104,25 @@ export class PoolExhausted extends Error {
 
 export function isLockWaitTimeout(err: unknown): boolean {
   return causeChain(err).some((e) => e.errno === 1205);
+}
+
+const detailByReason: Record<TransientReason, string> = {
+  deadlock: "Too much contention on the same rows; retry shortly.",
+  lock_wait_timeout: "Too much contention on the same rows; retry shortly.",
+  interrupted: "The database cancelled the request; retry shortly.",
+  statement_timeout: "The database took too long; retry shortly.",
+  node_not_ready: "The database node is not ready; retry shortly.",
+  connection_lost: "The connection to the database was lost; retry shortly.",
+  unreachable: "The database is unreachable; retry shortly.",
+};
+
+/** Turns database failures into the contract's 503; anything else is returned as it came. */
+export function toAppError<E>(err: E): AppError | E {
+  if (err instanceof AppError) return err;
+  if (err instanceof Abandoned) return gaveUp();
+  if (err instanceof PoolExhausted) {
+    return serviceUnavailable("Every database connection is busy; retry shortly.");
+  }
+  const reason = transientReason(err);
+  return reason ? serviceUnavailable(detailByReason[reason]) : err;
 }

@@ -1,35 +1,14 @@
 import type { Context, ValidationTargets } from "hono";
-import { Abandoned, PoolExhausted, type TransientReason, transientReason } from "../db/errors";
-import { AppError, type FieldError, gaveUp, serviceUnavailable } from "../errors";
+import { toAppError } from "../db/errors";
+import { AppError, type FieldError } from "../errors";
 import type { Logger } from "../lib/logger";
 import { requestIdOf, stampedResponse } from "./bindings";
 
-// Where every failure that is not already an AppError is given one (a database failure, a
-// request that does not parse or validate, anything else as a 500) and every problem is written
-// out. db/errors.ts says what a database failure is; this module says what it is answered with.
+// Where every failure that is not already an AppError is given one (a request that does not
+// parse or validate, anything else as a 500; a database failure through db/errors.ts, which says
+// what one is and which 503 it is) and every problem is written out.
 
 export const PROBLEM_JSON = "application/problem+json";
-
-const detailByReason: Record<TransientReason, string> = {
-  deadlock: "Too much contention on the same rows; retry shortly.",
-  lock_wait_timeout: "Too much contention on the same rows; retry shortly.",
-  interrupted: "The database cancelled the request; retry shortly.",
-  statement_timeout: "The database took too long; retry shortly.",
-  node_not_ready: "The database node is not ready; retry shortly.",
-  connection_lost: "The connection to the database was lost; retry shortly.",
-  unreachable: "The database is unreachable; retry shortly.",
-};
-
-/** Turns database failures into the contract's 503; anything else is returned as it came. */
-export function toAppError<E>(err: E): AppError | E {
-  if (err instanceof AppError) return err;
-  if (err instanceof Abandoned) return gaveUp();
-  if (err instanceof PoolExhausted) {
-    return serviceUnavailable("Every database connection is busy; retry shortly.");
-  }
-  const reason = transientReason(err);
-  return reason ? serviceUnavailable(detailByReason[reason]) : err;
-}
 
 type Issues = { issues: readonly { path: readonly PropertyKey[]; message: string }[] };
 

@@ -1,6 +1,6 @@
+import { toAppError } from "../db/errors";
 import type { Deps } from "../deps-type";
 import { AppError } from "../errors";
-import { toAppError } from "../http/problem";
 
 /**
  * A job run that failed, counted. A database outage is already logged once by the health
