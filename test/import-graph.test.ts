@@ -142,4 +142,17 @@ describe("src/ imports", () => {
     );
     expect(upward).toEqual([]);
   });
+
+  test("nothing below the HTTP layer imports from http/, not even a type", () => {
+    // How a failure is answered is the HTTP layer's; what it is (a 503 for a database that
+    // is down) is said where it happens, so services, jobs, state and db never reach up for it.
+    const upward = [...importGraph()].flatMap(([file, edges]) =>
+      /^src\/(services|jobs|state|db|lib)\//.test(file)
+        ? edges
+            .filter((edge) => edge.to.startsWith("src/http/"))
+            .map((edge) => `${relative("src", file)} -> ${relative("src", edge.to)}`)
+        : [],
+    );
+    expect(upward).toEqual([]);
+  });
 });
