@@ -42,6 +42,7 @@ function init(args)
     end
     -- In turn and round again: wrk asks one request of its first thread up front without sending
     -- it, and that token must still go out; a token sent twice is its buyer's same ticket (200).
+    if #mine == 0 then error("WRK_TOKENS_FILE has fewer tokens than wrk has threads") end
     local sent, answered = 0, 0
     function request()
       sent = sent % #mine + 1

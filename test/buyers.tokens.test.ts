@@ -38,6 +38,45 @@ describe("buyer tokens (HS256, issuer and audience checked)", () => {
     expect((await api.get(`/api/orders/${order.body.order_id}`, bearer(token))).status).toBe(200);
   });
 
+  test("each shopper call verifies its token once, whichever way it identifies the buyer", async () => {
+    const token = await hs256({ sub: "counted" });
+    const verifier = ctx.deps.buyers;
+    const verify = verifier.verify;
+    let calls = 0;
+    verifier.verify = (authorization) => {
+      calls++;
+      return verify(authorization);
+    };
+    try {
+      const hold = await api.post("/api/holds", { product_id: productId, qty: 1 }, bearer(token));
+      const order = await api.post("/api/orders", { hold_id: hold.body.hold_id }, bearer(token));
+      const counted: [string, () => Promise<unknown>][] = [
+        ["GET /api/holds", () => api.get("/api/holds", bearer(token))],
+        ["GET /api/holds/:id", () => api.get(`/api/holds/${hold.body.hold_id}`, bearer(token))],
+        ["GET /api/orders", () => api.get("/api/orders", bearer(token))],
+        ["GET /api/orders/:id", () => api.get(`/api/orders/${order.body.order_id}`, bearer(token))],
+        [
+          "POST queue",
+          () => api.post(`/api/products/${productId}/queue`, undefined, bearer(token)),
+        ],
+        ["GET queue", () => api.get(`/api/products/${productId}/queue`, bearer(token))],
+        [
+          "POST /api/holds",
+          () => api.post("/api/holds", { product_id: productId, qty: 1 }, bearer(token)),
+        ],
+      ];
+      const seen: Record<string, number> = {};
+      for (const [name, call] of counted) {
+        calls = 0;
+        await call();
+        seen[name] = calls;
+      }
+      expect(seen).toEqual(Object.fromEntries(counted.map(([name]) => [name, 1])));
+    } finally {
+      verifier.verify = verify;
+    }
+  });
+
   test("product reads need no token", async () => {
     const product = await api.get(`/api/products/${productId}`);
     expect(product.status).toBe(200);

@@ -33,10 +33,11 @@ export function serveShop(
   // ticket read identify it in their one handler (`identified`), the rest in a middleware.
   if (deps.buyers.required) {
     const buyer = buyerAuth(deps.buyers);
+    // Not "/api/holds/*": Hono matches that on "/api/holds" too, the hold's own route.
     router.app.on("GET", "/api/holds", buyer);
-    for (const path of ["/api/holds/*", "/api/orders", "/api/orders/*"]) {
-      router.app.use(path, buyer);
-    }
+    router.app.on(["GET", "POST"], "/api/orders", buyer);
+    router.app.use("/api/holds/:id", buyer);
+    router.app.use("/api/orders/:id", buyer);
   }
   const identify = (handler: (c: ShopContext) => Response | Promise<Response>) =>
     identified(deps.buyers, handler);

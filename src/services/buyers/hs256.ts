@@ -17,7 +17,10 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 function decoded(segment: string): unknown {
-  if (!SEGMENT.test(segment)) throw new errors.JWSInvalid("Invalid base64url segment");
+  // A length of 4n + 1 is one stray character, which Buffer drops and jose refuses.
+  if (!SEGMENT.test(segment) || segment.length % 4 === 1) {
+    throw new errors.JWSInvalid("Invalid base64url segment");
+  }
   try {
     return JSON.parse(strictUtf8.decode(Buffer.from(segment, "base64url")));
   } catch {
@@ -30,10 +33,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** The token's header, if it is a JWS whose header parses; what `alg` picks the path by. */
-export function headerOf(token: string): Record<string, unknown> {
-  const header = decoded(token.slice(0, token.indexOf(".")));
-  if (!isObject(header)) throw new errors.JWSInvalid("JWS Protected Header is invalid");
-  return header;
+export function headerOf(token: string): Record<string, unknown> | undefined {
+  try {
+    const header = decoded(token.slice(0, token.indexOf(".")));
+    return isObject(header) ? header : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A verifier of HS256 tokens under one secret: the payload, or jose's error for the token. */
@@ -45,7 +51,8 @@ export function hs256Verifier(secret: Uint8Array, rules: ClaimRules) {
     if (parts.length !== 3 || !head || !body || !signature) {
       throw new errors.JWSInvalid("Invalid Compact JWS");
     }
-    // jose refuses every critical extension it is not told of, and it is told of none.
+    // jose knows one critical extension, `b64`, whose only use is an unencoded payload, which
+    // no JWT has: every `crit` is refused here, where jose would take `b64: true`.
     if ("crit" in header) throw new errors.JOSENotSupported("crit is not supported");
     // The canonical encoding compared as text: a second spelling of the same MAC is refused.
     const expected = Buffer.from(

@@ -146,12 +146,15 @@ export function createBuyerVerifier(config: BuyerConfig): BuyerVerifier {
       const token = bearerToken(authorization);
       const known = verified.get(token);
       if (known && known.until > Date.now()) return known.sub;
-      if (hs256) {
+      // Any other token, and one whose header does not parse, gets jose's verdict.
+      const header = hs256 ? headerOf(token) : undefined;
+      if (hs256 && header?.alg === "HS256") {
         try {
-          const header = headerOf(token);
-          if (header.alg === "HS256") return remember(token, hs256(token, header));
+          return remember(token, hs256(token, header));
         } catch (err) {
-          throw asAppError(err);
+          // Only a verdict on the token is a 401; anything else is a bug, and a 500.
+          if (err instanceof AppError || err instanceof errors.JOSEError) throw asAppError(err);
+          throw err;
         }
       }
       return viaJose(token);
