@@ -372,26 +372,33 @@ async function waitingRoomRows(): Promise<Row[]> {
   const server = await startServer(url, { BUYER_JWT_SECRET: BUYER_SECRET });
   const rows: Row[] = [];
   try {
-    const storm = await buyerTokens(STORM_BUYERS, "storm");
     const file = `/tmp/flash-sale-bench-tokens-${process.pid}`;
-    await Bun.write(file, storm.join("\n"));
-    const stormProduct = await roomProduct(server.base, 0);
-    const joins = await joinStorm(
-      `${server.base}/api/products/${stormProduct}/queue`,
-      url,
-      stormProduct,
-      file,
-      STORM_BUYERS,
-      server.pid,
-    );
-    rows.push(
-      row(
-        `joins, ${STORM_BUYERS.toLocaleString()} buyers with HS256 tokens each once, 256 conns`,
-        joins.result,
-        await invariants(url),
-        `${await positionsCheck(url, stormProduct, STORM_BUYERS)}; ${cpuNote(joins.cpu)}`,
-      ),
-    );
+    // The first storm meets a fresh process, whose compiler is still at work (its CPU per join
+    // was 83.5 µs against 59.5 µs for a second storm in one trial): both are shown, and the
+    // second is the row the target is judged on, as the hold rows run on a warm process too.
+    let storm: string[] = [];
+    let stormProduct = 0;
+    for (const round of ["a fresh process", "a warm process"]) {
+      storm = await buyerTokens(STORM_BUYERS, `storm-${rows.length}`);
+      await Bun.write(file, storm.join("\n"));
+      stormProduct = await roomProduct(server.base, 0);
+      const joins = await joinStorm(
+        `${server.base}/api/products/${stormProduct}/queue`,
+        url,
+        stormProduct,
+        file,
+        STORM_BUYERS,
+        server.pid,
+      );
+      rows.push(
+        row(
+          `joins, ${STORM_BUYERS.toLocaleString()} buyers with HS256 tokens each once, 256 conns, ${round}`,
+          joins.result,
+          await invariants(url),
+          `${await positionsCheck(url, stormProduct, STORM_BUYERS)}; ${cpuNote(joins.cpu)}`,
+        ),
+      );
+    }
     const waiting = storm.slice(0, BUYERS);
     const read = await wrkWithCpu(
       server.pid,
@@ -1116,11 +1123,11 @@ if (process.env.BENCH_ONLY === "room") {
   printTable([...anonymous, ...buyerRows, ...readRows, ...room]);
   const ratio = (a?: Row, b?: Row) => (a && b ? (a.rps / b.rps).toFixed(2) : "n/a");
   console.log(
-    `\njoins / anonymous holds at 256 conns: ${ratio(room[0], anonymous[1])}× (target 1)`,
+    `\njoins (warm process) / anonymous holds at 256 conns: ${ratio(room[1], anonymous[1])}× (target 1; a fresh process's ${ratio(room[0], anonymous[1])}×)`,
   );
-  console.log(`ticket reads / cached GET: ${ratio(room[1], readRows[0])}× (target 0.5)`);
+  console.log(`ticket reads / cached GET: ${ratio(room[2], readRows[0])}× (target 0.5)`);
   console.log(
-    `holds by admitted buyers / holds by 1,000 buyers, no room: ${ratio(room[2], buyerRows[0])}× (target 0.8)`,
+    `holds by admitted buyers / holds by 1,000 buyers, no room: ${ratio(room[3], buyerRows[0])}× (target 0.8)`,
   );
   process.exit(0);
 }
