@@ -70,7 +70,11 @@ export function serveShop(
         deadline: deadlineOf(c),
       });
       if (joined instanceof AppError) throw joined;
-      return c.json(joined.view, joined.created ? 201 : 200, retryAfter(joined.retryAfter));
+      // Built with its request id among its headers (docs/hot-path.md, rule 4).
+      return stampedResponse(c, JSON.stringify(joined.view), joined.created ? 201 : 200, {
+        "content-type": "application/json",
+        ...retryAfter(joined.retryAfter),
+      });
     }),
   );
 
