@@ -1,14 +1,18 @@
+import { type AlarmEntry, alarm, type Timed } from "./alarm";
+
 /**
  * What a transaction needs to know about the callers waiting for it: whether they still want
  * the outcome. The contract promises that a 5xx changed nothing, so a caller may be answered
  * 503 only while its work can still be rolled back; once COMMIT is on its way the caller waits
- * for the real outcome instead. A request's guard starts racing its answer when armed, or when
- * one of its methods is first called (see `request-deadline.ts`); reading `abandoned` never
+ * for the real outcome instead. A request's guard starts racing its answer when armed, asked how
+ * long is left or listened to (see `request-deadline.ts`); reading `abandoned` or `at` never
  * starts it.
  */
 export interface CommitGuard {
   /** Every caller gave up: the work is cut off and rolled back. */
   readonly abandoned: boolean;
+  /** When the callers give up, on `performance.now()`'s clock; reading it arms nothing. */
+  readonly at: number;
   /** Starts the clock: a caller about to wait (in a line, on the database) arms it first. */
   arm(): void;
   /** Milliseconds left before the callers give up. */
@@ -23,84 +27,14 @@ export interface CommitGuard {
 
 type State = "open" | "committing" | "abandoned";
 
-/** An armed deadline in the alarm's queue; `deadline` is dropped once it no longer needs one. */
-type Entry = { at: number; deadline: Deadline | undefined };
-
-/**
- * Every armed deadline in one queue, ordered by when it falls due, behind a single timer
- * (docs/hot-path.md, rule 3). Deadlines mostly share one length, so an armed one nearly always goes last and a cleared one
- * is nearly always at the front, where it leaves the queue at once. The timer is moved only
- * when a deadline falls due before it, or stopped when none is left; one left set for a
- * cleared deadline fires early and finds nothing due, which costs less than moving it whenever
- * the front of the queue changes (once per answered request under load).
- */
-class Alarm {
-  private queue: Entry[] = [];
-  private head = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
-
-  add(deadline: Deadline): Entry {
-    const entry: Entry = { at: deadline.at, deadline };
-    let i = this.queue.length;
-    while (i > this.head && (this.queue[i - 1] as Entry).at > entry.at) i--;
-    this.queue.splice(i, 0, entry);
-    if (entry.at < this.timerAt) this.setTimer(entry.at);
-    return entry;
-  }
-
-  remove(entry: Entry): void {
-    entry.deadline = undefined;
-    this.dropCleared();
-  }
-
-  private dropCleared(): void {
-    while (this.head < this.queue.length && !(this.queue[this.head] as Entry).deadline) {
-      this.head++;
-    }
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-      // Nothing left to watch: no timer keeps an idle process alive.
-      if (this.timer !== undefined) clearTimeout(this.timer);
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  private setTimer(at: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - performance.now()));
-  }
-
-  private fire(): void {
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
-    const now = performance.now();
-    while (this.head < this.queue.length && (this.queue[this.head] as Entry).at <= now) {
-      const { deadline } = this.queue[this.head++] as Entry;
-      deadline?.abandon();
-    }
-    this.dropCleared();
-    const first = this.queue[this.head];
-    if (first) this.setTimer(first.at);
-  }
-}
-
-const alarm = new Alarm();
-
 /**
  * One request's deadline. At the deadline it abandons itself unless its commit is under way;
  * whoever answers the client listens with `onAbandon` and sends the 503 then.
  */
-export class Deadline implements CommitGuard {
+export class Deadline implements CommitGuard, Timed {
   private state: State = "open";
   private listeners: (() => void)[] = [];
-  private alarmEntry: Entry | undefined;
+  private alarmEntry: AlarmEntry | undefined;
 
   private constructor(readonly at: number) {}
 
@@ -129,6 +63,11 @@ export class Deadline implements CommitGuard {
 
   remainingMs(): number {
     return this.at - performance.now();
+  }
+
+  due(): void {
+    this.alarmEntry = undefined;
+    this.abandon();
   }
 
   /** Gives up on the outcome; refused (false) while a commit is under way or done. */
@@ -183,6 +122,11 @@ export function allOf(guards: CommitGuard[]): CommitGuard {
   return {
     get abandoned() {
       return guards.every((g) => g.abandoned);
+    },
+    get at() {
+      let last = Number.NEGATIVE_INFINITY;
+      for (const guard of guards) last = Math.max(last, guard.at);
+      return last;
     },
     arm: () => {
       for (const guard of guards) guard.arm();

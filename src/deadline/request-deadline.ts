@@ -1,9 +1,10 @@
 import { type CommitGuard, Deadline } from "./deadline";
 
 /**
- * One request's deadline: a guard that makes the real one when armed or when a method of it is
- * first called, so a request answered without the database never makes one (docs/hot-path.md,
- * rule 3). The request's bindings extend it, so a request allocates one object.
+ * One request's deadline: a guard that makes the real one when armed, asked how long is left or
+ * listened to, so a request answered without the database (or a hold, which its line and batch
+ * watch) never makes one (docs/hot-path.md, rule 3). The request's bindings extend it, so a
+ * request allocates one object.
  */
 export class RequestDeadline implements CommitGuard {
   /** The deadline made so far, if any, to clear once the answer is out. */
@@ -31,6 +32,10 @@ export class RequestDeadline implements CommitGuard {
     return this.made?.abandoned ?? false;
   }
 
+  get at(): number {
+    return this.started + this.deadlineMs;
+  }
+
   arm(): void {
     this.armed();
   }
@@ -39,12 +44,16 @@ export class RequestDeadline implements CommitGuard {
     return this.armed().remainingMs();
   }
 
+  /**
+   * Not yet armed, nothing races the answer, so nothing can give it up while it commits: a
+   * request that others wait for (a hold in a batch, docs/hot-path.md rule 3) stays unarmed.
+   */
   beginCommit(): boolean {
-    return this.armed().beginCommit();
+    return this.made?.beginCommit() ?? true;
   }
 
   commitFailed(): void {
-    this.armed().commitFailed();
+    this.made?.commitFailed();
   }
 
   onAbandon(listener: () => void): () => void {

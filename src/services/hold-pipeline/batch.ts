@@ -1,6 +1,7 @@
 import { Abandoned } from "../../db/errors";
 import { query, transactClosing } from "../../db/transaction";
-import { allOf } from "../../deadline/deadline";
+import type { CommitGuard } from "../../deadline/deadline";
+import { BatchDeadline, gone } from "../../deadline/shared-deadline";
 import type { Deps } from "../../deps-type";
 import { AppError, gaveUp } from "../../errors";
 import { type ClaimResult, replayTaken } from "../idempotency";
@@ -17,24 +18,26 @@ import { autoIncrementOf } from "./sql";
 /**
  * Serves a batch of hold requests for one product in one transaction. A batch commits only
  * while every one of its clients still waits; when some gave up (and were answered 503), it
- * is rolled back and served again without them.
+ * is rolled back and served again without them. One timer watches the batch's deadlines
+ * (docs/hot-path.md, rule 3); `leave` answers a request given up on at its deadline.
  */
 export async function reserveHolds(
   deps: Deps,
   batch: HoldRequest[],
   locked: () => void = () => undefined,
+  leave: (request: HoldRequest) => void = () => undefined,
 ): Promise<HoldAnswer[]> {
   const answers: HoldAnswer[] = new Array(batch.length);
   let live = batch;
   // Where each live request stands in `batch`; none until a request leaves (the common case).
   let positions: number[] | undefined;
   for (;;) {
-    if (live.some((request) => request.deadline.abandoned)) {
+    if (live.some(gone)) {
       const staying: HoldRequest[] = [];
       const at: number[] = [];
       for (const [i, request] of live.entries()) {
         const position = positions ? (positions[i] as number) : i;
-        if (request.deadline.abandoned) answers[position] = gaveUp();
+        if (gone(request)) answers[position] = gaveUp();
         else {
           staying.push(request);
           at.push(position);
@@ -44,13 +47,16 @@ export async function reserveHolds(
       positions = at;
     }
     if (live.length === 0) return answers;
+    const guard = new BatchDeadline(live, leave);
     try {
-      const served = await reserveBatch(deps, live, locked);
+      const served = await reserveBatch(deps, live, guard, locked);
       if (!positions) return served;
       for (const [i, answer] of served.entries()) answers[positions[i] as number] = answer;
       return answers;
     } catch (err) {
       if (!(err instanceof Abandoned)) throw err;
+    } finally {
+      guard.stop();
     }
   }
 }
@@ -62,6 +68,7 @@ export async function reserveHolds(
 async function reserveBatch(
   deps: Deps,
   batch: HoldRequest[],
+  guard: CommitGuard,
   locked: () => void,
 ): Promise<HoldAnswer[]> {
   const productId = batch[0]?.productId;
@@ -74,7 +81,7 @@ async function reserveBatch(
   const openWith = keyless ? openingOf(deps, productId, batch) : undefined;
   const { result, closed } = await transactClosing(
     deps,
-    allOf(batch.map((request) => request.deadline)),
+    guard,
     (tx, opened) => decide(tx, deps, batch, { productId, opened, locked, autoIncrement, keyless }),
     {
       openWith,

@@ -21,7 +21,7 @@ export type { HoldAnswer, HoldRequest } from "./queue";
 export function createHoldPipeline(config: Config, deps: () => Deps): HoldBatcher {
   return new HoldBatcher(
     config.HOLD_BATCH_MAX,
-    (batch, locked) => reserveHolds(deps(), batch, locked),
+    (batch, locked, leave) => reserveHolds(deps(), batch, locked, leave),
     config.HOLD_QUEUE_MAX,
   );
 }

@@ -1,4 +1,5 @@
 import type { CommitGuard } from "../../deadline/deadline";
+import { gone, SharedDeadline } from "../../deadline/shared-deadline";
 import { type AppError, gaveUp, tooManyRequests } from "../../errors";
 import type { BuyerId } from "../buyers";
 import type { IdempotencyRequest, Outcome } from "../idempotency";
@@ -9,15 +10,24 @@ export type HoldRequest = {
   qty: number;
   buyer: BuyerId;
   idem?: IdempotencyRequest;
-  /** The client's deadline: a request it passed is never served. */
+  /** The client's deadline: a request it passed is never served. Read, never armed. */
   deadline: CommitGuard;
+  /** Set when the pipeline answered it 503 at its deadline (see shared-deadline.ts). */
+  left?: boolean;
 };
 
 /** One answer per request of a batch, in the batch's order: an outcome or a domain error. */
 export type HoldAnswer = Outcome<HoldView> | AppError;
 
-/** Serves a batch; calls `locked` once the batch holds its product's row lock. */
-export type ReserveBatch = (batch: HoldRequest[], locked: () => void) => Promise<HoldAnswer[]>;
+/**
+ * Serves a batch; calls `locked` once the batch holds its product's row lock, and `leave` for
+ * each request it gives up on at the request's deadline, before the batch is answered.
+ */
+export type ReserveBatch = (
+  batch: HoldRequest[],
+  locked: () => void,
+  leave: (request: HoldRequest) => void,
+) => Promise<HoldAnswer[]>;
 
 type Waiting = HoldRequest & {
   resolve: (answer: HoldAnswer) => void;
@@ -25,10 +35,16 @@ type Waiting = HoldRequest & {
 };
 
 /**
- * One product's line: the requests waiting, how many transactions serve it now, and the turn
- * the next batch waits for (the batch before it holding the row lock).
+ * One product's line: the requests waiting and the one timer that answers them 503 at their
+ * deadlines, how many transactions serve it now, and the turn the next batch waits for (the
+ * batch before it holding the row lock).
  */
-type Line = { waiting: Waiting[]; running: number; turn: Promise<void> };
+type Line = {
+  waiting: Waiting[];
+  deadline: SharedDeadline<Waiting>;
+  running: number;
+  turn: Promise<void>;
+};
 
 /**
  * Group reservation. On a hot product every hold contends for one row lock, so one
@@ -62,17 +78,21 @@ export class HoldBatcher {
     this.full = tooManyRequests(maxQueue);
   }
 
-  /** The request's answer; a full line's 429 comes back at once (docs/hot-path.md, rule 1). */
+  /**
+   * The request's answer; a full line's 429 comes back at once (docs/hot-path.md, rule 1). Its
+   * deadline is checked here and then watched by its line's and its batch's one timer (rule 3).
+   */
   submit(request: HoldRequest): AppError | Promise<HoldAnswer> {
     const { productId } = request;
-    // A queued request must be answered 503 when its deadline passes: armed before it waits.
-    request.deadline.arm();
-    if (request.deadline.abandoned) return Promise.reject(gaveUp());
+    if (gone(request) || request.deadline.at <= performance.now()) {
+      return Promise.reject(gaveUp());
+    }
     const pending = this.pending.get(productId) ?? 0;
     if (pending >= this.maxQueue) return this.full;
     this.pending.set(productId, pending + 1);
     if (this.maxBatch === 1) {
-      return this.reserve([request], () => undefined).then(
+      // A batch of one is answered by its transaction, which gives it up at its deadline.
+      return this.reserve([request], ignore, ignore).then(
         (answers) => {
           this.answered(productId);
           return firstAnswer(answers);
@@ -86,10 +106,14 @@ export class HoldBatcher {
     return new Promise((resolve, reject) => {
       let line = this.lines.get(productId);
       if (!line) {
-        line = { waiting: [], running: 0, turn: Promise.resolve() };
+        const waiting: Waiting[] = [];
+        const deadline = new SharedDeadline(waiting, this.leave);
+        line = { waiting, deadline, running: 0, turn: Promise.resolve() };
         this.lines.set(productId, line);
       }
-      line.waiting.push({ ...request, resolve, reject });
+      const joining: Waiting = { ...request, resolve, reject };
+      line.waiting.push(joining);
+      line.deadline.watch(joining);
       if (line.running < this.inFlight) {
         line.running++;
         void this.drain(productId, line);
@@ -102,6 +126,13 @@ export class HoldBatcher {
     return this.pending.entries();
   }
 
+  /** A request given up on at its deadline, in line or in its batch: answered 503 now. */
+  private readonly leave = (request: HoldRequest): void => {
+    this.answered(request.productId);
+    // Every request a batch of this queue holds is one of its Waiting.
+    (request as Waiting).reject(gaveUp());
+  };
+
   /** One request of the product's answered: it no longer counts against the bound. */
   private answered(productId: number): void {
     const left = (this.pending.get(productId) ?? 1) - 1;
@@ -112,7 +143,7 @@ export class HoldBatcher {
   private async drain(productId: number, line: Line): Promise<void> {
     for (;;) {
       await nextTurn(line);
-      const batch = this.takeBatch(line.waiting);
+      const batch = this.takeBatch(line);
       if (line.waiting.length === 0 && batch.length === 0) break;
       if (batch.length === 0) continue;
       let locked: () => void = () => undefined;
@@ -120,13 +151,15 @@ export class HoldBatcher {
         locked = resolve;
       });
       try {
-        const answers = await this.reserve(batch, locked);
+        const answers = await this.reserve(batch, locked, this.leave);
         for (const [i, waiting] of batch.entries()) {
+          if (waiting.left) continue;
           this.answered(productId);
           waiting.resolve(answers[i] as HoldAnswer);
         }
       } catch (err) {
         for (const waiting of batch) {
+          if (waiting.left) continue;
           this.answered(productId);
           waiting.reject(err);
         }
@@ -138,16 +171,20 @@ export class HoldBatcher {
     if (line.running === 0) this.lines.delete(productId);
   }
 
-  /** The next requests in line; those whose client gave up while queued were answered 503. */
-  private takeBatch(queue: Waiting[]): Waiting[] {
-    const batch = queue.splice(0, this.maxBatch);
-    const late = batch.filter((waiting) => waiting.deadline.abandoned);
-    if (late.length === 0) return batch;
-    for (const waiting of late) {
+  /**
+   * The next requests in line, their deadlines watched by their batch from here on; those whose
+   * client gave up while queued were answered 503.
+   */
+  private takeBatch(line: Line): Waiting[] {
+    const batch = line.waiting.splice(0, this.maxBatch);
+    if (line.waiting.length === 0) line.deadline.stop();
+    if (!batch.some(gone)) return batch;
+    for (const waiting of batch) {
+      if (waiting.left || !waiting.deadline.abandoned) continue;
       this.answered(waiting.productId);
       waiting.reject(gaveUp());
     }
-    return batch.filter((waiting) => !waiting.deadline.abandoned);
+    return batch.filter((waiting) => !gone(waiting));
   }
 }
 
@@ -165,3 +202,5 @@ function firstAnswer(answers: HoldAnswer[]): HoldAnswer {
   if (!answer) throw new Error("reserve returned no answer");
   return answer;
 }
+
+const ignore = (): void => undefined;
