@@ -21,7 +21,9 @@ describe("one process", () => {
   let ctx: TestContext;
   beforeAll(async () => {
     await requirePromtool();
+    // Its queue depths are those of batches as large as the default's, whatever the run's.
     ctx = await createTestContext({
+      HOLD_BATCH_MAX: "1024",
       DB_POOL_SIZE: "2",
       DB_LOCK_WAIT_TIMEOUT_SECONDS: "120",
       REQUEST_TIMEOUT_MS: "120000",

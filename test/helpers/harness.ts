@@ -31,12 +31,18 @@ export type TestContext = {
   close: () => Promise<void>;
 };
 
-/** The real app over the database at `url`, configured as the tests need. */
+/**
+ * The real app over the database at `url`, configured as the tests need. `HOLD_BATCH_MAX` from
+ * the environment reaches every app that does not set its own, so that the whole suite runs with
+ * `HOLD_BATCH_MAX=1` too (docs/testing.md); server processes inherit the environment anyway.
+ */
 export function buildTestApp(url: string, env: Record<string, string> = {}, logger?: Logger) {
+  const batchMax = process.env.HOLD_BATCH_MAX;
   const config = parseConfig({
     LOG_LEVEL: "silent",
     ADMIN_TOKEN,
     WEBHOOK_SECRET,
+    ...(batchMax === undefined ? {} : { HOLD_BATCH_MAX: batchMax }),
     ...env,
     DATABASE_URL: url,
   });
