@@ -11,14 +11,31 @@ import type { JoinAnswer, JoinRequest } from "./join-batcher";
 import { hexLiteral, integers, type Line, servingAt, timeLiteral } from "./line";
 import {
   draw,
+  lockedLineOf,
   lockLine,
+  lockLineStatement,
   materializeStatement,
   rebase,
   saveLineStatement,
   standsEmpty,
 } from "./locked";
-import { drawDue, needsBuyer, noWaitingRoom, readRoomProduct, roomRefusal } from "./room";
-import { isLive, latestTickets, type Ticket, toTicketView } from "./tickets";
+import {
+  drawDue,
+  needsBuyer,
+  noWaitingRoom,
+  readRoomProduct,
+  roomProductOfRows,
+  roomProductStatement,
+  roomRefusal,
+} from "./room";
+import {
+  isLive,
+  latestTickets,
+  latestTicketsOf,
+  latestTicketsStatement,
+  type Ticket,
+  toTicketView,
+} from "./tickets";
 
 // Joining a waiting room: one transaction per batch of joins (join-batcher.ts batches them).
 
@@ -51,12 +68,17 @@ export async function joinBatch(deps: Deps, batch: JoinRequest[]): Promise<JoinA
 async function joinTransaction(deps: Deps, batch: JoinRequest[]): Promise<JoinAnswer[]> {
   const productId = batch[0]?.productId as number;
   const guard = allOf(batch.map((request) => request.deadline));
+  const buyers = [...new Set(batch.flatMap((r) => (r.buyer === null ? [] : [r.buyer])))];
+  // The reads go with BEGIN, in the order the statements below would run them (docs/hot-path.md,
+  // rule 6): the line's lock, the product, the batch's buyers' latest tickets.
+  const openWith = [lockLineStatement(productId), roomProductStatement(productId)];
+  if (buyers.length > 0) openWith.push(latestTicketsStatement(productId, buyers));
   const { answers, line, seen } = await transact(
     deps,
     guard,
-    async (tx) => {
-      const locked = await lockLine(tx, productId);
-      const product = await readRoomProduct(tx, productId);
+    async (tx, opened) => {
+      const locked = opened ? lockedLineOf(opened[0]) : await lockLine(tx, productId);
+      const product = opened ? roomProductOfRows(opened[1]) : await readRoomProduct(tx, productId);
       const refusal =
         roomRefusal(product, productId) ?? (locked ? undefined : noWaitingRoom(productId));
       if (refusal || !product || !locked) {
@@ -70,12 +92,16 @@ async function joinTransaction(deps: Deps, batch: JoinRequest[]): Promise<JoinAn
       }
       const admissionSeconds = product.admissionSeconds;
       const before: (string | undefined)[] = [];
-      if (drawDue(line.unplaced, product, now)) {
+      const drawn = drawDue(line.unplaced, product, now);
+      if (drawn) {
         before.push(materializeStatement(line, now, admissionSeconds ?? 0));
         await draw(tx, line, product.saleStartsAt ?? now);
       }
-      const buyers = [...new Set(batch.flatMap((r) => (r.buyer === null ? [] : [r.buyer])))];
-      const latest = await latestTickets(tx, productId, buyers);
+      // Tickets read before a draw may show it undone: read again after one.
+      const latest =
+        opened && !drawn
+          ? latestTicketsOf(opened[2] ?? [])
+          : await latestTickets(tx, productId, buyers);
       const newcomers = buyers.filter((buyer) => {
         const ticket = latest.get(buyer);
         return !ticket || !isLive(ticket, line, now, admissionSeconds);
@@ -136,7 +162,7 @@ async function joinTransaction(deps: Deps, batch: JoinRequest[]): Promise<JoinAn
       });
       return { answers, line: { line, now }, seen: { product, tickets: [...latest.values()] } };
     },
-    { committed: (db, result) => ticketsStored(db, result.seen?.tickets ?? []) },
+    { openWith, committed: (db, result) => ticketsStored(db, result.seen?.tickets ?? []) },
   );
   if (line && seen) {
     publishLine(deps, line.line, line.now);

@@ -20,22 +20,29 @@ import {
 // written out because the join storm runs it per batch; every value in it is an integer checked
 // here or a timestamp formatted here.
 
+/** The locking read of the line's row, with the database's clock. */
+export function lockLineStatement(productId: number, skipLocked = false): string {
+  integers(productId);
+  return `SELECT ${lineColumns("w")}, NOW(3) AS now FROM waiting_rooms w WHERE w.product_id = ${productId} FOR UPDATE${skipLocked ? " SKIP LOCKED" : ""}`;
+}
+
+/** The line of `lockLineStatement`'s rows; undefined when the product never had one. */
+export function lockedLineOf(rows: unknown): { line: Line; now: number } | undefined {
+  const row = (rows as (LineRow & { now: Date | string })[])[0];
+  if (!row) return undefined;
+  return { line: lineOf(row), now: parseDbTime(row.now).getTime() };
+}
+
 /** The line's row, locked, with the database's clock; undefined when the product never had one. */
 export async function lockLine(
   tx: Tx,
   productId: number,
   skipLocked = false,
 ): Promise<{ line: Line; now: number } | undefined> {
-  integers(productId);
   const [rows] = (await tx.execute(
-    sql.raw(
-      `SELECT ${lineColumns("w")}, NOW(3) AS now FROM waiting_rooms w WHERE w.product_id = ${productId} FOR UPDATE${skipLocked ? " SKIP LOCKED" : ""}`,
-    ),
-  )) as unknown as [(LineRow & { now: Date | string })[]];
-  const row = rows[0];
-  if (!row) return undefined;
-  const line = lineOf(row);
-  return { line, now: parseDbTime(row.now).getTime() };
+    sql.raw(lockLineStatement(productId, skipLocked)),
+  )) as unknown as [unknown];
+  return lockedLineOf(rows);
 }
 
 /**

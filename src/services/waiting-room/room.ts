@@ -32,14 +32,24 @@ export function roomProductOf(row: RoomProductRow): RoomProduct {
   };
 }
 
+/** The read of the product's settings (after the line's lock, which a PATCH takes). */
+export function roomProductStatement(productId: number): string {
+  integers(productId);
+  return `SELECT p.id, ${roomProductColumns("p")} FROM products p WHERE p.id = ${productId}`;
+}
+
+/** The product of `roomProductStatement`'s rows, if it exists. */
+export function roomProductOfRows(rows: unknown): RoomProduct | undefined {
+  const row = (rows as RoomProductRow[])[0];
+  return row && roomProductOf(row);
+}
+
 /** The product's settings as last committed (read after the line's lock, which a PATCH takes). */
 export async function readRoomProduct(tx: Tx, productId: number): Promise<RoomProduct | undefined> {
-  integers(productId);
-  const [rows] = (await tx.execute(
-    sql.raw(`SELECT p.id, ${roomProductColumns("p")} FROM products p WHERE p.id = ${productId}`),
-  )) as unknown as [RoomProductRow[]];
-  const row = rows[0];
-  return row && roomProductOf(row);
+  const [rows] = (await tx.execute(sql.raw(roomProductStatement(productId)))) as unknown as [
+    unknown,
+  ];
+  return roomProductOfRows(rows);
 }
 
 /** Whether the draw is due at `now`: tickets wait for it and the opening has passed. */

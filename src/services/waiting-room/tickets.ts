@@ -158,16 +158,24 @@ export async function latestTickets(
   productId: number,
   buyers: string[],
 ): Promise<Map<string, Ticket>> {
-  const latest = new Map<string, Ticket>();
-  if (buyers.length === 0) return latest;
+  if (buyers.length === 0) return new Map();
+  const [rows] = (await tx.execute(
+    sql.raw(latestTicketsStatement(productId, buyers)),
+  )) as unknown as [unknown];
+  return latestTicketsOf(rows);
+}
+
+/** The read of each of (at least one) buyers' latest ticket for the product. */
+export function latestTicketsStatement(productId: number, buyers: string[]): string {
   integers(productId);
   const list = buyers.map(hexLiteral).join(",");
-  const [rows] = (await tx.execute(
-    sql.raw(
-      `SELECT ${ticketColumns("t")} FROM queue_tickets t JOIN (SELECT MAX(id) AS id FROM queue_tickets WHERE product_id = ${productId} AND buyer_id IN (${list}) GROUP BY buyer_id) m ON m.id = t.id`,
-    ),
-  )) as unknown as [TicketRow[]];
-  for (const row of rows) {
+  return `SELECT ${ticketColumns("t")} FROM queue_tickets t JOIN (SELECT MAX(id) AS id FROM queue_tickets WHERE product_id = ${productId} AND buyer_id IN (${list}) GROUP BY buyer_id) m ON m.id = t.id`;
+}
+
+/** Each buyer's ticket in `latestTicketsStatement`'s rows. */
+export function latestTicketsOf(rows: unknown): Map<string, Ticket> {
+  const latest = new Map<string, Ticket>();
+  for (const row of rows as TicketRow[]) {
     const ticket = ticketOf(row);
     latest.set(ticket.buyerId, ticket);
   }
