@@ -182,16 +182,7 @@ async function holdsScenarios(label: string, env: Record<string, string>): Promi
   try {
     for (const connections of [64, 256]) {
       const productId = await createProduct(server.base, 100_000_000);
-      const body = JSON.stringify({ product_id: productId, qty: 1 });
-      const target = `${server.base}/api/holds`;
-      const { result, cpu } = await wrkWithCpu(
-        server.pid,
-        target,
-        connections,
-        SECONDS,
-        "POST",
-        body,
-      );
+      const { result, cpu } = await holdsWithCpu(server, productId, connections);
       rows.push(
         row(
           `holds, hot product, ${connections} conns, ${label}`,
@@ -219,29 +210,12 @@ const BUYERS = 1000;
 async function buyerScenarios(): Promise<Row[]> {
   const url = await freshDatabase("flash_sale_bench");
   const server = await startServer(url, { BUYER_JWT_SECRET: BUYER_SECRET });
-  const key = new TextEncoder().encode(BUYER_SECRET);
-  const tokens = await Promise.all(
-    Array.from({ length: BUYERS }, (_, i) =>
-      new SignJWT({ sub: `bench-buyer-${i}` })
-        .setProtectedHeader({ alg: "HS256" })
-        .setExpirationTime("1h")
-        .sign(key),
-    ),
-  );
+  const tokens = await buyerTokens(BUYERS, "buyer");
   const rows: Row[] = [];
   try {
     for (const limit of [null, 5]) {
       const productId = await createProduct(server.base, 100_000_000, limit);
-      const body = JSON.stringify({ product_id: productId, qty: 1 });
-      const { result, cpu } = await wrkWithCpu(
-        server.pid,
-        `${server.base}/api/holds`,
-        256,
-        SECONDS,
-        "POST",
-        body,
-        tokens,
-      );
+      const { result, cpu } = await holdsWithCpu(server, productId, 256, tokens);
       const label = limit === null ? "no limit" : `max_per_buyer ${limit}`;
       const exact = limit === null ? [] : [await unitsPerBuyer(url, productId, limit)];
       rows.push(
@@ -426,16 +400,7 @@ async function waitingRoomRows(): Promise<Row[]> {
       });
     }
     await Bun.sleep(1000);
-    const body = JSON.stringify({ product_id: holdProduct, qty: 1 });
-    const holds = await wrkWithCpu(
-      server.pid,
-      `${server.base}/api/holds`,
-      256,
-      SECONDS,
-      "POST",
-      body,
-      admitted,
-    );
+    const holds = await holdsWithCpu(server, holdProduct, 256, admitted);
     rows.push(
       row(
         `holds, waiting room product, 256 conns, ${BUYERS} admitted buyers with HS256 tokens`,
@@ -582,6 +547,25 @@ async function wrkWithCpu(
   return { result, cpu: ((await cpuUs(pid)) - before) / result.requests };
 }
 
+/** wrk's holds of one unit of `productId` (with `tokens` in turn, if any), with the CPU. */
+function holdsWithCpu(
+  server: { base: string; pid: number },
+  productId: number,
+  connections = 256,
+  tokens: string[] = [],
+): Promise<{ result: WrkResult; cpu: number }> {
+  const body = JSON.stringify({ product_id: productId, qty: 1 });
+  return wrkWithCpu(
+    server.pid,
+    `${server.base}/api/holds`,
+    connections,
+    SECONDS,
+    "POST",
+    body,
+    tokens,
+  );
+}
+
 const cpuNote = (cpu: number) => `server CPU ${cpu.toFixed(1)} µs/request`;
 
 /** The service's anonymous holds on a hot product at 256 connections, with its CPU per hold. */
@@ -590,15 +574,7 @@ async function hotHolds(): Promise<Row> {
   const server = await startServer(url, {});
   try {
     const productId = await createProduct(server.base, 100_000_000);
-    const body = JSON.stringify({ product_id: productId, qty: 1 });
-    const { result, cpu } = await wrkWithCpu(
-      server.pid,
-      `${server.base}/api/holds`,
-      256,
-      SECONDS,
-      "POST",
-      body,
-    );
+    const { result, cpu } = await holdsWithCpu(server, productId);
     return {
       ...row(
         "holds, hot product, 256 conns, default batching",

@@ -27,13 +27,38 @@ export interface CommitGuard {
 
 type State = "open" | "committing" | "abandoned";
 
+/** Who listens for a guard to be abandoned: each listener runs once, then or at once. */
+export class AbandonListeners {
+  private listeners: (() => void)[] = [];
+
+  /** Adds `listener`, or runs it now if the guard is `abandoned` already; returns an unsubscribe. */
+  add(listener: () => void, abandoned: boolean): () => void {
+    if (abandoned) {
+      listener();
+      return () => undefined;
+    }
+    this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at !== -1) this.listeners.splice(at, 1);
+    };
+  }
+
+  /** The guard was abandoned: every listener runs, and none again. */
+  fire(): void {
+    const listeners = this.listeners;
+    this.listeners = [];
+    for (const listener of listeners) listener();
+  }
+}
+
 /**
  * One request's deadline. At the deadline it abandons itself unless its commit is under way;
  * whoever answers the client listens with `onAbandon` and sends the 503 then.
  */
 export class Deadline implements CommitGuard, Timed {
   private state: State = "open";
-  private listeners: (() => void)[] = [];
+  private readonly listeners = new AbandonListeners();
   private alarmEntry: AlarmEntry | undefined;
 
   private constructor(readonly at: number) {}
@@ -76,9 +101,7 @@ export class Deadline implements CommitGuard, Timed {
     if (this.state === "abandoned") return true;
     this.state = "abandoned";
     this.clear();
-    const listeners = this.listeners;
-    this.listeners = [];
-    for (const listener of listeners) listener();
+    this.listeners.fire();
     return true;
   }
 
@@ -95,15 +118,7 @@ export class Deadline implements CommitGuard, Timed {
   }
 
   onAbandon(listener: () => void): () => void {
-    if (this.state === "abandoned") {
-      listener();
-      return () => undefined;
-    }
-    this.listeners.push(listener);
-    return () => {
-      const at = this.listeners.indexOf(listener);
-      if (at !== -1) this.listeners.splice(at, 1);
-    };
+    return this.listeners.add(listener, this.state === "abandoned");
   }
 
   /** The answer is out: no timer left behind. */

@@ -1,5 +1,5 @@
 import { type AlarmEntry, alarm } from "./alarm";
-import type { CommitGuard } from "./deadline";
+import { AbandonListeners, type CommitGuard } from "./deadline";
 
 /** A caller behind a shared deadline: its own deadline, and whether it left for passing it. */
 export type Member = { deadline: CommitGuard; left?: boolean };
@@ -87,7 +87,7 @@ export class SharedDeadline<M extends Member> {
  */
 export class BatchDeadline<M extends Member> extends SharedDeadline<M> implements CommitGuard {
   private committing = false;
-  private listeners: (() => void)[] = [];
+  private readonly listeners = new AbandonListeners();
 
   constructor(members: M[], leave: (member: M) => void) {
     super(members, leave);
@@ -130,15 +130,7 @@ export class BatchDeadline<M extends Member> extends SharedDeadline<M> implement
   }
 
   onAbandon(listener: () => void): () => void {
-    if (this.abandoned) {
-      listener();
-      return () => undefined;
-    }
-    this.listeners.push(listener);
-    return () => {
-      const at = this.listeners.indexOf(listener);
-      if (at !== -1) this.listeners.splice(at, 1);
-    };
+    return this.listeners.add(listener, this.abandoned);
   }
 
   /** Members leave as in a line, but stay in the batch, which answers by place. */
@@ -146,9 +138,6 @@ export class BatchDeadline<M extends Member> extends SharedDeadline<M> implement
     if (this.committing) return;
     this.leaveDue();
     this.rearm();
-    if (!this.abandoned) return;
-    const listeners = this.listeners;
-    this.listeners = [];
-    for (const listener of listeners) listener();
+    if (this.abandoned) this.listeners.fire();
   }
 }
