@@ -92,8 +92,9 @@ function inputOf(route: RouteConfig): string {
   // Every query parameter and request header here is optional, and so is the part.
   part("query", query, true);
   part("header", headers, true);
-  const media = body?.required ? body.content["application/json"] : undefined;
-  if (media && "schema" in media) part("json", media.schema, false);
+  // A body not required may be left out (the route then reads `{}`).
+  const media = body?.content["application/json"];
+  if (media && "schema" in media) part("json", media.schema, body?.required !== true);
   return parts.length === 0 ? "{}" : `{\n${parts.join("\n")}\n}`;
 }
 

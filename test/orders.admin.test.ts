@@ -306,6 +306,40 @@ describe("the operator's cancel", () => {
     expect(await invariantViolations(ctx.sql)).toEqual([]);
   });
 
+  test("a cancel with no body at all is the same as {}; a body sent is still read, so one not JSON is 415 and one that does not parse 400", async () => {
+    const productId = await limitedProduct(api, 10, null);
+    const orderId = await order(productId, "bodiless");
+    const url = `${ctx.baseUrl}/api/admin/orders/${orderId}/cancel`;
+    const asText = await fetch(url, {
+      method: "POST",
+      headers: { ...admin, "content-type": "text/plain" },
+      body: "cancel it",
+    });
+    expect(asText.status).toBe(415);
+    const broken = await fetch(url, {
+      method: "POST",
+      headers: { ...admin, "content-type": "application/json" },
+      body: "{",
+    });
+    expect(broken.status).toBe(400);
+    expect(
+      (
+        await rows<{ status: string }>(ctx.sql, "SELECT status FROM orders WHERE id = ?", [orderId])
+      )[0]?.status,
+    ).toBe("pending");
+
+    const bare = await fetch(url, { method: "POST", headers: admin });
+    expect(bare.status).toBe(200);
+    expect(await bare.json()).toMatchObject({ order_id: orderId, status: "cancelled" });
+    const [entry] = await rows<{ note: string | null }>(
+      ctx.sql,
+      "SELECT note FROM audit_entries WHERE target = ?",
+      [`order:${orderId}`],
+    );
+    expect(entry).toEqual({ note: null });
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+
   test("racing a payment webhook for the same order: one wins, the other is a conflict or a no-op; invariants hold", async () => {
     const productId = await limitedProduct(api, 200, null);
     const pairs: { orderId: number; status: "succeeded" | "failed" }[] = [];

@@ -65,8 +65,8 @@ export function json<S extends z.ZodType>(schema: S, example: z.input<S>) {
 
 /**
  * A route's declaration: what `createRoute` takes, plus what every route shares, added here:
- * the 500, the body refusals on routes that read a body (400, 415; 413 wherever one may be
- * sent), and the request id header on every response (Idempotent-Replayed too on a route that
+ * the 500, the body refusals on routes that take a body (400, 415, 413),
+ * and the request id header on every response (Idempotent-Replayed too on a route that
  * takes an Idempotency-Key).
  */
 export function defineRoute<const R extends RouteConfig>(config: R) {
@@ -76,7 +76,7 @@ export function defineRoute<const R extends RouteConfig>(config: R) {
       : false;
   const responses: Responses = {
     ...config.responses,
-    ...(config.request?.body?.required ? bodyRefusals : {}),
+    ...(config.request?.body ? bodyRefusals : {}),
     ...(config.request?.body ? tooLarge : {}),
     ...internalError,
   };
@@ -129,7 +129,8 @@ const honoPath = (path: string) => path.replaceAll(/\/{(\w+)}/g, "/:$1");
 
 /**
  * A declared route's handler: the request's parts validated by the declaration's schemas in the
- * order the contract refuses them (path, query, headers, then a required body: 415, 400, its 422),
+ * order the contract refuses them (path, query, headers, then the body: 415, 400, its 422; an
+ * optional body not sent at all is `{}`),
  * then `serve`. One handler, not a chain of validator middleware (docs/hot-path.md, rule 2),
  * synchronous where nothing needs awaiting.
  */
@@ -140,10 +141,11 @@ export function validating<R extends RouteConfig>(
   const { params, query, headers, body } = route.request ?? {};
   const headerSchema = headers instanceof z.ZodObject ? headers : undefined;
   const headerNames = headerSchema ? Object.keys(headerSchema.shape) : [];
-  // A body declared as not required is one the route does not read.
-  const media = body?.required ? body.content["application/json"] : undefined;
+  // A body declared as not required is read when one is sent: none at all is `{}`.
+  const media = body?.content["application/json"];
   const bodySchema = media && "schema" in media ? media.schema : undefined;
   const jsonSchema = bodySchema instanceof z.ZodType ? bodySchema : undefined;
+  const optional = body?.required !== true;
   return (c) => {
     const input = {} as Valid<R>;
     if (params) input.param = parseNow("param", params, c.req.param()) as Valid<R>["param"];
@@ -154,7 +156,8 @@ export function validating<R extends RouteConfig>(
       input.header = parseNow("header", headerSchema, values) as Valid<R>["header"];
     }
     if (!jsonSchema) return serve(c, input);
-    return readJson(c).then((value) => {
+    const sent = optional && c.req.raw.body === null ? Promise.resolve({}) : readJson(c);
+    return sent.then((value) => {
       input.json = parseNow("json", jsonSchema, value) as Valid<R>["json"];
       return serve(c, input);
     });

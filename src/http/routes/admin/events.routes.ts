@@ -123,12 +123,12 @@ export function adminEventRoutes(schemas: RequestSchemas) {
       operationId: "redeliverMerchantEvent",
       tags,
       security,
-      summary: "Queue an event for delivery again, its attempts starting over (no body is read)",
+      summary: "Queue an event for delivery again, its attempts starting over (no body is needed)",
       request: {
         params: idParams("event"),
         body: {
           required: false,
-          description: "No body is needed; one sent is not read",
+          description: "No body is needed; one sent is a JSON object, and its members are ignored",
           content: { "application/json": { schema: z.object({}), example: {} } },
         },
       },

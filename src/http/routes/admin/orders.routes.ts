@@ -76,7 +76,8 @@ export function adminOrderRoutes(schemas: RequestSchemas) {
       request: {
         params: idParams("order"),
         body: {
-          required: true,
+          required: false,
+          description: "Optional: a request with no body at all is the same as `{}`",
           ...json(schemas.CancelOrderInput, { note: "customer called, ticket 8812" }),
         },
       },
