@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Deps } from "./deps-type";
 import { AppError } from "./errors";
-import { MAX_BODY_BYTES, withBodyLimit } from "./http/body-limit";
+import { MAX_BODY_BYTES, STRIPE_MAX_BODY_BYTES, withBodyLimit } from "./http/body-limit";
 import { createCors } from "./http/cors";
 import { withRequestLifecycle } from "./http/lifecycle";
 import { declaredRoutes, openApiDocument } from "./http/openapi";
@@ -15,8 +15,7 @@ import { serveShop } from "./http/routes/shop";
 import { serveWeb } from "./http/routes/web";
 import { requestSchemas } from "./http/schemas";
 
-/** Stripe's events are larger than this service's own bodies. */
-const LARGER_BODIES = { "/api/payments/stripe": 256 * 1024 };
+const LARGER_BODIES = { "/api/payments/stripe": STRIPE_MAX_BODY_BYTES };
 /**
  * Builds the HTTP app from its dependencies; no runtime API, so tests build the same app. Each
  * route is declared once (`src/http/routes/*.routes.ts`): the handlers below serve the

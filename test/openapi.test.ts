@@ -9,7 +9,10 @@ type Operation = {
   operationId?: string;
   tags?: string[];
   requestBody?: { required?: boolean; content: Record<string, Media> };
-  responses: Record<string, { content?: Record<string, Media>; headers?: Record<string, unknown> }>;
+  responses: Record<
+    string,
+    { description?: string; content?: Record<string, Media>; headers?: Record<string, unknown> }
+  >;
 };
 
 const doc = openApiDocument(requestSchemas(parseConfig({}))) as unknown as {
@@ -81,6 +84,18 @@ describe("the OpenAPI document, generated from the route declarations", () => {
       expect(op.responses["400"] !== undefined, name).toBe(readsBody);
       expect(op.responses["415"] !== undefined, name).toBe(readsBody);
       if (method === "get") expect(op.responses["413"], name).toBeUndefined();
+    }
+  });
+
+  test("a 413 states the bound the route has: 256 KiB on Stripe's route, 16 KiB elsewhere", () => {
+    for (const { name, op } of operations) {
+      const tooLarge = op.responses["413"];
+      if (tooLarge === undefined) continue;
+      const bound = name === "post /api/payments/stripe" ? "256 KiB" : "16 KiB";
+      expect([name, tooLarge.description]).toEqual([
+        name,
+        `payload_too_large: the body is over ${bound}`,
+      ]);
     }
   });
 });

@@ -96,6 +96,20 @@ describe("the list", () => {
     expect(await allPages("&buyer_id=nobody", 5)).toEqual([]);
   });
 
+  test("the buyer filter counts characters as a token's sub does: 128 outside the BMP are one buyer, 129 a 422", async () => {
+    const productId = await limitedProduct(api, 10, null);
+    const longest = "🎟".repeat(128);
+    const orderId = await order(productId, longest);
+    const found = await allPages(`&buyer_id=${encodeURIComponent(longest)}`, 5);
+    expect(found.map((o) => [o.order_id, o.buyer_id])).toEqual([[orderId, longest]]);
+    const over = await api.get(
+      `/api/admin/orders?buyer_id=${encodeURIComponent(`${longest}x`)}`,
+      admin,
+    );
+    expect(over.status).toBe(422);
+    expect(over.body.code).toBe("validation_failed");
+  });
+
   test("bad filters or paging are 422; without the token a 401", async () => {
     for (const query of [
       "status=shipped",

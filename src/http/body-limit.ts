@@ -4,6 +4,8 @@ import { payloadTooLarge, problemResponse } from "./problem";
 
 /** The largest request body the API reads; the OpenAPI document's 413 says the same. */
 export const MAX_BODY_BYTES = 16 * 1024;
+/** Stripe's events are larger than this service's own bodies. */
+export const STRIPE_MAX_BODY_BYTES = 256 * 1024;
 
 /**
  * Refuses request bodies over `maxBytes` (or the larger bound `larger` gives a path) with 413

@@ -74,10 +74,11 @@ export function defineRoute<const R extends RouteConfig>(config: R) {
     config.request?.headers instanceof z.ZodObject
       ? "idempotency-key" in config.request.headers.shape
       : false;
+  // A route's own 413 (a larger bound) stands over the shared one.
   const responses: Responses = {
+    ...(config.request?.body ? tooLarge : {}),
     ...config.responses,
     ...(config.request?.body ? bodyRefusals : {}),
-    ...(config.request?.body ? tooLarge : {}),
     ...internalError,
   };
   for (const [status, response] of Object.entries(responses)) {

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { STRIPE_MAX_BODY_BYTES } from "../body-limit";
 import { defineRoute, json, problems } from "../route";
 import { type RequestSchemas, StripeEventInput, StripeResult, WebhookResult } from "../schemas";
 
@@ -85,7 +86,7 @@ export function paymentRoutes(schemas: RequestSchemas) {
         }),
         body: {
           required: true,
-          description: "The Stripe event as Stripe sends it (up to 256 KiB)",
+          description: `The Stripe event as Stripe sends it (up to ${STRIPE_MAX_BODY_BYTES / 1024} KiB)`,
           ...json(StripeEventInput, {
             id: "evt_3Q1",
             type: "payment_intent.succeeded",
@@ -112,6 +113,7 @@ export function paymentRoutes(schemas: RequestSchemas) {
             "missing, wrong or stale Stripe-Signature, or no STRIPE_WEBHOOK_SECRET configured",
           validation_failed: "not a Stripe event (id, type, data.object)",
           idempotency_key_reused: "this event id came with another body",
+          payload_too_large: `the body is over ${STRIPE_MAX_BODY_BYTES / 1024} KiB`,
           service_unavailable:
             "the database is unreachable or too busy, or the request did not finish in time; nothing changed",
         }),

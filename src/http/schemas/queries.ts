@@ -78,11 +78,14 @@ export const OrderFilterQuery = z.object({
     .transform(Number)
     .optional()
     .openapi({ description: "Only this product's orders", example: "1" }),
+  // Counted as a token's `sub` is: in characters (code points), not UTF-16 units.
   buyer_id: text()
     .min(1)
-    .max(128)
+    .refine((value) => [...value].length <= 128, "must be at most 128 characters")
     .optional()
-    .openapi({ description: "Only this buyer's orders (the `sub` of their token)" }),
+    .openapi({
+      description: "Only this buyer's orders (the `sub` of their token: 1 to 128 characters)",
+    }),
 });
 
 export const AdminOrderPageQuery = PageQuery.extend(OrderFilterQuery.shape);
