@@ -974,7 +974,6 @@ export type RedeliverMerchantEventRequest = {
   param: {
     id: string;
   };
-  json?: {};
 };
 
 export type RedeliverMerchantEvent202 = {
@@ -994,15 +993,9 @@ export type RedeliverMerchantEvent202 = {
   };
 };
 
-export type RedeliverMerchantEvent400 = Problem<"malformed_json">;
-
 export type RedeliverMerchantEvent401 = Problem<"unauthorized">;
 
 export type RedeliverMerchantEvent404 = Problem<"event_not_found">;
-
-export type RedeliverMerchantEvent413 = Problem<"payload_too_large">;
-
-export type RedeliverMerchantEvent415 = Problem<"unsupported_media_type">;
 
 export type RedeliverMerchantEvent422 = Problem<"validation_failed">;
 
@@ -1327,11 +1320,8 @@ export type ApiSchema = {
   "/api/admin/events/:id/redeliver": {
     $post:
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent202; outputFormat: "json"; status: 202 }
-      | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent400; outputFormat: "json"; status: 400 }
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent401; outputFormat: "json"; status: 401 }
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent404; outputFormat: "json"; status: 404 }
-      | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent413; outputFormat: "json"; status: 413 }
-      | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent415; outputFormat: "json"; status: 415 }
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent422; outputFormat: "json"; status: 422 }
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent500; outputFormat: "json"; status: 500 }
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent503; outputFormat: "json"; status: 503 };

@@ -123,14 +123,10 @@ export function adminEventRoutes(schemas: RequestSchemas) {
       operationId: "redeliverMerchantEvent",
       tags,
       security,
-      summary: "Queue an event for delivery again, its attempts starting over (no body is needed)",
+      summary:
+        "Queue an event for delivery again, its attempts starting over (a body sent is ignored)",
       request: {
         params: idParams("event"),
-        body: {
-          required: false,
-          description: "No body is needed; one sent is a JSON object, and its members are ignored",
-          content: { "application/json": { schema: z.object({}), example: {} } },
-        },
       },
       responses: {
         202: {
