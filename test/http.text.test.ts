@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { useTestApp } from "./helpers/apps";
-import { admin, createProduct } from "./helpers/fixtures";
+import { admin, createProduct, webhookHeaders } from "./helpers/fixtures";
 import { count, rows } from "./helpers/harness";
 import { event, pendingOrder } from "./helpers/payments";
 
@@ -85,6 +85,56 @@ describe("a string that is not well-formed Unicode is a 422", () => {
       productId,
     ]);
     expect(row?.name).toBe("Limited sneaker");
+  });
+});
+
+describe("bytes that are not UTF-8 inside a JSON string are a 400, not a U+FFFD stored", () => {
+  /** `json` with its `@@` as one byte that UTF-8 never has (0xFF or 0xFE). */
+  const withByte = (json: string, byte: number) => {
+    const [head, tail] = json.split("@@") as [string, string];
+    return Buffer.concat([Buffer.from(head), Buffer.from([byte]), Buffer.from(tail)]);
+  };
+
+  test("two webhook keys differing only in such a byte: each 400 malformed_json, none stored", async () => {
+    const { orderId } = await pendingOrder(api);
+    const events = await count(ctx.sql, "SELECT COUNT(*) AS n FROM payment_events");
+    const template = JSON.stringify(event(orderId, "failed", "col@@"));
+    for (const byte of [0xff, 0xfe]) {
+      const body = withByte(template, byte);
+      // Signed as the provider's library signs (its text), so the signature passes.
+      const reply = await api.raw("/api/payments/webhook", {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...webhookHeaders(body.toString("utf8")),
+        },
+        body,
+      });
+      expect(reply.status).toBe(400);
+      expect(((await reply.json()) as { code: string }).code).toBe("malformed_json");
+    }
+    expect(await count(ctx.sql, "SELECT COUNT(*) AS n FROM payment_events")).toBe(events);
+  });
+
+  test("a product name with such a byte: 400, no product; U+FFFD itself, well encoded, is kept", async () => {
+    const products = await count(ctx.sql, "SELECT COUNT(*) AS n FROM products");
+    const template = JSON.stringify({ name: "a@@b", price_cents: 100, stock: 1 });
+    const refused = await api.raw("/api/admin/products", {
+      method: "POST",
+      headers: { ...admin, "content-type": "application/json" },
+      body: withByte(template, 0xff),
+    });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { code: string }).code).toBe("malformed_json");
+    expect(await count(ctx.sql, "SELECT COUNT(*) AS n FROM products")).toBe(products);
+
+    const kept = await api.post(
+      "/api/admin/products",
+      { name: "a\ufffdb", price_cents: 100, stock: 1 },
+      admin,
+    );
+    expect(kept.status).toBe(201);
+    expect(kept.body.name).toBe("a\ufffdb");
   });
 });
 

@@ -24,16 +24,35 @@ export function parseId(value: string): number {
 }
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * The body as JSON: 415 for another media type, 400 for a body that does not parse. Written
- * with `then`, as are the keyed routes (docs/hot-path.md, rule 1).
+ * The body's bytes as text, refusing bytes that are not UTF-8 (a 400, as JSON text is UTF-8):
+ * `Request.json()` and `text()` would put U+FFFD in their place, and two different strings
+ * would then be stored as one. Hono keeps the bytes, so a signature checked before over the
+ * same body reads them again, not a decoded copy.
+ */
+function strictText(c: Context): Promise<string> {
+  return c.req.arrayBuffer().then((bytes) => strictUtf8.decode(bytes));
+}
+
+/**
+ * The body as JSON: 415 for another media type, 400 for a body that does not parse or is not
+ * UTF-8. Written with `then`, as are the keyed routes (docs/hot-path.md, rule 1).
  */
 export function readJson(c: Context): Promise<unknown> {
   if (!JSON_MEDIA_TYPE.test(c.req.header("content-type") ?? "")) {
     return Promise.reject(unsupportedMediaType());
   }
-  return c.req.json().then(undefined, malformedJson);
+  return strictText(c).then(JSON.parse).then(undefined, malformedJson);
+}
+
+/**
+ * The body as the webhook signers' libraries read it (bytes that are not UTF-8 as U+FFFD),
+ * from the bytes Hono keeps, so that `readJson` still sees the bytes themselves.
+ */
+export function signedText(c: Context): Promise<string> {
+  return c.req.arrayBuffer().then((bytes) => Buffer.from(bytes).toString("utf8"));
 }
 
 /**

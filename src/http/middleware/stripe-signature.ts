@@ -1,5 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { AppError } from "../../errors";
+import { signedText } from "../validate";
 
 /** Stripe's tolerance, as the contract says: a signature older than five minutes is refused. */
 const STRIPE_TOLERANCE_SECONDS = 300;
@@ -23,7 +24,7 @@ export function stripeSignature(secret: string | undefined) {
     webhooks ??= import("stripe").then((stripe) => stripe.default.webhooks);
     const verifier = await webhooks;
     try {
-      const body = await c.req.text();
+      const body = await signedText(c);
       const header = c.req.header("stripe-signature") ?? "";
       await verifier.constructEventAsync(body, header, secret, STRIPE_TOLERANCE_SECONDS);
     } catch (err) {

@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { AppError } from "../../errors";
+import { signedText } from "../validate";
 
 /**
  * Standard Webhooks verification over the raw body, before anything else reads it. With no
@@ -22,7 +23,7 @@ export function webhookSignature(secret: string | undefined, allowUnsigned: bool
       };
       try {
         // The body's JSON is the next layer's to judge (a 400), not the verifier's to throw.
-        verifier.verify(await c.req.text(), headers, { jsonParse: false });
+        verifier.verify(await signedText(c), headers, { jsonParse: false });
       } catch (err) {
         if (!(err instanceof WebhookVerificationError)) throw err;
         throw new AppError(
