@@ -54,6 +54,31 @@ describe("joins through two processes", () => {
   }, 60_000);
 });
 
+describe("a ticket admitted before the line is rebased, read through another process", () => {
+  test("each process shows the admission the database wrote, not one reckoned from the new line", async () => {
+    const [first, second] = apis as [Client, Client];
+    const id = await roomProduct(first, { admit_per_second: 10 });
+    const [early, later, last] = await Promise.all(["early", "later", "last"].map((b) => as(b)));
+    expect((await first.post(`/api/products/${id}/queue`, undefined, early)).status).toBe(201);
+    // Its position is admitted 100 ms on and the line then stands empty; this process keeps
+    // its copy of the ticket, with no admission on it.
+    expect((await first.get(`/api/products/${id}/queue`, early)).body.state).toBe("waiting");
+    await Bun.sleep(300);
+    // The other process's join writes that admission and starts the line again from now.
+    expect((await second.post(`/api/products/${id}/queue`, undefined, later)).status).toBe(201);
+    // This process learns the new line through a join of its own.
+    expect((await first.post(`/api/products/${id}/queue`, undefined, last)).status).toBe(201);
+    const [row] = (await tickets(ctx.sql, id)).filter((t) => t.position === 1);
+    const admittedAt = row?.admitted_at?.toISOString();
+    expect(admittedAt).toBeDefined();
+    for (const api of [first, second]) {
+      const read = await api.get(`/api/products/${id}/queue`, early);
+      expect([read.body.position, read.body.admitted_at]).toEqual([1, admittedAt]);
+    }
+    expect(await invariantViolations(ctx.sql)).toEqual([]);
+  });
+});
+
 describe("clocks apart", () => {
   let skewed: ServerProcess | undefined;
   afterAll(async () => {

@@ -49,7 +49,8 @@ export type TicketAnswer = Pick<ServedTicket, "body" | "retryAfter">;
 
 /**
  * The buyer's ticket answered from this process's copy (state/ticket-board.ts) with no wait:
- * undefined when the copy lacks the ticket or its line, for getTicket to read them.
+ * undefined when the copy lacks the ticket or its line, or the ticket's copy is outdated, for
+ * getTicket to read them.
  */
 export function peekTicket(
   deps: Deps,
@@ -59,8 +60,22 @@ export function peekTicket(
   if (buyer === null) return undefined;
   const known = deps.ticketBoard.ticket(productId, buyer);
   const seen = known && deps.ticketBoard.line(productId);
-  if (!known || !seen) return undefined;
+  if (!known || !seen || outdated(known, seen)) return undefined;
   return answerOf(deps, known, seen, deps.clock() + seen.offsetMs);
+}
+
+/**
+ * Whether this process's copy of a ticket is older than the line it would be shown with: the
+ * line has written admissions past the ticket's position (before a rebase, on any process),
+ * while the copy has none. Its admission then lies in a segment of the line that the copy of
+ * the line no longer holds, so only the row can say it.
+ */
+function outdated(ticket: Ticket, seen: SeenLine): boolean {
+  return (
+    ticket.admittedAt === null &&
+    ticket.position !== null &&
+    ticket.position <= seen.line.materialized
+  );
 }
 
 /** The buyer's latest ticket for the product, as the API shows it now. */
@@ -74,7 +89,9 @@ export async function getTicket(
   const known = buyer === null ? undefined : deps.ticketBoard.ticket(productId, buyer);
   // A ticket this process knows: only the line is needed, one read shared by every buyer.
   const seen = known && (deps.ticketBoard.line(productId) ?? (await seeLine(deps, productId)));
-  if (known && seen) return answerOf(deps, known, seen, deps.clock() + seen.offsetMs);
+  if (known && seen && !outdated(known, seen)) {
+    return answerOf(deps, known, seen, deps.clock() + seen.offsetMs);
+  }
   for (let attempt = 0; ; attempt++) {
     const row = await query(deps, deadline, (db) => readTicketRow(db, productId, buyer));
     const product = row && roomProductOf({ ...row, id: row.pid });
