@@ -35,8 +35,10 @@ export class TicketBoard {
 
   /**
    * Lines for `ttlMs`; tickets ten times as long, as a ticket changes only by a draw (one
-   * awaiting it is not kept), by a written admission (the same value the line computes) or by
-   * its buyer joining again (through this process: replaced at once).
+   * awaiting it is not kept), by a written admission (the value its line's segment computes,
+   * so a copy without it is read again once a newer line has written past it: `outdated` in
+   * services/waiting-room/read.ts) or by its buyer joining again (through this process:
+   * replaced at once).
    */
   constructor(ttlMs: number, max = 100_000) {
     const ttl = Math.max(ttlMs, 1);

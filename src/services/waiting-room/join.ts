@@ -10,6 +10,7 @@ import { saleEnded } from "../sale-window";
 import type { JoinAnswer, JoinRequest } from "./join-batcher";
 import { hexLiteral, integers, type Line, servingAt, timeLiteral } from "./line";
 import {
+  admissionsWritten,
   draw,
   lockedLineOf,
   lockLine,
@@ -114,6 +115,8 @@ async function joinTransaction(deps: Deps, batch: JoinRequest[]): Promise<JoinAn
       const placed = product.saleStartsAt === null || product.saleStartsAt <= now;
       if (newcomers.length > 0 && placed && standsEmpty(line, now)) {
         before.push(materializeStatement(line, now, admissionSeconds ?? 0));
+        // The answers are shown with the new segment: the tickets read carry what was written.
+        admissionsWritten(latest.values(), line, now, admissionSeconds ?? 0);
         rebase(line, now, line.rate);
       }
       const statements = before.filter((s): s is string => s !== undefined);

@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import { sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { runStatements } from "../../db/connection";
+import type { Ticket } from "../../lib/waiting-room";
 import { parseDbTime } from "../views";
 import {
   admittedAtOf,
@@ -72,6 +73,25 @@ export function materializeStatement(
   const statement = `UPDATE queue_tickets SET admitted_at = DATE_ADD(${since}, INTERVAL ${offsetMs} * 1000 MICROSECOND), admitted_until = DATE_ADD(${since}, INTERVAL (${offsetMs} + ${admissionSeconds * 1000}) * 1000 MICROSECOND) WHERE product_id = ${line.productId} AND position > ${line.materialized} AND position <= ${serving} AND admitted_at IS NULL`;
   line.materialized = serving;
   return statement;
+}
+
+/**
+ * Puts on `tickets` (copies read before `materializeStatement` ran) the admissions it writes,
+ * before a rebase starts a segment that no longer holds them.
+ */
+export function admissionsWritten(
+  tickets: Iterable<Ticket>,
+  line: Line,
+  now: number,
+  admissionSeconds: number,
+): void {
+  for (const ticket of tickets) {
+    if (ticket.admittedAt !== null || ticket.position === null) continue;
+    const admission = admissionOf(line, ticket.position, now, admissionSeconds);
+    if (!admission) continue;
+    ticket.admittedAt = admission.at;
+    ticket.admittedUntil = admission.until;
+  }
 }
 
 /** Starts a new segment at `at`: from there, `rate` positions a second (materialize first). */

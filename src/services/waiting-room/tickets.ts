@@ -8,7 +8,8 @@ import { admissionOf } from "./locked";
 export type { Ticket };
 
 // A ticket as stored and as the API shows it. Its admission is read from the row once written,
-// else computed from the line: the same value the admission job or a hold writes later.
+// else computed from the line's present segment: the value the admission job, a hold or a
+// rebase writes later (a rebase first writes every admission its segment made).
 
 export type TicketState = "waiting" | "admitted" | "expired";
 
