@@ -130,6 +130,8 @@ export type JoinQueue404 = Problem<"product_not_found">;
 
 export type JoinQueue409 = Problem<"no_waiting_room" | "sale_ended">;
 
+export type JoinQueue413 = Problem<"payload_too_large">;
+
 export type JoinQueue422 = Problem<"validation_failed">;
 
 export type JoinQueue500 = Problem<"internal_error">;
@@ -257,6 +259,8 @@ export type ReleaseHold401 = Problem<"unauthorized">;
 export type ReleaseHold404 = Problem<"hold_not_found">;
 
 export type ReleaseHold409 = Problem<"hold_already_used">;
+
+export type ReleaseHold413 = Problem<"payload_too_large">;
 
 export type ReleaseHold422 = Problem<"validation_failed">;
 
@@ -997,6 +1001,8 @@ export type RedeliverMerchantEvent401 = Problem<"unauthorized">;
 
 export type RedeliverMerchantEvent404 = Problem<"event_not_found">;
 
+export type RedeliverMerchantEvent413 = Problem<"payload_too_large">;
+
 export type RedeliverMerchantEvent422 = Problem<"validation_failed">;
 
 export type RedeliverMerchantEvent500 = Problem<"internal_error">;
@@ -1093,6 +1099,7 @@ export type ApiSchema = {
       | { input: JoinQueueRequest; output: JoinQueue401; outputFormat: "json"; status: 401 }
       | { input: JoinQueueRequest; output: JoinQueue404; outputFormat: "json"; status: 404 }
       | { input: JoinQueueRequest; output: JoinQueue409; outputFormat: "json"; status: 409 }
+      | { input: JoinQueueRequest; output: JoinQueue413; outputFormat: "json"; status: 413 }
       | { input: JoinQueueRequest; output: JoinQueue422; outputFormat: "json"; status: 422 }
       | { input: JoinQueueRequest; output: JoinQueue500; outputFormat: "json"; status: 500 }
       | { input: JoinQueueRequest; output: JoinQueue503; outputFormat: "json"; status: 503 };
@@ -1138,6 +1145,7 @@ export type ApiSchema = {
       | { input: ReleaseHoldRequest; output: ReleaseHold401; outputFormat: "json"; status: 401 }
       | { input: ReleaseHoldRequest; output: ReleaseHold404; outputFormat: "json"; status: 404 }
       | { input: ReleaseHoldRequest; output: ReleaseHold409; outputFormat: "json"; status: 409 }
+      | { input: ReleaseHoldRequest; output: ReleaseHold413; outputFormat: "json"; status: 413 }
       | { input: ReleaseHoldRequest; output: ReleaseHold422; outputFormat: "json"; status: 422 }
       | { input: ReleaseHoldRequest; output: ReleaseHold429; outputFormat: "json"; status: 429 }
       | { input: ReleaseHoldRequest; output: ReleaseHold500; outputFormat: "json"; status: 500 }
@@ -1322,6 +1330,7 @@ export type ApiSchema = {
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent202; outputFormat: "json"; status: 202 }
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent401; outputFormat: "json"; status: 401 }
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent404; outputFormat: "json"; status: 404 }
+      | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent413; outputFormat: "json"; status: 413 }
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent422; outputFormat: "json"; status: 422 }
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent500; outputFormat: "json"; status: 500 }
       | { input: RedeliverMerchantEventRequest; output: RedeliverMerchantEvent503; outputFormat: "json"; status: 503 };

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { connect } from "node:net";
 import { useServedApp } from "./helpers/apps";
 import { bearer, HS256, hs256, limitedProduct } from "./helpers/buyers";
 import { ISO_MS } from "./helpers/clock";
@@ -345,6 +346,23 @@ describe("the operator's cancel", () => {
     const bare = await fetch(url, { method: "POST", headers: admin });
     expect(bare.status).toBe(200);
     expect(await bare.json()).toMatchObject({ order_id: orderId, status: "cancelled" });
+    // A chunked body of no bytes at all is no body either (sent by hand: fetch sends a length).
+    const other = await order(productId, "bodiless");
+    const { port } = new URL(ctx.baseUrl);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1", () => {
+        socket.write(
+          `POST /api/admin/orders/${other}/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${admin.authorization}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n`,
+        );
+      });
+      let text = "";
+      socket.on("data", (chunk) => {
+        text += chunk.toString();
+      });
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(answer.split("\r\n")[0]).toBe("HTTP/1.1 200 OK");
     const [entry] = await rows<{ note: string | null }>(
       ctx.sql,
       "SELECT note FROM audit_entries WHERE target = ?",

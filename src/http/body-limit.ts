@@ -69,5 +69,6 @@ async function readUpTo(
     }
     chunks.push(value);
   }
-  return new Request(request, { body: Buffer.concat(chunks, size) });
+  // An empty chunked body is no body, as an empty one with a length is.
+  return new Request(request, { body: size === 0 ? null : Buffer.concat(chunks, size) });
 }
