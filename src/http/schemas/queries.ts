@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { deliveryStatuses, holdStatuses, orderStatuses } from "../../db/schema";
+import { MAX_SUB_CHARACTERS } from "../../services/buyers";
 
 import { ID_PATTERN, text } from "./fields";
 
@@ -81,10 +82,13 @@ export const OrderFilterQuery = z.object({
   // Counted as a token's `sub` is: in characters (code points), not UTF-16 units.
   buyer_id: text()
     .min(1)
-    .refine((value) => [...value].length <= 128, "must be at most 128 characters")
+    .refine(
+      (value) => [...value].length <= MAX_SUB_CHARACTERS,
+      `must be at most ${MAX_SUB_CHARACTERS} characters`,
+    )
     .optional()
     .openapi({
-      description: "Only this buyer's orders (the `sub` of their token: 1 to 128 characters)",
+      description: `Only this buyer's orders (the \`sub\` of their token: 1 to ${MAX_SUB_CHARACTERS} characters)`,
     }),
 });
 

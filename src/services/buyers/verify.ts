@@ -24,7 +24,8 @@ type BuyerConfig = Pick<
 >;
 
 const LEEWAY_SECONDS = 30;
-const MAX_SUB_CHARACTERS = 128;
+/** The longest buyer id (a token's `sub`), in characters (code points). */
+export const MAX_SUB_CHARACTERS = 128;
 /** A verified token is trusted again for at most this long, and never past its `exp`. */
 const VERIFIED_TOKEN_TTL_MS = 60_000;
 const JWKS_TIMEOUT_MS = 2000;
