@@ -31,7 +31,7 @@ type State = "open" | "committing" | "abandoned";
 export class AbandonListeners {
   private listeners: (() => void)[] = [];
 
-  /** Adds `listener`, or runs it now if the guard is `abandoned` already; returns an unsubscribe. */
+  /** Adds `listener`, or runs it at once if the guard is `abandoned`; returns an unsubscribe. */
   add(listener: () => void, abandoned: boolean): () => void {
     if (abandoned) {
       listener();

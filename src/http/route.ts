@@ -66,8 +66,8 @@ export function json<S extends z.ZodType>(schema: S, example: z.input<S>) {
 /**
  * A route's declaration: what `createRoute` takes, plus what every route shares, added here:
  * the 500, the body refusals on routes that take a body (400, 415), the 413 on every method that
- * may send one, and the request id header on every response (Idempotent-Replayed too on a route that
- * takes an Idempotency-Key).
+ * may send one, and the request id header on every response (Idempotent-Replayed too on a route
+ * that takes an Idempotency-Key).
  */
 export function defineRoute<const R extends RouteConfig>(config: R) {
   const replayable =
@@ -76,9 +76,9 @@ export function defineRoute<const R extends RouteConfig>(config: R) {
       : false;
   // Every body a route may be sent is bounded, read or not (src/http/body-limit.ts); a route's
   // own 413 (a larger bound) stands over the shared one.
-  const sent = config.method !== "get" && config.method !== "head";
+  const bounded = config.method !== "get" && config.method !== "head";
   const responses: Responses = {
-    ...(sent ? tooLarge : {}),
+    ...(bounded ? tooLarge : {}),
     ...config.responses,
     ...(config.request?.body ? bodyRefusals : {}),
     ...internalError,
